@@ -1,7 +1,7 @@
 // A chunk: up to kMaxChunkPoints points of one series, encoded as a
 // timestamp column and a value column, LZ4-compressed where that shrinks it,
 // and sealed with an XXH3-64 checksum. The byte layout is documented in
-// docs/segment-format.md ("Chunk"). Chunks are immutable once encoded.
+// docs/chunk-format.md (the segment format embeds it). Chunks are immutable once encoded.
 //
 // Encoding is lossless: every timestamp and every bit of every double
 // (-0.0, denormals, NaN payloads are never written but would survive) comes

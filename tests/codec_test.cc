@@ -1,0 +1,371 @@
+// Each codec on its own: bit-exact round trips on edge cases and random
+// mixtures, documented byte layouts, and rejection of malformed input.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/codec/bit_stream.h"
+#include "engine/codec/decimal_codec.h"
+#include "engine/codec/for_blocks.h"
+#include "engine/codec/rle_codec.h"
+#include "engine/codec/timestamp_codec.h"
+#include "engine/codec/xor_codec.h"
+
+namespace kpidb::codec {
+namespace {
+
+std::string Hex(const std::string& bytes) {
+  static const char* kDigits = "0123456789ABCDEF";
+  std::string s;
+  for (unsigned char c : bytes) {
+    if (!s.empty()) s += ' ';
+    s += kDigits[c >> 4];
+    s += kDigits[c & 15];
+  }
+  return s;
+}
+
+double FromBits(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, 8);
+  return v;
+}
+
+// Bit-pattern equality: -0.0 != 0.0 and NaN payloads count.
+::testing::AssertionResult SameBits(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::memcmp(&a[i], &b[i], 8) != 0) {
+      return ::testing::AssertionFailure() << "index " << i << ": " << a[i] << " vs " << b[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+using ValueEncoder = void (*)(std::span<const double>, std::string*);
+using ValueDecoder = Status (*)(std::string_view, size_t, double*);
+
+void EncodeDecimalVoid(std::span<const double> v, std::string* out) { EncodeDecimal(v, out); }
+
+struct ValueCodecCase {
+  const char* name;
+  ValueEncoder encode;
+  ValueDecoder decode;
+};
+const ValueCodecCase kValueCodecs[] = {
+    {"xor", EncodeXor, DecodeXor},
+    {"decimal", EncodeDecimalVoid, DecodeDecimal},
+    {"rle", EncodeRle, DecodeRle},
+};
+
+void ExpectValuesRoundTrip(const std::vector<double>& values) {
+  for (const auto& codec : kValueCodecs) {
+    SCOPED_TRACE(codec.name);
+    std::string encoded;
+    codec.encode(values, &encoded);
+    std::vector<double> decoded(values.size());
+    Status s = codec.decode(encoded, values.size(), decoded.data());
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(SameBits(values, decoded));
+  }
+}
+
+void ExpectTimestampsRoundTrip(const std::vector<int64_t>& ts) {
+  std::string encoded;
+  EncodeTimestamps(ts, &encoded);
+  std::vector<int64_t> decoded(ts.size());
+  Status s = DecodeTimestamps(encoded, ts.size(), decoded.data());
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(ts, decoded);
+}
+
+std::vector<double> EdgeValues() {
+  return {0.0,        -0.0,       DBL_MIN,     -DBL_MIN,    DBL_MAX,         -DBL_MAX,
+          DBL_TRUE_MIN, -DBL_TRUE_MIN, 4.9e-320, 1.0,        -1.0,            0.1,
+          51.846000000000004, 51.846, 1e300,  -1e-300,     9007199254740993.0, 123456789.123,
+          std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+          FromBits(0x7FF8000000000001), FromBits(0xFFF0000000000ABC), 0.30000000000000004};
+}
+
+TEST(BitStream, WritesLsbFirstAndReadsBackEveryWidth) {
+  std::string out;
+  BitWriter writer(&out);
+  writer.Write(3, 2);
+  writer.Write(5, 3);
+  writer.Finish();
+  EXPECT_EQ(Hex(out), "17");
+
+  std::mt19937_64 rng(1);
+  std::vector<std::pair<uint64_t, int>> written;
+  std::string stream;
+  BitWriter w(&stream);
+  for (int i = 0; i < 5000; ++i) {
+    int bits = static_cast<int>(rng() % 65);
+    uint64_t v = rng() & LowBits(bits);
+    w.Write(v, bits);
+    written.push_back({v, bits});
+  }
+  w.Finish();
+  BitReader r(reinterpret_cast<const uint8_t*>(stream.data()), stream.size());
+  for (auto [v, bits] : written) ASSERT_EQ(r.Read(bits), v);
+  EXPECT_FALSE(r.overrun());
+  EXPECT_EQ(r.bytes_consumed(), stream.size());
+  r.Read(64);
+  EXPECT_TRUE(r.overrun());
+}
+
+TEST(ForBlocks, MatchesTheDocumentedExample) {
+  std::vector<int64_t> v = {100, 103, 101};
+  std::string out;
+  EncodeForBlocks(v, &out);
+  EXPECT_EQ(Hex(out), "C8 01 02 1C");
+  EXPECT_EQ(out.size(), ForBlocksEncodedSize(v));
+}
+
+TEST(ForBlocks, RoundTripsAnyInt64IncludingExtremes) {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    size_t n = rng() % 1000;
+    int width = static_cast<int>(rng() % 65);
+    std::vector<int64_t> v(n);
+    for (auto& x : v) x = static_cast<int64_t>(rng() & LowBits(width)) - (trial % 2 ? 5 : 0);
+    if (n > 2 && trial % 3 == 0) {
+      v[0] = INT64_MIN;
+      v[n - 1] = INT64_MAX;
+    }
+    std::string out;
+    EncodeForBlocks(v, &out);
+    ASSERT_EQ(out.size(), ForBlocksEncodedSize(v));
+    std::vector<int64_t> back(n);
+    size_t pos = 0;
+    ASSERT_TRUE(DecodeForBlocks(out, &pos, n, back.data()).ok());
+    EXPECT_EQ(pos, out.size());
+    EXPECT_EQ(v, back);
+  }
+}
+
+TEST(ForBlocks, RejectsTruncationAndBadWidth) {
+  std::vector<int64_t> v(300);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(i * i);
+  std::string out;
+  EncodeForBlocks(v, &out);
+  std::vector<int64_t> back(v.size());
+  for (size_t cut = 0; cut < out.size(); ++cut) {
+    size_t pos = 0;
+    EXPECT_FALSE(DecodeForBlocks(std::string_view(out).substr(0, cut), &pos, v.size(), back.data()).ok());
+  }
+  std::string bad = out;
+  bad[ (size_t)1 ] = 65;  // zigzag(0) is one byte, then the width
+  size_t pos = 0;
+  EXPECT_FALSE(DecodeForBlocks(bad, &pos, v.size(), back.data()).ok());
+}
+
+TEST(TimestampCodec, RegularSeriesCostsFourBytesWhateverItsLength) {
+  std::vector<int64_t> ts = {1000, 1010, 1020, 1030};
+  std::string out;
+  EncodeTimestamps(ts, &out);
+  EXPECT_EQ(Hex(out), "D0 0F 0A 00");
+  std::vector<int64_t> many(65535);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = 1'767'225'600'000 + 10'000 * int64_t(i);
+  out.clear();
+  EncodeTimestamps(many, &out);
+  EXPECT_LE(out.size(), 12u);
+  ExpectTimestampsRoundTrip(many);
+}
+
+TEST(TimestampCodec, MatchesTheDocumentedDeltaOfDeltaExample) {
+  std::vector<int64_t> ts = {1000, 1010, 1020, 1031};
+  std::string out;
+  EncodeTimestamps(ts, &out);
+  EXPECT_EQ(Hex(out), "D0 0F 0A 01 00 01 02");
+  ExpectTimestampsRoundTrip(ts);
+}
+
+TEST(TimestampCodec, RoundTripsExtremesAndHugeDeltas) {
+  ExpectTimestampsRoundTrip({INT64_MIN});
+  ExpectTimestampsRoundTrip({INT64_MAX});
+  ExpectTimestampsRoundTrip({INT64_MIN, INT64_MAX});
+  ExpectTimestampsRoundTrip({INT64_MIN, 0, INT64_MAX});
+  ExpectTimestampsRoundTrip({INT64_MIN, INT64_MIN + 1, INT64_MAX - 1, INT64_MAX});
+  ExpectTimestampsRoundTrip({-5, -4, 1'000'000'000'000'000, 1'000'000'000'000'001});
+  ExpectTimestampsRoundTrip({-1'000'000, -999'999, -10, 0, 7, 8});
+  // Not increasing: still lossless (the chunk layer enforces the order).
+  ExpectTimestampsRoundTrip({5, 3, 9, INT64_MIN, INT64_MAX, 0});
+}
+
+TEST(TimestampCodec, JitteredSeriesCostFewBitsPerPoint) {
+  std::mt19937_64 rng(3);
+  std::vector<int64_t> ts(2048);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    ts[i] = 1'767'225'600'000 + 10'000 * int64_t(i) + int64_t(rng() % 1001) - 500;
+  }
+  std::string out;
+  EncodeTimestamps(ts, &out);
+  EXPECT_LT(out.size() * 8.0 / ts.size(), 11.5);  // ~10 bits of entropy
+  ExpectTimestampsRoundTrip(ts);
+}
+
+TEST(TimestampCodec, RoundTripsRandomSequences) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    size_t n = 1 + rng() % 3000;
+    std::vector<int64_t> ts(n);
+    int64_t t = static_cast<int64_t>(rng());
+    int kind = trial % 4;
+    for (auto& x : ts) {
+      uint64_t step = kind == 0 ? 1 + rng() % 3 : kind == 1 ? rng() : kind == 2 ? 10'000 + rng() % 50 : rng() >> (rng() % 64);
+      t = static_cast<int64_t>(static_cast<uint64_t>(t) + step);
+      x = t;
+    }
+    ExpectTimestampsRoundTrip(ts);
+  }
+}
+
+TEST(TimestampCodec, RejectsEveryTruncationAndUnknownMode) {
+  std::vector<int64_t> ts = {1, 5, 20, 21, 100, 1000, 1001, 5000};
+  std::string out;
+  EncodeTimestamps(ts, &out);
+  std::vector<int64_t> back(ts.size());
+  for (size_t cut = 0; cut < out.size(); ++cut) {
+    EXPECT_FALSE(DecodeTimestamps(std::string_view(out).substr(0, cut), ts.size(), back.data()).ok()) << cut;
+  }
+  EXPECT_FALSE(DecodeTimestamps(out + "x", ts.size(), back.data()).ok());
+  std::string regular;
+  EncodeTimestamps(std::vector<int64_t>{1, 2, 3}, &regular);
+  regular.back() = 9;
+  EXPECT_FALSE(DecodeTimestamps(regular, 3, back.data()).ok());
+}
+
+TEST(ValueCodecs, RoundTripEdgeValuesBitExactly) {
+  ExpectValuesRoundTrip(EdgeValues());
+  ExpectValuesRoundTrip({-0.0});
+  ExpectValuesRoundTrip({0.0, -0.0, 0.0, -0.0});
+  ExpectValuesRoundTrip({DBL_MAX, DBL_MAX, -DBL_MAX});
+}
+
+TEST(ValueCodecs, RoundTripDecimalsWithZeroToFifteenDigits) {
+  std::mt19937_64 rng(5);
+  for (int digits = 0; digits <= 15; ++digits) {
+    std::vector<double> v(1000);
+    for (auto& x : v) {
+      x = std::stod(std::to_string(static_cast<int64_t>(rng() % 100000) - 50000) + "e-" +
+                    std::to_string(digits));
+    }
+    SCOPED_TRACE(digits);
+    ExpectValuesRoundTrip(v);
+  }
+}
+
+TEST(ValueCodecs, RoundTripConstantAndAlternatingRuns) {
+  ExpectValuesRoundTrip(std::vector<double>(65535, 42.5));
+  std::vector<double> alternating(4096);
+  for (size_t i = 0; i < alternating.size(); ++i) alternating[i] = i % 2 ? 0.1 : -7.25;
+  ExpectValuesRoundTrip(alternating);
+}
+
+TEST(ValueCodecs, RoundTripRandomBitPatternsAndMixtures) {
+  std::mt19937_64 rng(99);
+  const auto edges = EdgeValues();
+  for (int trial = 0; trial < 300; ++trial) {
+    size_t n = 1 + rng() % 2500;
+    std::vector<double> v(n);
+    for (auto& x : v) {
+      switch (rng() % 6) {
+        case 0: x = FromBits(rng()); break;
+        case 1: x = edges[rng() % edges.size()]; break;
+        case 2: x = static_cast<double>(rng() % 1000); break;
+        case 3: x = static_cast<double>(static_cast<int64_t>(rng() % 100000)) / 100; break;
+        case 4: x = static_cast<double>(rng() % 10000) / 10000 + 1e-16 * (rng() % 3); break;
+        default: x = n > 1 ? v[0] : 1.0; break;
+      }
+    }
+    ExpectValuesRoundTrip(v);
+  }
+}
+
+TEST(XorCodec, MatchesTheDocumentedExample) {
+  std::string out;
+  EncodeXor(std::vector<double>{1.0, 1.0, 1.5}, &out);
+  EXPECT_EQ(Hex(out), "00 00 00 00 00 00 F0 3F 66 41");
+}
+
+TEST(XorCodec, RejectsTruncationTrailingBytesAndUnsetWindow) {
+  std::vector<double> v = {1.0, 2.5, 2.5, 3.75, -1e10, 0.1};
+  std::string out;
+  EncodeXor(v, &out);
+  std::vector<double> back(v.size());
+  for (size_t cut = 0; cut < out.size(); ++cut) {
+    EXPECT_FALSE(DecodeXor(std::string_view(out).substr(0, cut), v.size(), back.data()).ok());
+  }
+  EXPECT_FALSE(DecodeXor(out + std::string(1, '\0'), v.size(), back.data()).ok());
+  std::string reuse(8, '\0');
+  reuse.push_back(0x01);  // '1','0': window reuse before any window
+  EXPECT_FALSE(DecodeXor(reuse, 2, back.data()).ok());
+}
+
+TEST(DecimalCodec, MatchesTheDocumentedExample) {
+  std::string out;
+  EXPECT_EQ(EncodeDecimal(std::vector<double>{12.5, 12.75, -0.0}, &out), 1u);
+  EXPECT_EQ(Hex(out), "02 00 01 C4 13 05 20 67 02 00 00 00 00 00 00 00 80");
+}
+
+TEST(DecimalCodec, PicksTheSmallestExactExponent) {
+  EXPECT_EQ(ChooseDecimalExponent(std::vector<double>{1, 2, 3}), 0);
+  EXPECT_EQ(ChooseDecimalExponent(std::vector<double>{1.5, 2.25, 3}), 2);
+  EXPECT_EQ(ChooseDecimalExponent(std::vector<double>{0.0123, 0.5, 0.0001}), 4);
+}
+
+TEST(DecimalCodec, KeepsNearDecimalsAsRareExceptions) {
+  std::vector<double> v(1024);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i % 977) / 100;
+  v[10] = 51.846000000000004;
+  v[500] = -0.0;
+  std::string out;
+  EXPECT_EQ(EncodeDecimal(v, &out), 2u);
+  std::vector<double> back(v.size());
+  ASSERT_TRUE(DecodeDecimal(out, v.size(), back.data()).ok());
+  EXPECT_TRUE(SameBits(v, back));
+}
+
+TEST(DecimalCodec, RejectsBadExponentExceptionsAndTruncation) {
+  std::vector<double> v = {1.25, -0.0, 3.5, 1e300, 2.75};
+  std::string out;
+  EncodeDecimal(v, &out);
+  std::vector<double> back(v.size());
+  for (size_t cut = 0; cut < out.size(); ++cut) {
+    EXPECT_FALSE(DecodeDecimal(std::string_view(out).substr(0, cut), v.size(), back.data()).ok());
+  }
+  std::string bad = out;
+  bad[0] = 19;
+  EXPECT_FALSE(DecodeDecimal(bad, v.size(), back.data()).ok());
+  bad = out;
+  bad[2] = 6;  // more exceptions than points
+  EXPECT_FALSE(DecodeDecimal(bad, v.size(), back.data()).ok());
+  EXPECT_FALSE(DecodeDecimal(out, v.size() - 1, back.data()).ok());
+}
+
+TEST(RleCodec, MatchesTheDocumentedExample) {
+  std::string out;
+  EncodeRle(std::vector<double>{7.0, 7.0, 7.0, -0.0}, &out);
+  EXPECT_EQ(Hex(out), "02 03 00 00 00 00 00 00 1C 40 01 00 00 00 00 00 00 00 80");
+}
+
+TEST(RleCodec, RejectsRunsThatDoNotCoverThePoints) {
+  std::string out;
+  EncodeRle(std::vector<double>{7.0, 7.0, 7.0, -0.0}, &out);
+  std::vector<double> back(8);
+  EXPECT_FALSE(DecodeRle(out, 3, back.data()).ok());
+  EXPECT_FALSE(DecodeRle(out, 5, back.data()).ok());
+  std::string zero_run = out;
+  zero_run[1] = 0;
+  EXPECT_FALSE(DecodeRle(zero_run, 4, back.data()).ok());
+}
+
+}  // namespace
+}  // namespace kpidb::codec
