@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "engine/codec/decimal_codec.h"
@@ -165,6 +166,7 @@ Status DecodeChunk(std::string_view chunk, std::vector<int64_t>* timestamps,
   std::string decompressed;
   std::string_view body;
   if (header.flags & kFlagLz4) {
+    if (stored.size() > static_cast<size_t>(INT32_MAX)) return Status::Corruption("chunk: LZ4 body too large");
     decompressed.resize(body_size);
     int n = LZ4_decompress_safe(stored.data(), decompressed.data(), static_cast<int>(stored.size()),
                                 static_cast<int>(body_size));

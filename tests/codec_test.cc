@@ -93,7 +93,7 @@ std::vector<double> EdgeValues() {
           FromBits(0x7FF8000000000001), FromBits(0xFFF0000000000ABC), 0.30000000000000004};
 }
 
-TEST(BitStream, WritesLsbFirstAndReadsBackEveryWidth) {
+TEST(CodecBitStream, WritesLsbFirstAndReadsBackEveryWidth) {
   std::string out;
   BitWriter writer(&out);
   writer.Write(3, 2);
@@ -120,7 +120,7 @@ TEST(BitStream, WritesLsbFirstAndReadsBackEveryWidth) {
   EXPECT_TRUE(r.overrun());
 }
 
-TEST(ForBlocks, MatchesTheDocumentedExample) {
+TEST(CodecForBlocks, MatchesTheDocumentedExample) {
   std::vector<int64_t> v = {100, 103, 101};
   std::string out;
   EncodeForBlocks(v, &out);
@@ -128,7 +128,7 @@ TEST(ForBlocks, MatchesTheDocumentedExample) {
   EXPECT_EQ(out.size(), ForBlocksEncodedSize(v));
 }
 
-TEST(ForBlocks, RoundTripsAnyInt64IncludingExtremes) {
+TEST(CodecForBlocks, RoundTripsAnyInt64IncludingExtremes) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 200; ++trial) {
     size_t n = rng() % 1000;
@@ -150,7 +150,7 @@ TEST(ForBlocks, RoundTripsAnyInt64IncludingExtremes) {
   }
 }
 
-TEST(ForBlocks, RejectsTruncationAndBadWidth) {
+TEST(CodecForBlocks, RejectsTruncationAndBadWidth) {
   std::vector<int64_t> v(300);
   for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(i * i);
   std::string out;
