@@ -1,0 +1,168 @@
+// kpidb's storage engine: the public API of engine/.
+//
+//   auto engine = Engine::Open("/var/lib/kpidb", options);   // Result<>
+//   Status s = (*engine)->Write(batch);   // durable (per wal_sync) on OK
+//   auto data = (*engine)->Read(id, start_ms, end_ms);
+//
+// Writes are validated whole and applied all or nothing: appended to the WAL
+// (concurrent writers share one fdatasync: group commit), then to the
+// in-memory head, where reads see them at once. The head is flushed to
+// immutable, time-partitioned segment files when it grows past
+// head_max_bytes, or on Flush(). The last write of a (series, timestamp)
+// wins, whatever the order of arrival.
+//
+// Data dir layout: LOCK, MANIFEST, series.log, wal/, segments/, quarantine/
+// (see docs/internals.md).
+//
+// Thread-safety: every method may be called from any thread concurrently,
+// except that Close() must not race with itself. Only one Engine (in any
+// process) may open a data dir at a time.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/head.h"
+#include "engine/manifest.h"
+#include "engine/options.h"
+#include "engine/segment.h"
+#include "engine/series.h"
+#include "engine/series_index.h"
+#include "engine/series_log.h"
+#include "engine/status.h"
+#include "engine/wal.h"
+
+namespace kpidb {
+
+// The points of one series in a time range, sorted by timestamp, one value
+// per timestamp.
+struct SeriesData {
+  SeriesId id = 0;
+  SeriesKey key;
+  std::vector<int64_t> timestamps_ms;
+  std::vector<double> values;
+};
+
+struct EngineStats {
+  uint64_t series = 0;
+  uint64_t head_points = 0;  // points in memory (active and flushing heads)
+  uint64_t head_bytes = 0;
+  uint64_t segments = 0;
+  uint64_t segment_points = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t wal_files = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t quarantined_segments = 0;  // since open
+  uint64_t flushes = 0;               // since open
+};
+
+class Engine {
+ public:
+  // Opens or creates the data dir and recovers: loads series.log and the
+  // segments in MANIFEST (quarantining corrupt ones), then replays the WAL.
+  static Result<std::unique_ptr<Engine>> Open(const std::string& dir,
+                                              const EngineOptions& options);
+  ~Engine();  // Close()
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates the batch whole, then appends and applies it. OK means durable
+  // under the wal_sync policy and visible to reads. Errors:
+  // INVALID_ARGUMENT / RESOURCE_EXHAUSTED (bad input or a limit; nothing is
+  // written), UNAVAILABLE (closed), INTERNAL (I/O; the engine then refuses
+  // further writes).
+  Status Write(const WriteBatch& batch);
+
+  // Points of series `id` in [start_ms, end_ms). NOT_FOUND for an unknown id;
+  // DATA_LOSS (naming the file and offset) if a chunk it needs is corrupt.
+  Result<SeriesData> Read(SeriesId id, int64_t start_ms, int64_t end_ms) const;
+
+  // Series of `metric` (empty: any) carrying every label in `equal_labels`,
+  // sorted by id; the query layer builds richer matchers on top.
+  std::vector<SeriesId> SelectSeries(std::string_view metric, const Labels& equal_labels) const;
+  std::optional<SeriesId> FindSeries(std::string_view metric, const Labels& labels) const;
+  std::optional<SeriesKey> SeriesKeyOf(SeriesId id) const;
+
+  // Writes the head to segments and truncates the WAL; returns when done.
+  Status Flush();
+  // Stops accepting writes, waits for in-flight ones, syncs the WAL and
+  // stops background work. Idempotent. Does not flush the head (the WAL
+  // holds it).
+  Status Close();
+
+  EngineStats GetStats() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Writer;
+  // What a reader needs, swapped atomically as a whole.
+  struct ReadState {
+    std::shared_ptr<Head> active;
+    std::shared_ptr<Head> flushing;  // frozen, being written to segments
+    std::vector<std::shared_ptr<SegmentReader>> segments;  // oldest first
+  };
+
+  Engine(std::string dir, EngineOptions options);
+  Status Recover();
+  Status OpenSegments();
+  std::shared_ptr<const ReadState> State() const;
+  void SetState(std::shared_ptr<const ReadState> state);
+
+  // The write leader's work for one group; REQUIRES wal_mu_ held.
+  Status WriteGroup(std::vector<Writer*>& group);
+  Status FlushLocked();  // REQUIRES flush_mu_
+  Status WriteSegments(const Head& head, std::vector<uint64_t>* file_numbers);
+  void BackgroundLoop();
+  std::string SegmentPath(uint64_t file_number) const;
+
+  const std::string dir_;
+  const std::string wal_dir_;
+  const std::string segment_dir_;
+  const EngineOptions options_;
+  std::unique_ptr<DirLock> lock_;
+  SeriesIndex index_;
+
+  // Writer queue (group commit): the front writer leads.
+  std::mutex queue_mu_;
+  std::deque<Writer*> writers_;
+  bool closed_ = false;
+  Status background_error_;  // sticky after a failed WAL write; under queue_mu_
+
+  // Serialises WAL append + head apply (the leader) against flush freezing
+  // the head and rotating the WAL.
+  std::mutex wal_mu_;
+  std::unique_ptr<WalWriter> wal_;
+  std::vector<SeriesLog::Definition> new_series_;  // since the last freeze
+  std::atomic<uint64_t> next_file_number_{1};
+
+  std::mutex flush_mu_;  // one flush at a time; guards manifest_, series_log_
+  Manifest manifest_;
+  std::unique_ptr<SeriesLog> series_log_;
+  std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head
+  uint64_t flushing_checkpoint_ = 0;
+
+  mutable std::shared_mutex state_mu_;
+  std::shared_ptr<const ReadState> state_;
+
+  // Background thread: flushes when the head is full, syncs the WAL on the
+  // interval policy.
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  std::condition_variable flush_done_cv_;
+  bool bg_stop_ = false;
+  bool flush_requested_ = false;
+  std::thread bg_thread_;
+
+  std::atomic<uint64_t> quarantined_{0};
+  std::atomic<uint64_t> flushes_{0};
+};
+
+}  // namespace kpidb

@@ -1,0 +1,50 @@
+// Engine configuration: one struct with documented defaults, passed to
+// Engine::Open. README.md ("Configuration") lists every field.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "engine/series.h"
+
+namespace kpidb {
+
+enum class WalSyncPolicy {
+  kAlways,    // acknowledge a write after fdatasync of its WAL record (default)
+  kInterval,  // fdatasync every wal_sync_interval_ms; a crash loses at most that
+  kNone,      // never fdatasync (benchmarks only); the OS decides
+};
+
+// Receives one line per event worth an operator's attention (recovery,
+// flush, quarantine, dropped WAL tail). Must be thread-safe.
+using Logger = std::function<void(std::string_view line)>;
+// Writes "kpidb: <line>" to stderr.
+Logger StderrLogger();
+
+struct EngineOptions {
+  WriteLimits limits;
+  // Distinct series the engine accepts; a write creating more is refused
+  // with RESOURCE_EXHAUSTED.
+  uint64_t max_series = 10'000'000;
+
+  WalSyncPolicy wal_sync = WalSyncPolicy::kAlways;
+  uint32_t wal_sync_interval_ms = 100;
+  // A WAL file is rotated once it exceeds this size.
+  uint64_t wal_file_bytes = 64ull << 20;
+
+  // When the head holds more than this (approximate bytes), it is flushed to
+  // segments in the background; writes wait if a second head fills up while
+  // a flush is still running.
+  uint64_t head_max_bytes = 256ull << 20;
+  // Segments are time-partitioned: one file per flush and partition.
+  int64_t segment_partition_ms = 86'400'000;  // one day
+  uint32_t max_points_per_chunk = 2048;
+  // Decode every chunk of every segment when opening (checksums and
+  // structure); a corrupt segment is quarantined.
+  bool verify_segments_on_open = true;
+
+  Logger logger = StderrLogger();
+};
+
+}  // namespace kpidb

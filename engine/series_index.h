@@ -1,0 +1,72 @@
+// The series index: canonical key <-> series id, and postings (label pair ->
+// series ids) for selecting series by matchers.
+//
+// A series id is XXH3-64 of the canonical key. If that id is already bound to
+// a different key (a hash collision), the next free id (id+1, id+2, ...) is
+// taken: the two series are never merged. Assignments are made once, by the
+// engine's single write leader, and persisted (WAL, then series.log), so an
+// id never changes once written.
+//
+// Thread-safety: all methods are thread-safe (internal reader/writer lock).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/series.h"
+#include "engine/status.h"
+
+namespace kpidb {
+
+class SeriesIndex {
+ public:
+  using HashFn = uint64_t (*)(std::string_view);
+  // `hash` is replaceable so tests can force collisions.
+  explicit SeriesIndex(HashFn hash = &HashCanonicalKey) : hash_(hash) {}
+  SeriesIndex(const SeriesIndex&) = delete;
+  SeriesIndex& operator=(const SeriesIndex&) = delete;
+
+  // The id of the series with this canonical key, if known.
+  std::optional<SeriesId> Find(std::string_view canonical) const;
+
+  // The id of `key`, assigning a fresh one if the series is new (*created is
+  // then true). `canonical` must be key.Canonical().
+  SeriesId GetOrAssign(const SeriesKey& key, const std::string& canonical, bool* created);
+
+  // Binds a stored (id, key) pair, e.g. from series.log or the WAL during
+  // recovery. Registering the same pair twice is a no-op; binding an id or
+  // a key to something else is Corruption.
+  Status Register(SeriesId id, const std::string& canonical);
+
+  std::optional<SeriesKey> Key(SeriesId id) const;
+  std::optional<std::string> Canonical(SeriesId id) const;
+
+  // Series of `metric` whose labels include every (name, value) of
+  // `equal_labels`; an empty metric matches any. Sorted by id.
+  std::vector<SeriesId> SelectEqual(std::string_view metric, const Labels& equal_labels) const;
+
+  size_t size() const;
+  // Every id, sorted.
+  std::vector<SeriesId> AllIds() const;
+
+ private:
+  struct Entry {
+    SeriesKey key;
+    std::string canonical;
+  };
+  void AddLocked(SeriesId id, SeriesKey key, std::string canonical);
+
+  const HashFn hash_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<SeriesId, Entry> by_id_;
+  std::unordered_map<std::string, SeriesId> by_canonical_;
+  // postings_[metric] and postings_["\x01" name "\x00" value]: sorted ids.
+  std::unordered_map<std::string, std::vector<SeriesId>> postings_;
+};
+
+}  // namespace kpidb

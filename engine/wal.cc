@@ -1,0 +1,209 @@
+#include "engine/wal.h"
+
+#include <lz4.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "engine/coding.h"
+#include "engine/record_log.h"
+
+namespace kpidb {
+namespace {
+
+constexpr uint8_t kPointsRaw = 0;
+constexpr uint8_t kPointsLz4 = 1;
+constexpr uint64_t kMaxRawPointsBytes = 1ull << 30;
+
+}  // namespace
+
+std::string EncodeWalPoints(std::span<const int64_t> timestamps, std::span<const double> values) {
+  std::string raw;
+  raw.reserve(timestamps.size() * 11);
+  uint64_t prev = 0;
+  for (int64_t t : timestamps) {
+    uint64_t u = static_cast<uint64_t>(t);
+    PutVarint64(&raw, ZigZagEncode(static_cast<int64_t>(u - prev)));
+    prev = u;
+  }
+  for (double v : values) PutDouble(&raw, v);
+
+  std::string out;
+  std::string compressed(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))), '\0');
+  int n = LZ4_compress_default(raw.data(), compressed.data(), static_cast<int>(raw.size()),
+                               static_cast<int>(compressed.size()));
+  if (n > 0 && static_cast<size_t>(n) < raw.size()) {
+    out.push_back(static_cast<char>(kPointsLz4));
+    PutVarint64(&out, raw.size());
+    PutVarint64(&out, static_cast<uint64_t>(n));
+    out.append(compressed.data(), static_cast<size_t>(n));
+  } else {
+    out.push_back(static_cast<char>(kPointsRaw));
+    PutVarint64(&out, raw.size());
+    out.append(raw);
+  }
+  return out;
+}
+
+void StartWalRecord(uint32_t series_count, std::string* body) { PutVarint64(body, series_count); }
+
+void AppendWalSeries(SeriesId id, std::string_view canonical, uint32_t point_count,
+                     std::string_view encoded_points, std::string* body) {
+  PutFixed64(body, id);
+  PutLengthPrefixed(body, canonical);
+  PutVarint64(body, point_count);
+  PutLengthPrefixed(body, encoded_points);
+}
+
+static Status DecodeWalPoints(std::string_view encoded, uint64_t count, WalSeriesEntry* e) {
+  ByteReader r(encoded);
+  uint8_t encoding;
+  uint64_t raw_len;
+  if (!r.GetByte(&encoding) || !r.GetVarint64(&raw_len) || raw_len > kMaxRawPointsBytes ||
+      count > raw_len / 9) {
+    return Status::Corruption("malformed points header");
+  }
+  std::string buffer;
+  std::string_view raw;
+  if (encoding == kPointsLz4) {
+    uint64_t stored;
+    std::string_view data;
+    if (!r.GetVarint64(&stored) || !r.GetBytes(stored, &data) || !r.empty()) {
+      return Status::Corruption("malformed compressed points");
+    }
+    buffer.resize(raw_len);
+    int n = LZ4_decompress_safe(data.data(), buffer.data(), static_cast<int>(data.size()),
+                                static_cast<int>(raw_len));
+    if (n < 0 || static_cast<uint64_t>(n) != raw_len) {
+      return Status::Corruption("points fail to decompress");
+    }
+    raw = buffer;
+  } else if (encoding == kPointsRaw) {
+    if (!r.GetBytes(raw_len, &raw) || !r.empty()) return Status::Corruption("malformed points");
+  } else {
+    return Status::Corruption("unknown points encoding " + std::to_string(encoding));
+  }
+  ByteReader p(raw);
+  e->timestamps.resize(count);
+  e->values.resize(count);
+  uint64_t prev = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    int64_t delta;
+    if (!p.GetVarsint64(&delta)) return Status::Corruption("truncated timestamps");
+    prev += static_cast<uint64_t>(delta);
+    e->timestamps[i] = static_cast<int64_t>(prev);
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    if (!p.GetDouble(&e->values[i])) return Status::Corruption("truncated values");
+  }
+  if (!p.empty()) return Status::Corruption("trailing bytes after points");
+  return Status::Ok();
+}
+
+Status DecodeWalRecord(std::string_view body, std::vector<WalSeriesEntry>* entries) {
+  ByteReader r(body);
+  uint64_t n;
+  if (!r.GetVarint64(&n) || n > r.remaining()) return Status::Corruption("bad series count");
+  entries->clear();
+  entries->reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    WalSeriesEntry e;
+    uint64_t count;
+    std::string_view points;
+    if (!r.GetFixed64(&e.id) || !r.GetLengthPrefixed(&e.canonical) || !r.GetVarint64(&count) ||
+        !r.GetLengthPrefixed(&points)) {
+      return Status::Corruption("malformed series entry " + std::to_string(i));
+    }
+    KPIDB_RETURN_IF_ERROR(DecodeWalPoints(points, count, &e));
+    entries->push_back(std::move(e));
+  }
+  if (!r.empty()) return Status::Corruption("trailing bytes in record");
+  return Status::Ok();
+}
+
+std::string WalFileName(uint64_t file_number) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020llu.log", static_cast<unsigned long long>(file_number));
+  return buf;
+}
+
+bool ParseWalFileName(std::string_view name, uint64_t* file_number) {
+  if (name.size() != 24 || !name.ends_with(".log")) return false;
+  uint64_t v = 0;
+  for (char c : name.substr(0, 20)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *file_number = v;
+  return true;
+}
+
+Result<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& wal_dir,
+                                                     uint64_t file_number) {
+  const std::string path = JoinPath(wal_dir, WalFileName(file_number));
+  KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
+  KPIDB_RETURN_IF_ERROR(file->Append(LogFileHeader(std::string_view(kWalMagic, 8))));
+  KPIDB_RETURN_IF_ERROR(file->Sync());
+  KPIDB_RETURN_IF_ERROR(SyncDir(wal_dir));
+  return std::unique_ptr<WalWriter>(new WalWriter(std::move(file), file_number));
+}
+
+Status ReplayWal(const std::string& wal_dir, uint64_t first_file_number, const Logger& log,
+                 const std::function<Status(std::vector<WalSeriesEntry>&)>& apply,
+                 WalReplayStats* stats, uint64_t* max_file_number) {
+  KPIDB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(wal_dir));
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const std::string& name : names) {
+    uint64_t number;
+    if (ParseWalFileName(name, &number)) {
+      *max_file_number = std::max(*max_file_number, number);
+      if (number >= first_file_number) files.emplace_back(number, name);
+    }
+  }
+  std::vector<WalSeriesEntry> entries;
+  for (size_t f = 0; f < files.size(); ++f) {
+    const std::string path = JoinPath(wal_dir, files[f].second);
+    const bool last = f + 1 == files.size();
+    std::string contents;
+    KPIDB_RETURN_IF_ERROR(ReadFileToString(path, &contents));
+    ParsedLog parsed = ParseLog(contents, std::string_view(kWalMagic, 8));
+    ++stats->files;
+    for (const LogRecord& rec : parsed.records) {
+      Status s = rec.type == kWalWriteRecord
+                     ? DecodeWalRecord(rec.payload, &entries)
+                     : Status::Corruption("unknown record type " + std::to_string(rec.type));
+      if (!s.ok()) {
+        return Status::Corruption("WAL " + path + " at offset " + std::to_string(rec.offset) +
+                                  ": " + s.message());
+      }
+      for (const WalSeriesEntry& e : entries) stats->points += e.timestamps.size();
+      ++stats->records;
+      KPIDB_RETURN_IF_ERROR(apply(entries));
+    }
+    if (!parsed.bad_tail) continue;
+    if (!parsed.header_ok && !parsed.header_torn) {
+      return Status::Corruption("WAL " + path + " at offset 0: bad file header");
+    }
+    const uint64_t bad_at = parsed.header_ok ? parsed.valid_bytes : 0;
+    if (!last || parsed.valid_records_after_bad) {
+      return Status::Corruption(
+          "WAL " + path + " at offset " + std::to_string(bad_at) + ": corrupt record" +
+          (last ? " followed by " + std::to_string(parsed.records_after_bad) + " valid records"
+                : " in a WAL file that is not the last") +
+          "; refusing to drop acknowledged writes (move the file aside to accept the loss)");
+    }
+    const uint64_t dropped = contents.size() - bad_at;
+    stats->dropped_bytes += dropped;
+    stats->dropped_records += 1;
+    log("WAL " + path + ": torn tail at offset " + std::to_string(bad_at) + ", truncating " +
+        std::to_string(dropped) + " bytes (1 incomplete record dropped)");
+    if (parsed.header_ok) {
+      KPIDB_RETURN_IF_ERROR(TruncateFile(path, bad_at));
+    } else {
+      KPIDB_RETURN_IF_ERROR(RemoveFile(path));  // torn before its header was complete
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kpidb
