@@ -1,0 +1,133 @@
+// Segment promises: every truncation and every flipped bit is detected and
+// reported with the file's path; the engine quarantines a corrupt segment
+// and keeps serving the rest.
+#include "engine/segment.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/engine.h"
+#include "tests/test_util.h"
+
+namespace kpidb {
+namespace {
+
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+std::string WriteSmallSegment(const std::string& dir) {
+  const std::string path = dir + "/seg.kps";
+  auto w = SegmentWriter::Create(path, 4);
+  EXPECT_TRUE(w.ok());
+  for (SeriesId id : {3u, 9u}) {
+    std::vector<int64_t> ts;
+    std::vector<double> vs;
+    for (int i = 0; i < 10; ++i) {
+      ts.push_back(1000 * i + static_cast<int64_t>(id));
+      vs.push_back(i * 0.25 + static_cast<double>(id));
+    }
+    EXPECT_TRUE((*w)->AddSeries(id, "key" + std::to_string(id), ts, vs).ok());
+  }
+  EXPECT_TRUE((*w)->Finish().ok());
+  return path;
+}
+
+TEST(Segment, RoundTripsSeriesChunksAndStats) {
+  TempDir dir;
+  const std::string path = WriteSmallSegment(dir.path());
+  auto r = SegmentReader::Open(path, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->point_count(), 20u);
+  EXPECT_EQ((*r)->min_timestamp_ms(), 3);
+  EXPECT_EQ((*r)->max_timestamp_ms(), 9009);
+  const SegmentSeries* s = (*r)->Find(9);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->canonical, "key9");
+  ASSERT_EQ(s->chunks.size(), 3u);  // 4 + 4 + 2 points
+  EXPECT_EQ(s->chunks[2].stats.count, 2u);
+  EXPECT_EQ(s->chunks[0].stats.sum, 9 + 9.25 + 9.5 + 9.75);
+  EXPECT_EQ(s->chunks[1].stats.min_timestamp_ms, 4009);
+  EXPECT_EQ((*r)->Find(4), nullptr);
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  ASSERT_TRUE((*r)->Read(9, 2009, 5010, &ts, &vs).ok());
+  EXPECT_EQ(ts, (std::vector<int64_t>{2009, 3009, 4009, 5009}));
+  EXPECT_EQ(vs, (std::vector<double>{9.5, 9.75, 10, 10.25}));
+}
+
+TEST(Segment, EveryTruncationIsCorruptionNamingThePath) {
+  TempDir dir;
+  const std::string path = WriteSmallSegment(dir.path());
+  const std::string full = testing::ReadFileOrDie(path);
+  for (size_t cut = 0; cut < full.size(); ++cut) {
+    testing::WriteFileOrDie(path, full.substr(0, cut));
+    auto r = SegmentReader::Open(path, true);
+    ASSERT_FALSE(r.ok()) << "cut at " << cut;
+    EXPECT_TRUE(r.status().IsCorruption());
+    EXPECT_NE(r.status().message().find(path), std::string::npos);
+  }
+}
+
+TEST(Segment, EveryFlippedBitIsDetectedWhenVerifying) {
+  TempDir dir;
+  const std::string path = WriteSmallSegment(dir.path());
+  const std::string full = testing::ReadFileOrDie(path);
+  for (size_t pos = 0; pos < full.size(); ++pos) {
+    for (int bit : {0, 5}) {
+      std::string bad = full;
+      bad[pos] = static_cast<char>(bad[pos] ^ (1 << bit));
+      testing::WriteFileOrDie(path, bad);
+      auto r = SegmentReader::Open(path, true);
+      ASSERT_FALSE(r.ok()) << "flip at " << pos << " bit " << bit << " went unnoticed";
+      EXPECT_TRUE(r.status().IsCorruption());
+      EXPECT_NE(r.status().message().find(path + " at offset "), std::string::npos);
+    }
+  }
+}
+
+TEST(Segment, CorruptSegmentIsQuarantinedReportedAndTheRestServes) {
+  TempDir dir;
+  std::string log;
+  EngineOptions o;
+  o.logger = [&](std::string_view line) { log += std::string(line) + "\n"; };
+  o.segment_partition_ms = 1000;
+  SeriesId id;
+  {
+    auto e = Engine::Open(dir.path(), o);
+    ASSERT_TRUE(e.ok());
+    WriteBatch b;
+    b.series.push_back({"m", {}, {100, 200, 1100, 1200}, {1, 2, 3, 4}});
+    ASSERT_TRUE((*e)->Write(b).ok());
+    ASSERT_TRUE((*e)->Flush().ok());
+    id = *(*e)->FindSeries("m", {});
+  }
+  std::vector<fs::path> segments;
+  for (const auto& f : fs::directory_iterator(fs::path(dir.path()) / "segments")) {
+    segments.push_back(f.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  ASSERT_EQ(segments.size(), 2u);  // partitions [0,1000) and [1000,2000)
+  testing::FlipBit(segments[0].string(), kSegmentHeaderSize + 3);
+
+  auto e = Engine::Open(dir.path(), o);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_NE(log.find("quarantining corrupt segment " + segments[0].string()), std::string::npos)
+      << log;
+  EXPECT_FALSE(fs::exists(segments[0]));
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "quarantine" / segments[0].filename()));
+  EXPECT_EQ((*e)->GetStats().quarantined_segments, 1u);
+  auto d = (*e)->Read(id, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->timestamps_ms, (std::vector<int64_t>{1100, 1200}));
+  EXPECT_EQ(d->values, (std::vector<double>{3, 4}));
+  // And the quarantine is durable: the next open does not look for it.
+  e->reset();
+  log.clear();
+  auto again = Engine::Open(dir.path(), o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(log.find("quarantining"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kpidb
