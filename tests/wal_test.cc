@@ -82,6 +82,19 @@ TEST(WalRecord, PointsRoundTripBitExactly) {
   }
 }
 
+TEST(WalRecord, DocumentedExampleIsByteExact) {  // docs/wal-format.md
+  std::string body;
+  StartWalRecord(1, &body);
+  AppendWalSeries(0x0123456789abcdefull, std::string("\x01m", 2), 2,
+                  EncodeWalPoints(std::vector<int64_t>{1000, 2000}, std::vector<double>{1.5, 2.0}),
+                  &body);
+  const unsigned char want[] = {0x01, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01,
+                                0x02, 0x01, 0x6d, 0x02, 0x16, 0x00, 0x14, 0xd0, 0x0f,
+                                0xd0, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8,
+                                0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40};
+  EXPECT_EQ(body, std::string(reinterpret_cast<const char*>(want), sizeof want));
+}
+
 // Engine-level: a data dir whose WAL holds `kBatches` batches (no flush).
 class WalRecovery : public ::testing::Test {
  protected:

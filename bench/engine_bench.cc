@@ -1,0 +1,191 @@
+// Embedded engine benchmarks on the reference KPI workload (bench/README.md):
+//   BM_Ingest/<writers>/<policy>  points/s written by N threads in
+//                                 1,000-point batches (policy 0 = always,
+//                                 1 = interval 100 ms, 2 = none)
+//   BM_FlushedBytesPerPoint       bytes on disk per point after a flush
+//   BM_RangeScan                  points/s reading every series whole
+// Data: $KPIDB_KPI_BIN (gen_kpi.py output) or the C++ imitation, 2 days by
+// default ($KPIDB_DAYS to change). Each ingest iteration starts from an
+// empty data dir under $TMPDIR.
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "bench/kpi_workload.h"
+#include "engine/engine.h"
+
+namespace kpidb::bench {
+namespace {
+
+constexpr size_t kBatchPoints = 1000;
+
+const std::vector<KpiSeries>& Workload() {
+  static const std::vector<KpiSeries> workload = [] {
+    KpiWorkloadOptions o;
+    if (const char* days = std::getenv("KPIDB_DAYS")) o.days = std::atoi(days);
+    return LoadKpiWorkload(o);
+  }();
+  return workload;
+}
+
+uint64_t TotalPoints() {
+  uint64_t n = 0;
+  for (const KpiSeries& s : Workload()) n += s.values.size();
+  return n;
+}
+
+// The workload cut into 1,000-point single-series batches, interleaved across
+// series the way many services writing at once would send them.
+const std::vector<WriteBatch>& Batches() {
+  static const std::vector<WriteBatch> batches = [] {
+    std::vector<WriteBatch> out;
+    size_t longest = 0;
+    for (const KpiSeries& s : Workload()) longest = std::max(longest, s.values.size());
+    for (size_t start = 0; start < longest; start += kBatchPoints) {
+      for (const KpiSeries& s : Workload()) {
+        if (start >= s.values.size()) continue;
+        size_t end = std::min(s.values.size(), start + kBatchPoints);
+        WriteBatch b;
+        SeriesPoints p;
+        p.metric = s.metric;
+        for (const auto& [name, value] : s.labels) p.labels.push_back({name, value});
+        p.timestamps_ms.assign(s.timestamps_ms.begin() + static_cast<ptrdiff_t>(start),
+                               s.timestamps_ms.begin() + static_cast<ptrdiff_t>(end));
+        p.values.assign(s.values.begin() + static_cast<ptrdiff_t>(start),
+                        s.values.begin() + static_cast<ptrdiff_t>(end));
+        b.series.push_back(std::move(p));
+        out.push_back(std::move(b));
+      }
+    }
+    return out;
+  }();
+  return batches;
+}
+
+std::string FreshDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/kpidb-bench-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  return tmpl;
+}
+
+EngineOptions BenchOptions(WalSyncPolicy policy) {
+  EngineOptions o;
+  o.wal_sync = policy;
+  o.logger = [](std::string_view) {};
+  o.head_max_bytes = 1ull << 30;  // ingest measures the write path, not flushes
+  return o;
+}
+
+std::unique_ptr<Engine> OpenOrDie(const std::string& dir, const EngineOptions& o) {
+  auto e = Engine::Open(dir, o);
+  if (!e.ok()) {
+    std::fprintf(stderr, "open: %s\n", e.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(e).value();
+}
+
+void WriteAll(Engine& engine, int writers) {
+  const auto& batches = Batches();
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < batches.size(); i = next++) {
+        Status s = engine.Write(batches[i]);
+        if (!s.ok()) {
+          std::fprintf(stderr, "write: %s\n", s.ToString().c_str());
+          std::abort();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+void BM_Ingest(benchmark::State& state) {
+  const int writers = static_cast<int>(state.range(0));
+  const auto policy = static_cast<WalSyncPolicy>(state.range(1));
+  Batches();  // build outside the timing
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string dir = FreshDir();
+    auto engine = OpenOrDie(dir, BenchOptions(policy));
+    state.ResumeTiming();
+    WriteAll(*engine, writers);
+    state.PauseTiming();
+    engine.reset();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.counters["points/s"] = benchmark::Counter(
+      static_cast<double>(TotalPoints()) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Ingest)
+    ->ArgsProduct({{1, 2, 4}, {0, 1, 2}})
+    ->ArgNames({"writers", "policy"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+
+// One flushed data dir shared by the read benchmarks.
+struct Flushed {
+  std::string dir;
+  std::unique_ptr<Engine> engine;
+  std::vector<SeriesId> ids;
+};
+Flushed& FlushedEngine() {
+  static Flushed f = [] {
+    Flushed out;
+    out.dir = FreshDir();
+    out.engine = OpenOrDie(out.dir, BenchOptions(WalSyncPolicy::kNone));
+    WriteAll(*out.engine, 2);
+    if (!out.engine->Flush().ok()) std::abort();
+    out.ids = out.engine->SelectSeries("", {});
+    return out;
+  }();
+  return f;
+}
+
+void BM_FlushedBytesPerPoint(benchmark::State& state) {
+  Flushed& f = FlushedEngine();
+  for (auto _ : state) benchmark::DoNotOptimize(f.engine->GetStats());
+  EngineStats st = f.engine->GetStats();
+  uint64_t dir_bytes = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.dir)) {
+    if (e.is_regular_file()) dir_bytes += e.file_size();
+  }
+  state.counters["segment_bytes/point"] =
+      static_cast<double>(st.segment_bytes) / static_cast<double>(st.segment_points);
+  state.counters["dir_bytes/point"] =
+      static_cast<double>(dir_bytes) / static_cast<double>(st.segment_points);
+  state.counters["points"] = static_cast<double>(st.segment_points);
+  state.counters["segments"] = static_cast<double>(st.segments);
+}
+BENCHMARK(BM_FlushedBytesPerPoint)->Iterations(1);
+
+void BM_RangeScan(benchmark::State& state) {
+  Flushed& f = FlushedEngine();
+  uint64_t points = 0;
+  for (auto _ : state) {
+    for (SeriesId id : f.ids) {
+      auto d = f.engine->Read(id, INT64_MIN, INT64_MAX);
+      if (!d.ok()) std::abort();
+      points += d->values.size();
+    }
+  }
+  state.counters["points/s"] =
+      benchmark::Counter(static_cast<double>(points), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_RangeScan)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace kpidb::bench
+
+BENCHMARK_MAIN();
