@@ -31,7 +31,7 @@ std::vector<SeriesId> Intersect(const std::vector<SeriesId>& a, const std::vecto
 
 std::optional<SeriesId> SeriesIndex::Find(std::string_view canonical) const {
   std::shared_lock lock(mu_);
-  auto it = by_canonical_.find(std::string(canonical));
+  auto it = by_canonical_.find(canonical);
   if (it == by_canonical_.end()) return std::nullopt;
   return it->second;
 }

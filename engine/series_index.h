@@ -61,10 +61,16 @@ class SeriesIndex {
   };
   void AddLocked(SeriesId id, SeriesKey key, std::string canonical);
 
+  // Lets by_canonical_ be searched with a string_view, without a copy.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   const HashFn hash_;
   mutable std::shared_mutex mu_;
   std::unordered_map<SeriesId, Entry> by_id_;
-  std::unordered_map<std::string, SeriesId> by_canonical_;
+  std::unordered_map<std::string, SeriesId, StringHash, std::equal_to<>> by_canonical_;
   // postings_[metric] and postings_["\x01" name "\x00" value]: sorted ids.
   std::unordered_map<std::string, std::vector<SeriesId>> postings_;
 };
