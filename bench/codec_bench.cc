@@ -7,6 +7,8 @@
 //           bytes/pt  whole chunk bytes (header, both columns, checksum)
 //                     per point; the segment index adds its stats on top
 //           ts_bytes/pt  the timestamp column's share
+// Suffix /entropy: the default encoder; /no_entropy: without the
+// entropy-coded decimal int modes, i.e. the encoder before them.
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -16,6 +18,7 @@
 
 #include "bench/kpi_workload.h"
 #include "engine/chunk.h"
+#include "engine/codec/chunk_encode_options.h"
 #include "engine/codec/timestamp_codec.h"
 
 namespace kpidb::bench {
@@ -55,13 +58,14 @@ const Corpus& GetCorpus(bool jittered) {
   return jittered ? *jitter : *regular;
 }
 
-void SetSizeCounters(benchmark::State& state, const std::vector<ChunkInput>& chunks) {
+void SetSizeCounters(benchmark::State& state, const std::vector<ChunkInput>& chunks,
+                     const ChunkEncodeOptions& options) {
   size_t points = 0, bytes = 0, timestamp_bytes = 0;
   std::string out, ts;
   for (const ChunkInput& c : chunks) {
     out.clear();
     ts.clear();
-    EncodeChunk(c.timestamps, c.values, &out);
+    EncodeChunkWithOptions(c.timestamps, c.values, options, &out);
     codec::EncodeTimestamps(c.timestamps, &ts);
     points += c.values.size();
     bytes += out.size();
@@ -72,28 +76,30 @@ void SetSizeCounters(benchmark::State& state, const std::vector<ChunkInput>& chu
   state.counters["chunks"] = static_cast<double>(chunks.size());
 }
 
-void BM_Encode(benchmark::State& state, std::string metric, bool jittered) {
+void BM_Encode(benchmark::State& state, std::string metric, bool jittered,
+               ChunkEncodeOptions options) {
   const auto& chunks = GetCorpus(jittered).chunks_by_metric.at(metric);
   std::string out;
   size_t points = 0;
   for (auto _ : state) {
     for (const ChunkInput& c : chunks) {
       out.clear();
-      EncodeChunk(c.timestamps, c.values, &out);
+      EncodeChunkWithOptions(c.timestamps, c.values, options, &out);
       benchmark::DoNotOptimize(out.data());
       points += c.values.size();
     }
   }
   state.counters["points/s"] = benchmark::Counter(static_cast<double>(points), benchmark::Counter::kIsRate);
-  SetSizeCounters(state, chunks);
+  SetSizeCounters(state, chunks, options);
 }
 
-void BM_Decode(benchmark::State& state, std::string metric, bool jittered) {
+void BM_Decode(benchmark::State& state, std::string metric, bool jittered,
+               ChunkEncodeOptions options) {
   const auto& chunks = GetCorpus(jittered).chunks_by_metric.at(metric);
   std::vector<std::string> encoded;
   for (const ChunkInput& c : chunks) {
     encoded.emplace_back();
-    EncodeChunk(c.timestamps, c.values, &encoded.back());
+    EncodeChunkWithOptions(c.timestamps, c.values, options, &encoded.back());
   }
   std::vector<int64_t> timestamps;
   std::vector<double> values;
@@ -114,18 +120,27 @@ void BM_Decode(benchmark::State& state, std::string metric, bool jittered) {
     }
   }
   state.counters["points/s"] = benchmark::Counter(static_cast<double>(points), benchmark::Counter::kIsRate);
-  SetSizeCounters(state, chunks);
+  SetSizeCounters(state, chunks, options);
 }
 
+// Each benchmark runs twice: "/entropy" with the default encoder and
+// "/no_entropy" without the entropy-coded decimal int modes (the encoder as
+// it was before them), so one run compares both.
 void RegisterAll() {
   for (bool jittered : {false, true}) {
     for (const char* metric : {"all", "kpi_visits", "kpi_purchases", "kpi_revenue",
                                "kpi_conversion_rate", "kpi_cac"}) {
-      std::string suffix = std::string("/") + metric + (jittered ? "/jittered_ts" : "/regular_ts");
-      benchmark::RegisterBenchmark(("BM_Encode" + suffix).c_str(), BM_Encode, metric, jittered)
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(("BM_Decode" + suffix).c_str(), BM_Decode, metric, jittered)
-          ->Unit(benchmark::kMillisecond);
+      for (bool entropy : {true, false}) {
+        std::string suffix = std::string("/") + metric + (jittered ? "/jittered_ts" : "/regular_ts") +
+                             (entropy ? "/entropy" : "/no_entropy");
+        ChunkEncodeOptions options{.entropy_coding = entropy};
+        benchmark::RegisterBenchmark(("BM_Encode" + suffix).c_str(), BM_Encode, metric, jittered,
+                                     options)
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(("BM_Decode" + suffix).c_str(), BM_Decode, metric, jittered,
+                                     options)
+            ->Unit(benchmark::kMillisecond);
+      }
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstring>
 
+#include "engine/codec/chunk_encode_options.h"
 #include "engine/codec/decimal_codec.h"
 #include "engine/codec/rle_codec.h"
 #include "engine/codec/timestamp_codec.h"
@@ -35,9 +36,9 @@ struct EncodedValues {
   std::string bytes;
 };
 
-EncodedValues EncodeValues(std::span<const double> values) {
+EncodedValues EncodeValues(std::span<const double> values, const ChunkEncodeOptions& options) {
   EncodedValues best{ValueCodec::kDecimal, {}};
-  codec::EncodeDecimal(values, &best.bytes);
+  codec::EncodeDecimal(values, &best.bytes, {.entropy_coding = options.entropy_coding});
   auto consider = [&](ValueCodec id, std::string bytes) {
     if (bytes.size() < best.bytes.size()) best = {id, std::move(bytes)};
   };
@@ -114,11 +115,16 @@ ChunkStats ComputeChunkStats(std::span<const int64_t> timestamps, std::span<cons
 
 void EncodeChunk(std::span<const int64_t> timestamps, std::span<const double> values,
                  std::string* out) {
+  EncodeChunkWithOptions(timestamps, values, ChunkEncodeOptions{}, out);
+}
+
+void EncodeChunkWithOptions(std::span<const int64_t> timestamps, std::span<const double> values,
+                            const ChunkEncodeOptions& options, std::string* out) {
   const size_t start = out->size();
   std::string body;
   codec::EncodeTimestamps(timestamps, &body);
   const size_t timestamp_bytes = body.size();
-  EncodedValues encoded = EncodeValues(values);
+  EncodedValues encoded = EncodeValues(values, options);
   body += encoded.bytes;
 
   std::string compressed(static_cast<size_t>(LZ4_compressBound(static_cast<int>(body.size()))), '\0');

@@ -1,16 +1,15 @@
 #include "engine/codec/decimal_codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "engine/codec/for_blocks.h"
+#include "engine/codec/decimal_ints.h"
 #include "engine/coding.h"
 
 namespace kpidb::codec {
 namespace {
-
-enum class IntMode : uint8_t { kRaw = 0, kDelta = 1 };
 
 uint64_t Bits(double v) {
   uint64_t b;
@@ -29,12 +28,6 @@ bool ToDecimal(double v, int e, int64_t* x) {
 }
 
 constexpr size_t kSampleSize = 64;
-
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
 
 }  // namespace
 
@@ -56,7 +49,8 @@ int ChooseDecimalExponent(std::span<const double> values) {
   return best_exponent;
 }
 
-size_t EncodeDecimal(std::span<const double> values, std::string* out) {
+size_t EncodeDecimal(std::span<const double> values, std::string* out,
+                     const DecimalEncodeOptions& options) {
   const size_t n = values.size();
   const int e = ChooseDecimalExponent(values);
   std::vector<int64_t> ints(n);
@@ -77,24 +71,12 @@ size_t EncodeDecimal(std::span<const double> values, std::string* out) {
     }
   }
 
-  std::vector<int64_t> deltas(n > 0 ? n - 1 : 0);
-  for (size_t i = 1; i < n; ++i) {
-    deltas[i - 1] = static_cast<int64_t>(static_cast<uint64_t>(ints[i]) -
-                                         static_cast<uint64_t>(ints[i - 1]));
-  }
-  const bool use_delta =
-      n > 1 && VarintSize(ZigZagEncode(ints[0])) + ForBlocksEncodedSize(deltas) <
-                   ForBlocksEncodedSize(ints);
-
+  std::string payload;
+  const DecimalIntMode mode = EncodeDecimalInts(ints, options.entropy_coding, &payload);
   out->push_back(static_cast<char>(e));
-  out->push_back(static_cast<char>(use_delta ? IntMode::kDelta : IntMode::kRaw));
+  out->push_back(static_cast<char>(mode));
   PutVarint64(out, exceptions.size());
-  if (use_delta) {
-    PutVarsint64(out, ints[0]);
-    EncodeForBlocks(deltas, out);
-  } else {
-    EncodeForBlocks(ints, out);
-  }
+  out->append(payload);
   uint32_t next_position = 0;
   for (uint32_t position : exceptions) {
     PutVarint64(out, position - next_position);
@@ -114,27 +96,8 @@ Status DecodeDecimal(std::string_view in, size_t count, double* out) {
   if (e > kMaxDecimalExponent) return Status::Corruption("decimal column: bad exponent");
   if (exception_count > count) return Status::Corruption("decimal column: too many exceptions");
 
-  std::vector<int64_t> ints(count);
   size_t pos = header.position();
-  if (mode == static_cast<uint8_t>(IntMode::kRaw)) {
-    KPIDB_RETURN_IF_ERROR(DecodeForBlocks(in, &pos, count, ints.data()));
-  } else if (mode == static_cast<uint8_t>(IntMode::kDelta)) {
-    if (count == 0) return Status::Corruption("decimal column: delta mode with no points");
-    ByteReader first(in.substr(pos));
-    if (!first.GetVarsint64(&ints[0])) return Status::Corruption("decimal column: bad x[0]");
-    pos += first.position();
-    KPIDB_RETURN_IF_ERROR(DecodeForBlocks(in, &pos, count - 1, ints.data() + 1));
-    uint64_t x = static_cast<uint64_t>(ints[0]);
-    for (size_t i = 1; i < count; ++i) {
-      x += static_cast<uint64_t>(ints[i]);
-      ints[i] = static_cast<int64_t>(x);
-    }
-  } else {
-    return Status::Corruption("decimal column: unknown int mode");
-  }
-
-  const double scale = kPow10[e];
-  for (size_t i = 0; i < count; ++i) out[i] = static_cast<double>(ints[i]) / scale;
+  KPIDB_RETURN_IF_ERROR(DecodeDecimalInts(in, &pos, mode, count, e, out));
 
   ByteReader tail(in.substr(pos));
   uint64_t position = 0;

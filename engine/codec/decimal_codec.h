@@ -50,17 +50,26 @@ inline constexpr double kPow10[kMaxDecimalExponent + 1] = {
 // The decoding arithmetic, shared by encoder (to prove exactness) and
 // decoder. Division by an exact power of ten is correctly rounded, so x/10^e
 // is exactly the double nearest to the decimal x * 10^-e.
+// For e = 0 the division by 1.0 is the identity and is skipped.
 inline double DecimalToDouble(int64_t x, int e) {
-  return static_cast<double>(x) / kPow10[e];
+  return e == 0 ? static_cast<double>(x) : static_cast<double>(x) / kPow10[e];
 }
 
 // Picks the exponent that makes the most values of a sample encodable
 // (ties go to the smaller exponent).
 int ChooseDecimalExponent(std::span<const double> values);
 
+struct DecimalEncodeOptions {
+  // Consider the entropy-coded int modes 2 and 3 (off: modes 0 and 1 only,
+  // the format before they existed; for benchmarks that compare).
+  bool entropy_coding = true;
+};
+
 // Appends the encoding of `values` with the exponent from
-// ChooseDecimalExponent. Returns the number of exceptions written.
-size_t EncodeDecimal(std::span<const double> values, std::string* out);
+// ChooseDecimalExponent and the smallest int mode. Returns the number of
+// exceptions written.
+size_t EncodeDecimal(std::span<const double> values, std::string* out,
+                     const DecimalEncodeOptions& options = {});
 
 // Decodes `count` values from `in`, which must be exactly one encoded
 // column. Returns Corruption on malformed input.

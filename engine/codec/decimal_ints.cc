@@ -1,0 +1,212 @@
+#include "engine/codec/decimal_ints.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/codec/decimal_codec.h"
+#include "engine/codec/entropy_ints.h"
+#include "engine/codec/for_blocks.h"
+#include "engine/coding.h"
+
+namespace kpidb::codec {
+namespace {
+
+// Below this many values a code table cannot pay for itself.
+constexpr size_t kMinEntropyValues = 64;
+// Dictionary mode is tried when at most n / kDictionaryRatio values are
+// distinct: beyond, the dictionary costs more than indices save.
+constexpr size_t kDictionaryRatio = 8;
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+uint64_t U(int64_t v) { return static_cast<uint64_t>(v); }
+
+struct Candidate {
+  DecimalIntMode mode;
+  std::string payload;
+};
+
+// x[i] / 10^e with the division hoisted out for e = 0 (DecimalToDouble).
+template <bool kDivide>
+inline double Scale(uint64_t x, double divisor) {
+  const double d = static_cast<double>(static_cast<int64_t>(x));
+  return kDivide ? d / divisor : d;
+}
+
+template <bool kDivide>
+void ConvertRaw(const uint64_t* words, size_t count, uint64_t offset, double divisor, double* out) {
+  for (size_t i = 0; i < count; ++i) out[i] = Scale<kDivide>(words[i] + offset, divisor);
+}
+
+template <bool kDivide, bool kZigZag>
+void ConvertPrefixSum(const uint64_t* words, size_t count, uint64_t first, double divisor,
+                      double* out) {
+  uint64_t x = first;
+  out[0] = Scale<kDivide>(x, divisor);
+  for (size_t i = 1; i < count; ++i) {
+    x += kZigZag ? U(ZigZagDecode(words[i])) : words[i];
+    out[i] = Scale<kDivide>(x, divisor);
+  }
+}
+
+thread_local std::vector<uint64_t> decode_words;
+thread_local std::vector<double> decode_dictionary;
+
+}  // namespace
+
+DecimalIntMode EncodeDecimalInts(std::span<const int64_t> ints, bool entropy_coding,
+                                 std::string* out) {
+  const size_t n = ints.size();
+  Candidate best{DecimalIntMode::kRaw, {}};
+  EncodeForBlocks(ints, &best.payload);
+  auto consider = [&](DecimalIntMode mode, std::string payload) {
+    if (payload.size() < best.payload.size()) best = {mode, std::move(payload)};
+  };
+  if (n > 1) {
+    std::vector<int64_t> deltas(n - 1);
+    for (size_t i = 1; i < n; ++i) deltas[i - 1] = static_cast<int64_t>(U(ints[i]) - U(ints[i - 1]));
+    if (VarintSize(ZigZagEncode(ints[0])) + ForBlocksEncodedSize(deltas) < best.payload.size()) {
+      std::string payload;
+      PutVarsint64(&payload, ints[0]);
+      EncodeForBlocks(deltas, &payload);
+      consider(DecimalIntMode::kDelta, std::move(payload));
+    }
+  }
+  if (!entropy_coding || n < kMinEntropyValues) {
+    out->append(best.payload);
+    return best.mode;
+  }
+
+  // Entropy raw: offsets from the minimum.
+  const int64_t min = *std::min_element(ints.begin(), ints.end());
+  std::vector<uint64_t> words(n);
+  for (size_t i = 0; i < n; ++i) words[i] = U(ints[i]) - U(min);
+  EntropyIntsPlan plan = PlanEntropyInts(words);
+  if (VarintSize(ZigZagEncode(min)) + plan.encoded_size < best.payload.size()) {
+    std::string payload;
+    PutVarsint64(&payload, min);
+    EncodeEntropyInts(words, plan, &payload);
+    consider(DecimalIntMode::kEntropyRaw, std::move(payload));
+  }
+
+  // Entropy delta: zigzag deltas.
+  std::span<const uint64_t> deltas(words.data(), n - 1);
+  for (size_t i = 1; i < n; ++i) words[i - 1] = ZigZagEncode(static_cast<int64_t>(U(ints[i]) - U(ints[i - 1])));
+  plan = PlanEntropyInts(deltas);
+  if (VarintSize(ZigZagEncode(ints[0])) + plan.encoded_size < best.payload.size()) {
+    std::string payload;
+    PutVarsint64(&payload, ints[0]);
+    EncodeEntropyInts(deltas, plan, &payload);
+    consider(DecimalIntMode::kEntropyDelta, std::move(payload));
+  }
+
+  // Entropy dictionary: indices into the sorted distinct values.
+  std::vector<int64_t> dictionary(ints.begin(), ints.end());
+  std::sort(dictionary.begin(), dictionary.end());
+  dictionary.erase(std::unique(dictionary.begin(), dictionary.end()), dictionary.end());
+  if (dictionary.size() * kDictionaryRatio <= n) {
+    std::string payload;
+    PutVarint64(&payload, dictionary.size());
+    PutVarsint64(&payload, dictionary[0]);
+    for (size_t j = 1; j < dictionary.size(); ++j) {
+      PutVarint64(&payload, U(dictionary[j]) - U(dictionary[j - 1]) - 1);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      words[i] = static_cast<uint64_t>(
+          std::lower_bound(dictionary.begin(), dictionary.end(), ints[i]) - dictionary.begin());
+    }
+    plan = PlanEntropyInts(words);
+    if (payload.size() + plan.encoded_size < best.payload.size()) {
+      EncodeEntropyInts(words, plan, &payload);
+      consider(DecimalIntMode::kEntropyDictionary, std::move(payload));
+    }
+  }
+  out->append(best.payload);
+  return best.mode;
+}
+
+Status DecodeDecimalInts(std::string_view in, size_t* pos, uint8_t mode, size_t count, int e,
+                         double* out) {
+  if (mode > static_cast<uint8_t>(DecimalIntMode::kEntropyDictionary)) {
+    return Status::Corruption("decimal column: unknown int mode");
+  }
+  const auto int_mode = static_cast<DecimalIntMode>(mode);
+  if (count == 0) {
+    return int_mode == DecimalIntMode::kRaw ? Status::Ok()
+                                            : Status::Corruption("decimal column: no points");
+  }
+  // Integers land in a per-thread buffer (no allocation once warm).
+  if (decode_words.size() < count) decode_words.resize(count);
+  uint64_t* words = decode_words.data();
+  auto* ints = reinterpret_cast<int64_t*>(words);
+  const double divisor = kPow10[e];
+  const bool divide = e != 0;
+
+  ByteReader reader(in.substr(*pos));
+  uint64_t first = 0;
+  if (int_mode != DecimalIntMode::kRaw && int_mode != DecimalIntMode::kEntropyDictionary) {
+    int64_t v;
+    if (!reader.GetVarsint64(&v)) return Status::Corruption("decimal column: bad x[0]/min");
+    first = U(v);
+  }
+  if (int_mode == DecimalIntMode::kEntropyDictionary) {
+    uint64_t size;
+    int64_t v;
+    if (!reader.GetVarint64(&size) || size == 0 || size > count || !reader.GetVarsint64(&v)) {
+      return Status::Corruption("decimal column: bad dictionary");
+    }
+    if (decode_dictionary.size() < size) decode_dictionary.resize(size);
+    uint64_t x = U(v);
+    decode_dictionary[0] = DecimalToDouble(v, e);
+    for (uint64_t j = 1; j < size; ++j) {
+      uint64_t gap;
+      if (!reader.GetVarint64(&gap)) return Status::Corruption("decimal column: bad dictionary");
+      x += gap + 1;
+      decode_dictionary[j] = DecimalToDouble(static_cast<int64_t>(x), e);
+    }
+    *pos += reader.position();
+    KPIDB_RETURN_IF_ERROR(DecodeEntropyInts(in, pos, count, words));
+    const double* dictionary = decode_dictionary.data();
+    uint64_t bad = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const uint64_t index = words[i];
+      bad |= index >= size;
+      out[i] = dictionary[index < size ? index : 0];
+    }
+    if (bad) return Status::Corruption("decimal column: dictionary index out of range");
+    return Status::Ok();
+  }
+  *pos += reader.position();
+
+  switch (int_mode) {
+    case DecimalIntMode::kRaw:
+      KPIDB_RETURN_IF_ERROR(DecodeForBlocks(in, pos, count, ints));
+      divide ? ConvertRaw<true>(words, count, 0, divisor, out)
+             : ConvertRaw<false>(words, count, 0, divisor, out);
+      break;
+    case DecimalIntMode::kDelta:
+      KPIDB_RETURN_IF_ERROR(DecodeForBlocks(in, pos, count - 1, ints + 1));
+      divide ? ConvertPrefixSum<true, false>(words, count, first, divisor, out)
+             : ConvertPrefixSum<false, false>(words, count, first, divisor, out);
+      break;
+    case DecimalIntMode::kEntropyRaw:
+      KPIDB_RETURN_IF_ERROR(DecodeEntropyInts(in, pos, count, words));
+      divide ? ConvertRaw<true>(words, count, first, divisor, out)
+             : ConvertRaw<false>(words, count, first, divisor, out);
+      break;
+    case DecimalIntMode::kEntropyDelta:
+      KPIDB_RETURN_IF_ERROR(DecodeEntropyInts(in, pos, count - 1, words + 1));
+      divide ? ConvertPrefixSum<true, true>(words, count, first, divisor, out)
+             : ConvertPrefixSum<false, true>(words, count, first, divisor, out);
+      break;
+    case DecimalIntMode::kEntropyDictionary:
+      break;  // handled above
+  }
+  return Status::Ok();
+}
+
+}  // namespace kpidb::codec
