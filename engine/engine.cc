@@ -13,21 +13,10 @@ namespace {
 
 constexpr uint64_t kMaxGroupPoints = 4'000'000;  // one WAL write covers at most this
 
-std::string SegmentFileName(uint64_t number) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%020llu.kps", static_cast<unsigned long long>(number));
-  return buf;
-}
+std::string SegmentFileName(uint64_t number) { return NumberedFileName(number, ".kps"); }
 
 bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
-  if (name.size() != 24 || !name.ends_with(".kps")) return false;
-  uint64_t v = 0;
-  for (char c : name.substr(0, 20)) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *number = v;
-  return true;
+  return ParseNumberedFileName(name, ".kps", number);
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace kpidb {
@@ -18,19 +19,28 @@ Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
   return Status::IOError(std::string(what) + " " + path + ": " + std::strerror(err));
 }
 
+// Opens `path` and reads its size; on failure nothing stays open.
+Status OpenWithSize(const std::string& path, int flags, int* fd, uint64_t* size) {
+  *fd = ::open(path.c_str(), flags, 0644);
+  if (*fd < 0) return ErrnoStatus("open", path, errno);
+  struct stat st;
+  if (::fstat(*fd, &st) != 0) {
+    int err = errno;
+    ::close(*fd);
+    return ErrnoStatus("stat", path, err);
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AppendFile>> AppendFile::Open(const std::string& path, bool truncate) {
   int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-  int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus("stat", path, err);
-  }
-  return std::unique_ptr<AppendFile>(new AppendFile(path, fd, static_cast<uint64_t>(st.st_size)));
+  int fd;
+  uint64_t size;
+  KPIDB_RETURN_IF_ERROR(OpenWithSize(path, flags, &fd, &size));
+  return std::unique_ptr<AppendFile>(new AppendFile(path, fd, size));
 }
 
 AppendFile::~AppendFile() {
@@ -64,15 +74,10 @@ Status AppendFile::Close() {
 }
 
 Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus("stat", path, err);
-  }
-  size_t size = static_cast<size_t>(st.st_size);
+  int fd;
+  uint64_t file_size;
+  KPIDB_RETURN_IF_ERROR(OpenWithSize(path, O_RDONLY | O_CLOEXEC, &fd, &file_size));
+  const size_t size = static_cast<size_t>(file_size);
   const char* data = nullptr;
   if (size > 0) {
     void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -212,6 +217,24 @@ std::string JoinPath(std::string_view dir, std::string_view name) {
   if (!out.empty() && out.back() != '/') out.push_back('/');
   out.append(name);
   return out;
+}
+
+std::string NumberedFileName(uint64_t number, std::string_view suffix) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(number));
+  return std::string(buf) + std::string(suffix);
+}
+
+bool ParseNumberedFileName(std::string_view name, std::string_view suffix, uint64_t* number) {
+  if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) return false;
+  uint64_t v = 0;
+  for (char c : name.substr(0, 20)) {
+    if (c < '0' || c > '9') return false;
+    if (v > (UINT64_MAX - 9) / 10) return false;  // does not fit in 64 bits
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *number = v;
+  return true;
 }
 
 }  // namespace kpidb

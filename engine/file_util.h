@@ -83,4 +83,11 @@ Result<uint64_t> FileSize(const std::string& path);
 Result<std::vector<std::string>> ListDir(const std::string& dir);
 std::string JoinPath(std::string_view dir, std::string_view name);
 
+// Numbered data files (WAL, segments) are named "<20-digit number><suffix>",
+// e.g. "00000000000000000007.log", so names sort in number order.
+std::string NumberedFileName(uint64_t number, std::string_view suffix);
+// The number of a file named by NumberedFileName with this suffix; false
+// for any other name.
+bool ParseNumberedFileName(std::string_view name, std::string_view suffix, uint64_t* number);
+
 }  // namespace kpidb

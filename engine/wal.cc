@@ -2,7 +2,6 @@
 
 #include <lz4.h>
 
-#include <cstdio>
 #include <cstring>
 
 #include "engine/coding.h"
@@ -121,21 +120,10 @@ Status DecodeWalRecord(std::string_view body, std::vector<WalSeriesEntry>* entri
   return Status::Ok();
 }
 
-std::string WalFileName(uint64_t file_number) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%020llu.log", static_cast<unsigned long long>(file_number));
-  return buf;
-}
+std::string WalFileName(uint64_t file_number) { return NumberedFileName(file_number, ".log"); }
 
 bool ParseWalFileName(std::string_view name, uint64_t* file_number) {
-  if (name.size() != 24 || !name.ends_with(".log")) return false;
-  uint64_t v = 0;
-  for (char c : name.substr(0, 20)) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *file_number = v;
-  return true;
+  return ParseNumberedFileName(name, ".log", file_number);
 }
 
 Result<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& wal_dir,
