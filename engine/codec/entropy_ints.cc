@@ -12,7 +12,7 @@ namespace kpidb::codec {
 namespace {
 
 constexpr int kMaxDirectBits = 8;
-constexpr int kMaxMantissaBits = 2;
+constexpr int kMaxMantissaBits = 3;
 
 size_t AlphabetSize(int d, int m) { return (size_t{1} << d) + (size_t(64 - d) << m); }
 
@@ -29,19 +29,20 @@ inline Token Tokenize(uint64_t u, int d, int m) {
 }
 
 // Histograms from which the token counts of any (d, m) follow without
-// another pass over the values: small values, and per bit width b the two
-// bits after the leading one (left-aligned when b < 3).
+// another pass over the values: small values, and per bit width b the
+// kMaxMantissaBits bits after the leading one (left-aligned when b is small).
 struct ValueHistogram {
+  static constexpr uint32_t kMantissas = 1u << kMaxMantissaBits;
   std::array<uint32_t, 1 << kMaxDirectBits> small{};
-  std::array<std::array<uint32_t, 4>, 65> width_mantissa{};
+  std::array<std::array<uint32_t, kMantissas>, 65> width_mantissa{};
 
   explicit ValueHistogram(std::span<const uint64_t> values) {
     for (uint64_t u : values) {
       if (u < small.size()) ++small[u];
       const int b = BitWidth(u);
-      uint32_t top2 = b >= 3 ? static_cast<uint32_t>(u >> (b - 3)) & 3
-                             : b == 2 ? static_cast<uint32_t>(u & 1) << 1 : 0;
-      ++width_mantissa[b][top2];
+      const int below = b - 1 - kMaxMantissaBits;  // bits below the mantissa
+      const uint64_t mantissa = below >= 0 ? u >> below : u << -below;
+      ++width_mantissa[b][static_cast<uint32_t>(mantissa) & (kMantissas - 1)];
     }
   }
 
@@ -51,10 +52,10 @@ struct ValueHistogram {
     for (size_t u = 0; u < (size_t{1} << d); ++u) (*counts)[u] = small[u];
     uint64_t extra = 0;
     for (int b = d + 1; b <= 64; ++b) {
-      for (uint32_t top2 = 0; top2 < 4; ++top2) {
-        uint32_t c = width_mantissa[b][top2];
+      for (uint32_t top = 0; top < kMantissas; ++top) {
+        uint32_t c = width_mantissa[b][top];
         if (c == 0) continue;
-        (*counts)[(size_t{1} << d) + (size_t(b - d - 1) << m) + (top2 >> (2 - m))] += c;
+        (*counts)[(size_t{1} << d) + (size_t(b - d - 1) << m) + (top >> (kMaxMantissaBits - m))] += c;
         extra += uint64_t{c} * static_cast<uint64_t>(b - 1 - m);
       }
     }
@@ -71,6 +72,7 @@ size_t VarintSize(uint64_t v) {
 // Per-token decoding facts: value = base + extra bits.
 struct TokenBase {
   std::array<uint64_t, kMaxHuffmanSymbols> base;
+  std::array<uint64_t, kMaxHuffmanSymbols> extra_mask;  // LowBits(extra_bits)
   std::array<uint8_t, kMaxHuffmanSymbols> extra_bits;
 };
 
@@ -79,6 +81,7 @@ void FillTokenBases(int d, int m, size_t symbols, TokenBase* t) {
     if (s < (size_t{1} << d)) {
       t->base[s] = s;
       t->extra_bits[s] = 0;
+      t->extra_mask[s] = 0;
       continue;
     }
     const size_t c = s - (size_t{1} << d);
@@ -86,6 +89,7 @@ void FillTokenBases(int d, int m, size_t symbols, TokenBase* t) {
     const uint64_t mantissa = c & ((size_t{1} << m) - 1);
     t->base[s] = (uint64_t{1} << (b - 1)) | (mantissa << k);
     t->extra_bits[s] = static_cast<uint8_t>(k);
+    t->extra_mask[s] = LowBits(k);
   }
 }
 
@@ -113,6 +117,49 @@ struct DecoderScratch {
   std::array<uint8_t, kMaxHuffmanSymbols> lengths;
   TokenBase tokens;
 };
+
+// Decodes count values, value i from stream i % 4 at bit position
+// bit_pos[i % 4] (advanced past it), reading only inside data[0..size).
+void DecodeStreams(const uint8_t* __restrict data, size_t size,
+                   const HuffmanDecodeEntry* __restrict table, uint64_t table_mask,
+                   const TokenBase& tokens, size_t count, uint64_t* bit_pos,
+                   uint64_t* __restrict out) {
+  const uint64_t* __restrict base = tokens.base.data();
+  const uint64_t* __restrict extra_mask = tokens.extra_mask.data();
+  // Fast path: an 8-byte load at every stream's position stays inside the
+  // input, and code (<= 11) + extra bits (<= 45) fit the 56 bits such a
+  // load always provides.
+  constexpr int kMaxFastExtraBits = 56 - kMaxCodeLength;
+  const uint64_t fast_limit = size >= 8 ? uint64_t{size - 8} * 8 : 0;
+  auto decode_one = [&](uint64_t& bp, bool fast) -> uint64_t {
+    const uint64_t word =
+        (fast ? Load64(data + (bp >> 3)) : LoadLE64Padded(data, size, bp >> 3)) >> (bp & 7);
+    const HuffmanDecodeEntry e = table[word & table_mask];
+    uint64_t value;
+    if (fast && e.extra_bits <= kMaxFastExtraBits) [[likely]] {
+      value = base[e.symbol] + ((word >> e.code_length) & extra_mask[e.symbol]);
+    } else {
+      value = base[e.symbol] + ReadBitsAt(data, size, bp + e.code_length, e.extra_bits);
+    }
+    bp += static_cast<uint64_t>(e.code_length) + e.extra_bits;
+    return value;
+  };
+  uint64_t p0 = bit_pos[0], p1 = bit_pos[1], p2 = bit_pos[2], p3 = bit_pos[3];
+  size_t i = 0;
+  for (; i + 4 <= count && p0 < fast_limit && p1 < fast_limit && p2 < fast_limit &&
+         p3 < fast_limit;
+       i += 4) {
+    out[i] = decode_one(p0, true);
+    out[i + 1] = decode_one(p1, true);
+    out[i + 2] = decode_one(p2, true);
+    out[i + 3] = decode_one(p3, true);
+  }
+  bit_pos[0] = p0;
+  bit_pos[1] = p1;
+  bit_pos[2] = p2;
+  bit_pos[3] = p3;
+  for (; i < count; ++i) out[i] = decode_one(bit_pos[i % kEntropyStreams], false);
+}
 
 }  // namespace
 
@@ -213,38 +260,8 @@ Status DecodeEntropyInts(std::string_view in, size_t* pos, size_t count, uint64_
     bit_end[j] = (bit_end[j] + p) * 8;
   }
 
-  const auto* data = reinterpret_cast<const uint8_t*>(in.data());
-  const size_t size = in.size();
-  const uint64_t table_mask = table_size - 1;
-  // Fast path: an 8-byte load at every stream's position stays inside `in`,
-  // and code + extra bits fit the 56 bits such a load always provides.
-  const uint64_t fast_limit = size >= 8 ? uint64_t{size - 8} * 8 : 0;
-  auto decode_one = [&](uint64_t& bp, bool fast) -> uint64_t {
-    const uint64_t word = (fast ? Load64(data + (bp >> 3)) : LoadLE64Padded(data, size, bp >> 3)) >>
-                          (bp & 7);
-    const HuffmanDecodeEntry e = table[word & table_mask];
-    const int extra = e.extra_bits;
-    uint64_t value;
-    if (fast && e.code_length + extra <= 56) [[likely]] {
-      value = tokens.base[e.symbol] + ((word >> e.code_length) & ((uint64_t{1} << extra) - 1));
-    } else {
-      value = tokens.base[e.symbol] + ReadBitsAt(data, size, bp + e.code_length, extra);
-    }
-    bp += static_cast<uint64_t>(e.code_length) + static_cast<uint64_t>(extra);
-    return value;
-  };
-  uint64_t p0 = bit_pos[0], p1 = bit_pos[1], p2 = bit_pos[2], p3 = bit_pos[3];
-  size_t i = 0;
-  for (; i + 4 <= count && p0 < fast_limit && p1 < fast_limit && p2 < fast_limit &&
-         p3 < fast_limit;
-       i += 4) {
-    out[i] = decode_one(p0, true);
-    out[i + 1] = decode_one(p1, true);
-    out[i + 2] = decode_one(p2, true);
-    out[i + 3] = decode_one(p3, true);
-  }
-  bit_pos = {p0, p1, p2, p3};
-  for (; i < count; ++i) out[i] = decode_one(bit_pos[i % kEntropyStreams], false);
+  DecodeStreams(reinterpret_cast<const uint8_t*>(in.data()), in.size(), table, table_size - 1,
+                tokens, count, bit_pos.data(), out);
   for (int j = 0; j < kEntropyStreams; ++j) {
     // Each stream must end in its last byte (the rest is padding).
     if (bit_pos[j] > bit_end[j] || bit_pos[j] + 8 <= bit_end[j]) {

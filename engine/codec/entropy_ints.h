@@ -7,12 +7,12 @@
 // column that is half zeros, 2-4 bits for Poisson-like counts.
 //
 // Tokens, with per-block parameters d (direct bits, 0..8) and m (mantissa
-// bits, 0..2, m <= d):
+// bits, 0..3, m <= d):
 //   u < 2^d      token u, no extra bits
 //   otherwise    with b = bit width of u (d < b <= 64) and k = b - 1 - m,
 //                token 2^d + ((b - d - 1) << m) + ((u >> k) & (2^m - 1)),
 //                then the k low bits of u as extra bits
-// so the alphabet has 2^d + ((64 - d) << m) tokens (at most 480).
+// so the alphabet has 2^d + ((64 - d) << m) tokens (at most 704).
 //
 // Layout of a block of n values:
 //   byte     d | m << 4

@@ -69,7 +69,7 @@ void BuildCodeLengths(std::span<const uint32_t> counts, uint8_t* lengths) {
   std::vector<uint64_t> scaled(counts.begin(), counts.end());
   while (HuffmanLengths(scaled, lengths) > kMaxCodeLength) {
     // Flatten the distribution; used symbols stay used. Terminates: all
-    // counts reach 1, giving depth <= ceil(log2(512)) = 9.
+    // counts reach 1, giving depth <= ceil(log2(1024)) = 10.
     for (uint64_t& c : scaled) c = (c + 1) / 2;
   }
 }

@@ -36,7 +36,7 @@
 namespace kpidb::codec {
 
 inline constexpr int kMaxCodeLength = 11;
-inline constexpr size_t kMaxHuffmanSymbols = 512;
+inline constexpr size_t kMaxHuffmanSymbols = 1024;
 
 // Writes into lengths[0..counts.size()) the code lengths of an optimal
 // prefix code for `counts`, limited to kMaxCodeLength by halving the counts
