@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/codec/chunk_encode_options.h"
+
 namespace kpidb {
 namespace {
 
@@ -133,6 +135,62 @@ TEST(Chunk, RoundTripsRandomMixturesOverManySeeds) {
   }
 }
 
+// A KPI-like chunk (half zeros, then amounts with 2 decimals) whose value
+// column uses an entropy-coded int mode.
+Points RevenueLike(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Points p;
+  for (size_t i = 0; i < n; ++i) {
+    p.timestamps.push_back(1'767'225'600'000 + 10'000 * static_cast<int64_t>(i));
+    p.values.push_back(rng() % 2 ? 0.0 : static_cast<double>(4000 + rng() % 5000) / 100);
+  }
+  return p;
+}
+
+// The decimal int mode of an uncompressed chunk (docs/chunk-format.md).
+int DecimalIntMode(const std::string& chunk) {
+  size_t pos = 1;
+  auto varint = [&] {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      uint8_t b = static_cast<uint8_t>(chunk[pos++]);
+      v |= uint64_t{b & 0x7Fu} << shift;
+      if (b < 0x80) return v;
+    }
+  };
+  varint();  // count
+  pos += 1;  // timestamp codec
+  const uint8_t value_codec = static_cast<uint8_t>(chunk[pos++]);
+  const uint8_t flags = static_cast<uint8_t>(chunk[pos++]);
+  const uint64_t ts_len = varint();
+  varint();  // values_len
+  if (value_codec != 3 || flags != 0) return -1;
+  return static_cast<uint8_t>(chunk[pos + ts_len + 1]);
+}
+
+TEST(Chunk, KpiLikeValuesUseAnEntropyCodedIntModeAndRoundTrip) {
+  for (size_t n : {64, 100, 2048, 65535}) {
+    Points p = RevenueLike(n, n);
+    std::string chunk;
+    EncodeChunk(p.timestamps, p.values, &chunk);
+    EXPECT_EQ(DecimalIntMode(chunk), 2) << n;
+    ExpectRoundTrip(p);
+  }
+}
+
+TEST(Chunk, ChunksWithoutEntropyCodingStillDecode) {
+  Points p = RevenueLike(2048, 1);
+  std::string with, without;
+  EncodeChunk(p.timestamps, p.values, &with);
+  EncodeChunkWithOptions(p.timestamps, p.values, {.entropy_coding = false}, &without);
+  EXPECT_LT(DecimalIntMode(without), 2);
+  EXPECT_LT(with.size(), without.size() * 3 / 4);
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  ASSERT_TRUE(DecodeChunk(without, &ts, &vs).ok());
+  EXPECT_EQ(std::memcmp(vs.data(), p.values.data(), 8 * vs.size()), 0);
+}
+
 std::string SampleChunk(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<int64_t> ts;
@@ -164,6 +222,21 @@ TEST(ChunkCorruption, EveryTruncationIsReported) {
 
 TEST(ChunkCorruption, EveryBitFlipIsReported) {
   std::string chunk = SampleChunk(200, 2);
+  for (size_t byte = 0; byte < chunk.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = chunk;
+      bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
+      ExpectCorruption(bad);
+    }
+  }
+}
+
+TEST(ChunkCorruption, EveryTruncationAndBitFlipOfAnEntropyCodedChunkIsReported) {
+  Points p = RevenueLike(150, 9);
+  std::string chunk;
+  EncodeChunk(p.timestamps, p.values, &chunk);
+  ASSERT_EQ(DecimalIntMode(chunk), 2);
+  for (size_t cut = 0; cut < chunk.size(); ++cut) ExpectCorruption(std::string_view(chunk).substr(0, cut));
   for (size_t byte = 0; byte < chunk.size(); ++byte) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string bad = chunk;
