@@ -18,8 +18,9 @@
 //                                   1: varint zigzag(x[0]), then FOR blocks
 //                                      of the n-1 deltas x[i] - x[i-1]
 //                                      (modulo 2^64)
+//                                   2-4: entropy-coded (decimal_ints.h)
 //   varint   k                      exception count, k <= n
-//   ...      FOR blocks             (for_blocks.h)
+//   ...      the int mode's payload (decimal_ints.h)
 //   k times: varint gap, fixed64 raw bits
 //            position = previous position + 1 + gap (first: gap itself)
 //

@@ -24,10 +24,19 @@
 // Four interleaved streams let the decoder run four independent bit
 // positions at once instead of one long chain of dependent table lookups.
 //
-// Worked example: {0, 0, 5, 0, 1, 0, 0, 9} with d = 2, m = 0 has tokens
-// 0 0 5 0 1 0 0 5 (5 = 4 + (4 - 3): width-3 class... see
-// docs/chunk-format.md for the full byte-by-byte walk-through):
-//   02 | 06 21 00 02 | 01 01 01 01 | 00 03 01 02... (see the document)
+// Worked example: {0, 0, 5, 0, 1, 0, 0, 9}. The encoder picks d = 0, m = 0:
+// token 0 is the value 0, token 1 + (b - 1) a value of width b with b - 1
+// extra bits. Tokens 0 0 3 0 1 0 0 4 (5 = 0b101: token 3, extra 01; 9:
+// token 4, extra 001); counts 5, 1, 0, 1, 1 give lengths 1 3 0 3 2,
+// canonical codes t0 = 0, t4 = 10, t1 = 110, t3 = 111 (bits listed in
+// stream order; extra bits follow LSB first).
+//   00            d = 0, m = 0
+//   05 31 30 02   L = 5, nibbles 1 3 0 3 2 (+ padding)
+//   01 01 01 01   four 1-byte streams
+//   06            stream 0: values 0, 1 -> 0 | 110                0b0110
+//   00            stream 1: values 0, 0 -> 0 | 0
+//   0F            stream 2: values 5, 0 -> 111 | extra 1,0 | 0     0b001111
+//   0A            stream 3: values 0, 9 -> 0 | 10 | extra 1,0,0    0b001010
 #pragma once
 
 #include <cstddef>
