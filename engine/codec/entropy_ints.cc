@@ -170,21 +170,24 @@ EntropyIntsPlan PlanEntropyInts(std::span<const uint64_t> values) {
   std::vector<uint32_t> counts;
   std::vector<uint8_t> lengths(kMaxHuffmanSymbols);
   std::string table;
-  for (int d = 0; d <= kMaxDirectBits; ++d) {
-    for (int m = 0; m <= std::min(d, kMaxMantissaBits); ++m) {
-      uint64_t bits = histogram.TokenCounts(d, m, &counts);
-      BuildCodeLengths(counts, lengths.data());
-      for (size_t s = 0; s < counts.size(); ++s) bits += uint64_t{counts[s]} * lengths[s];
-      table.clear();
-      PutCodeLengths(std::span(lengths.data(), counts.size()), &table);
-      const size_t estimate = 1 + table.size() + bits / 8 + 2 * kEntropyStreams;
-      if (estimate < best.encoded_size) {
-        best.direct_bits = d;
-        best.mantissa_bits = m;
-        best.code_lengths.assign(lengths.begin(), lengths.begin() + counts.size());
-        best.encoded_size = estimate;
-      }
+  auto try_config = [&](int d, int m) {
+    uint64_t bits = histogram.TokenCounts(d, m, &counts);
+    BuildCodeLengths(counts, lengths.data());
+    for (size_t s = 0; s < counts.size(); ++s) bits += uint64_t{counts[s]} * lengths[s];
+    table.clear();
+    PutCodeLengths(std::span(lengths.data(), counts.size()), &table);
+    const size_t estimate = 1 + table.size() + bits / 8 + 2 * kEntropyStreams;
+    if (estimate < best.encoded_size) {
+      best.direct_bits = d;
+      best.mantissa_bits = m;
+      best.code_lengths.assign(lengths.begin(), lengths.begin() + counts.size());
+      best.encoded_size = estimate;
     }
+  };
+  // Every (d, m): a pruned search costs ~0.006 B/pt on the KPI workload
+  // (revenue needs its best m at a d the first round would not pick).
+  for (int d = 0; d <= kMaxDirectBits; ++d) {
+    for (int m = 0; m <= std::min(d, kMaxMantissaBits); ++m) try_config(d, m);
   }
   // The exact size: per-stream bits, rounded up to bytes, plus headers.
   const std::vector<uint8_t> code_bits = CodeBits(best.code_lengths);
