@@ -18,7 +18,6 @@
 
 #include "bench/kpi_workload.h"
 #include "engine/chunk.h"
-#include "engine/codec/chunk_encode_options.h"
 #include "engine/codec/timestamp_codec.h"
 
 namespace kpidb::bench {

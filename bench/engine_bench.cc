@@ -1,7 +1,8 @@
 // Embedded engine benchmarks on the reference KPI workload (bench/README.md):
-//   BM_Ingest/<writers>/<policy>  points/s written by N threads in
-//                                 1,000-point batches (policy 0 = always,
-//                                 1 = interval 100 ms, 2 = none)
+//   BM_Ingest/<writers>/<policy>/<wait_us>  points/s written by N threads
+//                                 in 1,000-point batches (policy 0 = always,
+//                                 1 = interval 100 ms, 2 = none; wait_us =
+//                                 group_commit_wait_us)
 //   BM_FlushedBytesPerPoint       bytes on disk per point after a flush
 //   BM_RangeScan                  points/s reading every series whole
 // Data: $KPIDB_KPI_BIN (gen_kpi.py output) or the C++ imitation, 2 days by
@@ -73,9 +74,10 @@ std::string FreshDir() {
   return tmpl;
 }
 
-EngineOptions BenchOptions(WalSyncPolicy policy) {
+EngineOptions BenchOptions(WalSyncPolicy policy, uint32_t group_commit_wait_us = 200) {
   EngineOptions o;
   o.wal_sync = policy;
+  o.group_commit_wait_us = group_commit_wait_us;
   o.logger = [](std::string_view) {};
   o.head_max_bytes = 1ull << 30;  // ingest measures the write path, not flushes
   return o;
@@ -111,11 +113,12 @@ void WriteAll(Engine& engine, int writers) {
 void BM_Ingest(benchmark::State& state) {
   const int writers = static_cast<int>(state.range(0));
   const auto policy = static_cast<WalSyncPolicy>(state.range(1));
+  const auto wait_us = static_cast<uint32_t>(state.range(2));
   Batches();  // build outside the timing
   for (auto _ : state) {
     state.PauseTiming();
     const std::string dir = FreshDir();
-    auto engine = OpenOrDie(dir, BenchOptions(policy));
+    auto engine = OpenOrDie(dir, BenchOptions(policy, wait_us));
     state.ResumeTiming();
     WriteAll(*engine, writers);
     state.PauseTiming();
@@ -127,9 +130,11 @@ void BM_Ingest(benchmark::State& state) {
       static_cast<double>(TotalPoints()) * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate);
 }
+// policy 0 (always) with and without the group-commit wait, side by side.
 BENCHMARK(BM_Ingest)
-    ->ArgsProduct({{1, 2, 4}, {0, 1, 2}})
-    ->ArgNames({"writers", "policy"})
+    ->ArgsProduct({{1, 2, 4}, {0}, {0, 200}})
+    ->ArgsProduct({{1, 2, 4}, {1, 2}, {0}})
+    ->ArgNames({"writers", "policy", "wait_us"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(3);

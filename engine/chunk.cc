@@ -7,7 +7,6 @@
 #include <climits>
 #include <cstring>
 
-#include "engine/codec/chunk_encode_options.h"
 #include "engine/codec/decimal_codec.h"
 #include "engine/codec/rle_codec.h"
 #include "engine/codec/timestamp_codec.h"

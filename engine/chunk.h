@@ -48,6 +48,18 @@ ChunkStats ComputeChunkStats(std::span<const int64_t> timestamps,
 void EncodeChunk(std::span<const int64_t> timestamps, std::span<const double> values,
                  std::string* out);
 
+// Encoder knobs; every choice produces chunks that DecodeChunk reads.
+struct ChunkEncodeOptions {
+  // Let the decimal value codec use its entropy-coded int modes
+  // (docs/chunk-format.md, value codec 03, int modes 02..04): smallest
+  // output, but encoding is several times slower. Segments use it; the WAL,
+  // on the write path, does not.
+  bool entropy_coding = true;
+};
+// EncodeChunk with options; same contract.
+void EncodeChunkWithOptions(std::span<const int64_t> timestamps, std::span<const double> values,
+                            const ChunkEncodeOptions& options, std::string* out);
+
 // Decodes a whole chunk produced by EncodeChunk, appending its points to
 // *timestamps and *values. Returns Corruption (never crashes, never reads
 // outside `chunk`) when the checksum fails or the content is malformed; the

@@ -4,6 +4,7 @@
 // its end (they report failure instead), so corrupt input cannot crash them.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -54,6 +55,9 @@ inline int64_t ZigZagDecode(uint64_t v) {
 }
 
 inline void PutVarsint64(std::string* dst, int64_t v) { PutVarint64(dst, ZigZagEncode(v)); }
+
+// The IEEE-754 bit pattern of a double: what "lossless" compares.
+inline uint64_t DoubleBits(double v) { return std::bit_cast<uint64_t>(v); }
 
 inline void PutDouble(std::string* dst, double v) {
   uint64_t bits;

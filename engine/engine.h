@@ -134,6 +134,9 @@ class Engine {
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;
   bool closed_ = false;
+  // Writers inside Write(), from entry (validation, encoding) to return:
+  // the group-commit leader waits for those not yet queued.
+  std::atomic<int> writers_in_flight_{0};
   Status background_error_;  // sticky after a failed WAL write; under queue_mu_
 
   // Serialises WAL append + head apply (the leader) against flush freezing

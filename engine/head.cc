@@ -1,32 +1,52 @@
 #include "engine/head.h"
 
 #include <algorithm>
-#include <numeric>
+
+#include "engine/point_order.h"
 
 namespace kpidb {
 
+size_t Head::MemSeries::AppendLocked(std::span<const int64_t> timestamps,
+                                     std::span<const double> values) const {
+  size_t allocated = 0;
+  bool have_last = !blocks.empty() && blocks.back()->size > 0;
+  int64_t last = have_last ? blocks.back()->timestamps[blocks.back()->size - 1] : 0;
+  for (size_t i = 0; i < timestamps.size();) {
+    if (blocks.empty() || blocks.back()->size == blocks.back()->capacity) {
+      const size_t capacity =
+          blocks.empty() ? PointBlock::kMinCapacity
+                         : std::min(PointBlock::kMaxCapacity, 2 * blocks.back()->capacity);
+      blocks.push_back(std::make_unique<PointBlock>(capacity));
+      allocated += sizeof(PointBlock) + capacity * (sizeof(int64_t) + sizeof(double));
+    }
+    PointBlock& b = *blocks.back();
+    const size_t n = std::min(b.capacity - b.size, timestamps.size() - i);
+    for (size_t k = 0; k < n; ++k) {
+      const int64_t t = timestamps[i + k];
+      if (have_last && t <= last) normalized = false;
+      last = t;
+      have_last = true;
+      b.timestamps[b.size + k] = t;
+      b.values[b.size + k] = values[i + k];
+    }
+    b.size += n;
+    i += n;
+  }
+  return allocated;
+}
+
 void Head::MemSeries::NormalizeLocked() const {
   if (normalized) return;
-  const size_t n = timestamps.size();
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  // Stable: among equal timestamps, arrival order is kept, so the last one
-  // in `order` is the last write.
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return timestamps[a] < timestamps[b]; });
   std::vector<int64_t> ts;
   std::vector<double> vs;
-  ts.reserve(n);
-  vs.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t k = order[i];
-    if (i + 1 < n && timestamps[order[i + 1]] == timestamps[k]) continue;  // superseded
-    ts.push_back(timestamps[k]);
-    vs.push_back(values[k]);
+  for (const auto& b : blocks) {
+    ts.insert(ts.end(), b->timestamps.get(), b->timestamps.get() + b->size);
+    vs.insert(vs.end(), b->values.get(), b->values.get() + b->size);
   }
-  timestamps.swap(ts);
-  values.swap(vs);
+  SortByTimestampKeepingLast(&ts, &vs);
+  blocks.clear();
   normalized = true;
+  AppendLocked(ts, vs);  // Head::bytes_ keeps counting the old blocks: errs early
 }
 
 Head::MemSeries* Head::FindOrNull(SeriesId id) const {
@@ -45,17 +65,7 @@ void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
     s = slot.get();
   }
   std::lock_guard lock(s->mu);
-  bool in_order = s->normalized;
-  bool have_last = !s->timestamps.empty();
-  int64_t last = have_last ? s->timestamps.back() : 0;
-  for (size_t i = 0; i < timestamps.size() && in_order; ++i) {
-    if (have_last && timestamps[i] <= last) in_order = false;
-    last = timestamps[i];
-    have_last = true;
-  }
-  s->timestamps.insert(s->timestamps.end(), timestamps.begin(), timestamps.end());
-  s->values.insert(s->values.end(), values.begin(), values.end());
-  s->normalized = in_order;
+  bytes_.fetch_add(s->AppendLocked(timestamps, values), std::memory_order_relaxed);
   // Counts appended points; duplicates dropped by normalisation stay counted
   // until the head is flushed, which errs on the side of flushing early.
   points_.fetch_add(timestamps.size(), std::memory_order_relaxed);
@@ -67,13 +77,25 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
   if (s == nullptr) return 0;
   std::lock_guard lock(s->mu);
   s->NormalizeLocked();
-  auto begin = std::lower_bound(s->timestamps.begin(), s->timestamps.end(), start_ms);
-  auto end = std::lower_bound(begin, s->timestamps.end(), end_ms);
-  size_t from = static_cast<size_t>(begin - s->timestamps.begin());
-  size_t to = static_cast<size_t>(end - s->timestamps.begin());
-  timestamps->insert(timestamps->end(), begin, end);
-  values->insert(values->end(), s->values.begin() + from, s->values.begin() + to);
-  return to - from;
+  const auto& blocks = s->blocks;
+  // Normalised: sorted across blocks. Skip the blocks that end before start.
+  auto first = std::partition_point(blocks.begin(), blocks.end(), [&](const auto& b) {
+    return b->timestamps[b->size - 1] < start_ms;
+  });
+  size_t added = 0;
+  for (auto it = first; it != blocks.end(); ++it) {
+    const PointBlock& b = **it;
+    const int64_t* ts = b.timestamps.get();
+    const int64_t* begin = std::lower_bound(ts, ts + b.size, start_ms);
+    const int64_t* end = std::lower_bound(begin, ts + b.size, end_ms);
+    const size_t from = static_cast<size_t>(begin - ts);
+    const size_t to = static_cast<size_t>(end - ts);
+    timestamps->insert(timestamps->end(), begin, end);
+    values->insert(values->end(), b.values.get() + from, b.values.get() + to);
+    added += to - from;
+    if (to < b.size) break;  // reached end_ms
+  }
+  return added;
 }
 
 std::vector<SeriesId> Head::Ids() const {
@@ -87,7 +109,7 @@ std::vector<SeriesId> Head::Ids() const {
 
 uint64_t Head::bytes() const {
   std::shared_lock lock(mu_);
-  return points() * (sizeof(int64_t) + sizeof(double)) + series_.size() * 160;
+  return bytes_.load(std::memory_order_relaxed) + series_.size() * sizeof(MemSeries) * 2;
 }
 
 }  // namespace kpidb

@@ -43,12 +43,30 @@ class Head {
   bool empty() const { return points() == 0; }
 
  private:
+  // Points are kept in fixed-size blocks, so a growing series never copies
+  // what it holds (no reallocation), and memory freed by a flushed head is
+  // reused by the next.
+  struct PointBlock {
+    // A series' first block holds kMinCapacity points; each next one twice
+    // its predecessor, up to kMaxCapacity: small series stay small.
+    static constexpr size_t kMinCapacity = 16;
+    static constexpr size_t kMaxCapacity = 1024;
+    explicit PointBlock(size_t capacity)
+        : capacity(capacity),
+          timestamps(new int64_t[capacity]),
+          values(new double[capacity]) {}
+    size_t size = 0;
+    const size_t capacity;
+    std::unique_ptr<int64_t[]> timestamps;
+    std::unique_ptr<double[]> values;
+  };
   struct MemSeries {
     mutable std::mutex mu;
     // Mutable so that a const read can normalise in place.
-    mutable std::vector<int64_t> timestamps;
-    mutable std::vector<double> values;
-    mutable bool normalized = true;  // strictly increasing timestamps
+    mutable std::vector<std::unique_ptr<PointBlock>> blocks;
+    mutable bool normalized = true;  // strictly increasing across all blocks
+    // Returns the bytes of the blocks it allocated.
+    size_t AppendLocked(std::span<const int64_t> timestamps, std::span<const double> values) const;
     void NormalizeLocked() const;
   };
   MemSeries* FindOrNull(SeriesId id) const;
@@ -56,6 +74,7 @@ class Head {
   mutable std::shared_mutex mu_;  // guards the map, not the series
   std::unordered_map<SeriesId, std::unique_ptr<MemSeries>> series_;
   std::atomic<uint64_t> points_{0};
+  std::atomic<uint64_t> bytes_{0};  // allocated by blocks (normalising may leave some unused)
 };
 
 }  // namespace kpidb

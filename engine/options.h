@@ -30,6 +30,12 @@ struct EngineOptions {
 
   WalSyncPolicy wal_sync = WalSyncPolicy::kAlways;
   uint32_t wal_sync_interval_ms = 100;
+  // Group commit, policy kAlways: before syncing, the write leader waits up
+  // to this long for writers that are already inside Write() (still
+  // validating or encoding) to join its group, so they share its fdatasync
+  // instead of each paying for one. 0 disables the wait. A lone writer never
+  // waits.
+  uint32_t group_commit_wait_us = 200;
   // A WAL file is rotated once it exceeds this size.
   uint64_t wal_file_bytes = 64ull << 20;
 

@@ -47,6 +47,12 @@ void EncodeIndex(const std::vector<SegmentSeries>& series, std::string* out) {
 
 }  // namespace
 
+std::string SegmentFileName(uint64_t number) { return NumberedFileName(number, ".kps"); }
+
+bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
+  return ParseNumberedFileName(name, ".kps", number);
+}
+
 SegmentWriter::SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk)
     : file_(std::move(file)), max_points_per_chunk_(max_points_per_chunk) {
   buffer_ = SegmentHeader();

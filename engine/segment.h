@@ -28,6 +28,10 @@ inline constexpr uint32_t kSegmentFormatVersion = 1;
 inline constexpr size_t kSegmentHeaderSize = 16;
 inline constexpr size_t kSegmentFooterSize = 72;
 
+// Segment files are named segments/<20-digit number>.kps.
+std::string SegmentFileName(uint64_t number);
+bool ParseSegmentFileName(std::string_view name, uint64_t* number);
+
 struct ChunkMeta {
   uint64_t offset = 0;  // in the file
   uint32_t length = 0;

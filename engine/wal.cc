@@ -2,8 +2,12 @@
 
 #include <lz4.h>
 
+#include <algorithm>
+#include <functional>
+
 #include <cstring>
 
+#include "engine/chunk.h"
 #include "engine/coding.h"
 #include "engine/record_log.h"
 
@@ -12,31 +16,51 @@ namespace {
 
 constexpr uint8_t kPointsRaw = 0;
 constexpr uint8_t kPointsLz4 = 1;
+constexpr uint8_t kPointsChunk = 2;
 constexpr uint64_t kMaxRawPointsBytes = 1ull << 30;
 
 }  // namespace
 
 std::string EncodeWalPoints(std::span<const int64_t> timestamps, std::span<const double> values) {
-  std::string raw;
-  raw.reserve(timestamps.size() * 11);
+  // The usual case, timestamps strictly increasing: a chunk, ~10x smaller
+  // than LZ4 over raw points, so each group commit syncs fewer bytes.
+  if (!timestamps.empty() && timestamps.size() <= kMaxChunkPoints &&
+      std::adjacent_find(timestamps.begin(), timestamps.end(),
+                         std::greater_equal<int64_t>()) == timestamps.end()) {
+    std::string out(1, static_cast<char>(kPointsChunk));
+    EncodeChunkWithOptions(timestamps, values, ChunkEncodeOptions{.entropy_coding = false}, &out);
+    return out;
+  }
+  // Per-thread scratch: writers encode in their own threads, many times.
+  thread_local std::string raw;
+  thread_local std::string compressed;
+  raw.clear();
   uint64_t prev = 0;
   for (int64_t t : timestamps) {
-    uint64_t u = static_cast<uint64_t>(t);
+    const uint64_t u = static_cast<uint64_t>(t);
     PutVarint64(&raw, ZigZagEncode(static_cast<int64_t>(u - prev)));
     prev = u;
   }
-  for (double v : values) PutDouble(&raw, v);
+  const size_t ts_bytes = raw.size();
+  raw.resize(ts_bytes + values.size() * sizeof(double));
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint64_t bits = DoubleBits(values[i]);
+    for (int b = 0; b < 8; ++b) raw[ts_bytes + i * 8 + b] = static_cast<char>(bits >> (8 * b));
+  }
 
+  const int bound = LZ4_compressBound(static_cast<int>(raw.size()));
+  if (compressed.size() < static_cast<size_t>(bound)) compressed.resize(static_cast<size_t>(bound));
+  const int n = LZ4_compress_default(raw.data(), compressed.data(), static_cast<int>(raw.size()),
+                                     bound);
   std::string out;
-  std::string compressed(static_cast<size_t>(LZ4_compressBound(static_cast<int>(raw.size()))), '\0');
-  int n = LZ4_compress_default(raw.data(), compressed.data(), static_cast<int>(raw.size()),
-                               static_cast<int>(compressed.size()));
   if (n > 0 && static_cast<size_t>(n) < raw.size()) {
+    out.reserve(static_cast<size_t>(n) + 21);
     out.push_back(static_cast<char>(kPointsLz4));
     PutVarint64(&out, raw.size());
     PutVarint64(&out, static_cast<uint64_t>(n));
     out.append(compressed.data(), static_cast<size_t>(n));
   } else {
+    out.reserve(raw.size() + 11);
     out.push_back(static_cast<char>(kPointsRaw));
     PutVarint64(&out, raw.size());
     out.append(raw);
@@ -55,6 +79,13 @@ void AppendWalSeries(SeriesId id, std::string_view canonical, uint32_t point_cou
 }
 
 static Status DecodeWalPoints(std::string_view encoded, uint64_t count, WalSeriesEntry* e) {
+  if (!encoded.empty() && static_cast<uint8_t>(encoded[0]) == kPointsChunk) {
+    e->timestamps.clear();
+    e->values.clear();
+    KPIDB_RETURN_IF_ERROR(DecodeChunk(encoded.substr(1), &e->timestamps, &e->values));
+    if (e->timestamps.size() != count) return Status::Corruption("point count mismatch");
+    return Status::Ok();
+  }
   ByteReader r(encoded);
   uint8_t encoding;
   uint64_t raw_len;

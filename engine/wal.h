@@ -25,9 +25,10 @@ namespace kpidb {
 inline constexpr char kWalMagic[] = "KPIDBWAL";
 inline constexpr uint8_t kWalWriteRecord = 1;
 
-// The points of one series as stored in a WAL record: encoding byte, sizes,
-// then the (possibly LZ4-compressed) block of delta-varint timestamps and
-// raw little-endian doubles.
+// The points of one series as stored in a WAL record: an encoding byte,
+// then a chunk (docs/chunk-format.md) when the timestamps are strictly
+// increasing, else the (possibly LZ4-compressed) block of delta-varint
+// timestamps and raw little-endian doubles.
 std::string EncodeWalPoints(std::span<const int64_t> timestamps, std::span<const double> values);
 
 // Appends one series entry to a write record's body. `canonical` is empty

@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/codec/chunk_encode_options.h"
 
 namespace kpidb {
 namespace {

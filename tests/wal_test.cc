@@ -72,6 +72,9 @@ TEST(WalRecord, PointsRoundTripBitExactly) {
   std::vector<WalSeriesEntry> entries;
   ASSERT_TRUE(DecodeWalRecord(body, &entries).ok());
   ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(EncodeWalPoints(std::vector<int64_t>{42}, std::vector<double>{4.2})[0], 2)
+      << "in-order points are stored as a chunk";
+  EXPECT_NE(EncodeWalPoints(ts, vs)[0], 2) << "out-of-order points cannot be a chunk";
   EXPECT_EQ(entries[0].id, 11u);
   EXPECT_EQ(entries[0].canonical, "key");
   EXPECT_EQ(entries[0].timestamps, ts);
@@ -86,12 +89,12 @@ TEST(WalRecord, DocumentedExampleIsByteExact) {  // docs/wal-format.md
   std::string body;
   StartWalRecord(1, &body);
   AppendWalSeries(0x0123456789abcdefull, std::string("\x01m", 2), 2,
-                  EncodeWalPoints(std::vector<int64_t>{1000, 2500},
+                  EncodeWalPoints(std::vector<int64_t>{2500, 1000},
                                   std::vector<double>{3.14159, 2.71828}),
                   &body);
   const unsigned char want[] = {
       0x01, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01, 0x02, 0x01, 0x6d,
-      0x02, 0x16, 0x00, 0x14, 0xd0, 0x0f, 0xb8, 0x17, 0x6e, 0x86, 0x1b, 0xf0,
+      0x02, 0x16, 0x00, 0x14, 0x88, 0x27, 0xb7, 0x17, 0x6e, 0x86, 0x1b, 0xf0,
       0xf9, 0x21, 0x09, 0x40, 0x90, 0xf7, 0xaa, 0x95, 0x09, 0xbf, 0x05, 0x40};
   EXPECT_EQ(body, std::string(reinterpret_cast<const char*>(want), sizeof want));
 }

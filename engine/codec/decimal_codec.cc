@@ -11,18 +11,13 @@
 namespace kpidb::codec {
 namespace {
 
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, 8);
-  return b;
-}
 
 // x such that DecimalToDouble(x, e) is bit-identical to v, if one exists.
 bool ToDecimal(double v, int e, int64_t* x) {
   double scaled = v * kPow10[e];
   if (!(std::fabs(scaled) < 9007199254740992.0)) return false;  // 2^53; false for NaN
   int64_t candidate = static_cast<int64_t>(std::nearbyint(scaled));
-  if (Bits(DecimalToDouble(candidate, e)) != Bits(v)) return false;
+  if (DoubleBits(DecimalToDouble(candidate, e)) != DoubleBits(v)) return false;
   *x = candidate;
   return true;
 }
@@ -80,7 +75,7 @@ size_t EncodeDecimal(std::span<const double> values, std::string* out,
   uint32_t next_position = 0;
   for (uint32_t position : exceptions) {
     PutVarint64(out, position - next_position);
-    PutFixed64(out, Bits(values[position]));
+    PutFixed64(out, DoubleBits(values[position]));
     next_position = position + 1;
   }
   return exceptions.size();

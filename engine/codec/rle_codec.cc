@@ -5,19 +5,12 @@
 #include "engine/coding.h"
 
 namespace kpidb::codec {
-namespace {
-
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, 8);
-  return b;
-}
-
-}  // namespace
 
 size_t CountRuns(std::span<const double> values) {
   size_t runs = values.empty() ? 0 : 1;
-  for (size_t i = 1; i < values.size(); ++i) runs += Bits(values[i]) != Bits(values[i - 1]);
+  for (size_t i = 1; i < values.size(); ++i) {
+    runs += DoubleBits(values[i]) != DoubleBits(values[i - 1]);
+  }
   return runs;
 }
 
@@ -25,9 +18,9 @@ void EncodeRle(std::span<const double> values, std::string* out) {
   PutVarint64(out, CountRuns(values));
   size_t start = 0;
   for (size_t i = 1; i <= values.size(); ++i) {
-    if (i == values.size() || Bits(values[i]) != Bits(values[start])) {
+    if (i == values.size() || DoubleBits(values[i]) != DoubleBits(values[start])) {
       PutVarint64(out, i - start);
-      PutFixed64(out, Bits(values[start]));
+      PutFixed64(out, DoubleBits(values[start]));
       start = i;
     }
   }

@@ -3,26 +3,18 @@
 #include <cstring>
 
 #include "engine/codec/bit_stream.h"
+#include "engine/coding.h"
 
 namespace kpidb::codec {
-namespace {
-
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, 8);
-  return b;
-}
-
-}  // namespace
 
 void EncodeXor(std::span<const double> values, std::string* out) {
   if (values.empty()) return;
   BitWriter bits(out);
-  uint64_t prev = Bits(values[0]);
+  uint64_t prev = DoubleBits(values[0]);
   bits.Write(prev, 64);
   int window_leading = -1, window_trailing = 0;  // -1: no window yet
   for (size_t i = 1; i < values.size(); ++i) {
-    uint64_t cur = Bits(values[i]);
+    uint64_t cur = DoubleBits(values[i]);
     uint64_t x = cur ^ prev;
     prev = cur;
     if (x == 0) {
