@@ -224,30 +224,134 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
   return Status::Ok();
 }
 
+namespace {
+
+// Collects every point; never takes stats.
+class CollectingVisitor : public ScanVisitor {
+ public:
+  explicit CollectingVisitor(SeriesData* out) : out_(out) {}
+  bool OnChunkStats(const ChunkStats&) override { return false; }
+  Status OnPoints(std::span<const int64_t> ts, std::span<const double> vs) override {
+    out_->timestamps_ms.insert(out_->timestamps_ms.end(), ts.begin(), ts.end());
+    out_->values.insert(out_->values.end(), vs.begin(), vs.end());
+    return Status::Ok();
+  }
+
+ private:
+  SeriesData* out_;
+};
+
+struct ChunkRef {
+  const SegmentReader* segment;
+  const ChunkMeta* chunk;
+  size_t age;  // index of the segment: a higher one holds newer writes
+};
+
+// Appends the points of `ts`/`vs` inside [start, end) to the output columns.
+void AppendInRange(const std::vector<int64_t>& ts, const std::vector<double>& vs, int64_t start,
+                   int64_t end, std::vector<int64_t>* out_ts, std::vector<double>* out_vs) {
+  auto b = std::lower_bound(ts.begin(), ts.end(), start);
+  auto e = std::lower_bound(b, ts.end(), end);
+  out_ts->insert(out_ts->end(), b, e);
+  out_vs->insert(out_vs->end(), vs.begin() + (b - ts.begin()), vs.begin() + (e - ts.begin()));
+}
+
+}  // namespace
+
 Result<SeriesData> Engine::Read(SeriesId id, int64_t start_ms, int64_t end_ms) const {
   SeriesData out;
   out.id = id;
   auto key = index_.Key(id);
   if (!key) return Status::NotFound("no series with id " + std::to_string(id));
   out.key = std::move(*key);
-  if (start_ms >= end_ms) return out;
-  auto state = State();
-  int sources = 0;  // that contributed points
-  auto& ts = out.timestamps_ms;
-  auto& vs = out.values;
-  for (const auto& segment : state->segments) {
-    if (segment->max_timestamp_ms() < start_ms || segment->min_timestamp_ms() >= end_ms) continue;
-    size_t before = ts.size();
-    KPIDB_RETURN_IF_ERROR(segment->Read(id, start_ms, end_ms, &ts, &vs));
-    sources += ts.size() > before;
-  }
-  for (const Head* head : {state->flushing.get(), state->active.get()}) {
-    if (head == nullptr) continue;
-    sources += head->Read(id, start_ms, end_ms, &ts, &vs) > 0;
-  }
-  // Runs from several sources may overlap in time; the newest source wins.
-  if (sources > 1) SortByTimestampKeepingLast(&ts, &vs);
+  CollectingVisitor collect(&out);
+  KPIDB_RETURN_IF_ERROR(Scan(id, start_ms, end_ms, &collect));
   return out;
+}
+
+Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const {
+  if (start_ms >= end_ms) return Status::Ok();
+  auto state = State();
+
+  // Head points: flushing (older) then active (newer), newest kept.
+  std::vector<int64_t> head_ts;
+  std::vector<double> head_vs;
+  int head_sources = 0;
+  for (const Head* head : {state->flushing.get(), state->active.get()}) {
+    if (head != nullptr) head_sources += head->Read(id, start_ms, end_ms, &head_ts, &head_vs) > 0;
+  }
+  if (head_sources > 1) SortByTimestampKeepingLast(&head_ts, &head_vs);
+
+  // Segment chunks of this series that overlap the range, by start time.
+  std::vector<ChunkRef> refs;
+  for (size_t age = 0; age < state->segments.size(); ++age) {
+    const SegmentReader& segment = *state->segments[age];
+    if (segment.max_timestamp_ms() < start_ms || segment.min_timestamp_ms() >= end_ms) continue;
+    const SegmentSeries* series = segment.Find(id);
+    if (series == nullptr) continue;
+    for (const ChunkMeta& c : series->chunks) {
+      if (c.stats.max_timestamp_ms >= start_ms && c.stats.min_timestamp_ms < end_ms) {
+        refs.push_back({&segment, &c, age});
+      }
+    }
+  }
+  std::stable_sort(refs.begin(), refs.end(), [](const ChunkRef& a, const ChunkRef& b) {
+    return a.chunk->stats.min_timestamp_ms < b.chunk->stats.min_timestamp_ms;
+  });
+
+  auto emit_head = [&](size_t from, size_t to) -> Status {
+    if (from == to) return Status::Ok();
+    return visitor->OnPoints(std::span<const int64_t>(head_ts).subspan(from, to - from),
+                             std::span<const double>(head_vs).subspan(from, to - from));
+  };
+  std::vector<int64_t> ts, merged_ts;
+  std::vector<double> vs, merged_vs;
+  size_t head_pos = 0;
+  for (size_t i = 0; i < refs.size();) {
+    // A component: chunks whose time spans overlap, transitively.
+    const int64_t lo = refs[i].chunk->stats.min_timestamp_ms;
+    int64_t hi = refs[i].chunk->stats.max_timestamp_ms;
+    size_t j = i + 1;
+    while (j < refs.size() && refs[j].chunk->stats.min_timestamp_ms <= hi) {
+      hi = std::max(hi, refs[j].chunk->stats.max_timestamp_ms);
+      ++j;
+    }
+    const size_t head_lo = static_cast<size_t>(
+        std::lower_bound(head_ts.begin() + static_cast<ptrdiff_t>(head_pos), head_ts.end(), lo) -
+        head_ts.begin());
+    const size_t head_hi = static_cast<size_t>(
+        std::upper_bound(head_ts.begin() + static_cast<ptrdiff_t>(head_lo), head_ts.end(), hi) -
+        head_ts.begin());
+    KPIDB_RETURN_IF_ERROR(emit_head(head_pos, head_lo));
+    head_pos = head_hi;
+
+    const bool alone = j == i + 1 && head_lo == head_hi;
+    const bool inside = lo >= start_ms && hi < end_ms;
+    if (alone && inside && visitor->OnChunkStats(refs[i].chunk->stats)) {
+      i = j;
+      continue;
+    }
+    merged_ts.clear();
+    merged_vs.clear();
+    // Older segments first, the head last: the sort keeps the newest value.
+    std::stable_sort(refs.begin() + static_cast<ptrdiff_t>(i),
+                     refs.begin() + static_cast<ptrdiff_t>(j),
+                     [](const ChunkRef& a, const ChunkRef& b) { return a.age < b.age; });
+    for (size_t k = i; k < j; ++k) {
+      ts.clear();
+      vs.clear();
+      KPIDB_RETURN_IF_ERROR(refs[k].segment->ReadChunk(*refs[k].chunk, &ts, &vs));
+      AppendInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
+    }
+    merged_ts.insert(merged_ts.end(), head_ts.begin() + static_cast<ptrdiff_t>(head_lo),
+                     head_ts.begin() + static_cast<ptrdiff_t>(head_hi));
+    merged_vs.insert(merged_vs.end(), head_vs.begin() + static_cast<ptrdiff_t>(head_lo),
+                     head_vs.begin() + static_cast<ptrdiff_t>(head_hi));
+    if (!alone) SortByTimestampKeepingLast(&merged_ts, &merged_vs);
+    if (!merged_ts.empty()) KPIDB_RETURN_IF_ERROR(visitor->OnPoints(merged_ts, merged_vs));
+    i = j;
+  }
+  return emit_head(head_pos, head_ts.size());
 }
 
 std::vector<SeriesId> Engine::SelectSeries(std::string_view metric,

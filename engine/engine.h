@@ -51,6 +51,20 @@ struct SeriesData {
   std::vector<double> values;
 };
 
+// Receives a series' points from Engine::Scan, in time order.
+class ScanVisitor {
+ public:
+  virtual ~ScanVisitor() = default;
+  // A segment chunk lying wholly inside the scanned range whose points no
+  // other source (segment, head) overrides: its stats are exactly those of
+  // the points it holds. Return true if the stats were enough (the chunk is
+  // then not decoded), false to receive its points through OnPoints.
+  virtual bool OnChunkStats(const ChunkStats& stats) = 0;
+  // Points, strictly increasing in time across calls, one value per
+  // timestamp (the newest write), all inside the scanned range.
+  virtual Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) = 0;
+};
+
 struct EngineStats {
   uint64_t series = 0;
   uint64_t head_points = 0;  // points in memory (active and flushing heads)
@@ -85,11 +99,18 @@ class Engine {
   // DATA_LOSS (naming the file and offset) if a chunk it needs is corrupt.
   Result<SeriesData> Read(SeriesId id, int64_t start_ms, int64_t end_ms) const;
 
+  // The same points as Read, delivered to `visitor` in time order, offering
+  // chunk stats where they are exact (see ScanVisitor). Stops at the first
+  // error the visitor returns.
+  Status Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const;
+
   // Series of `metric` (empty: any) carrying every label in `equal_labels`,
   // sorted by id; the query layer builds richer matchers on top.
   std::vector<SeriesId> SelectSeries(std::string_view metric, const Labels& equal_labels) const;
   std::optional<SeriesId> FindSeries(std::string_view metric, const Labels& labels) const;
   std::optional<SeriesKey> SeriesKeyOf(SeriesId id) const;
+  // The series index (postings, label names and values), for the query layer.
+  const SeriesIndex& series_index() const { return index_; }
 
   // Writes the head to segments and truncates the WAL; returns when done.
   Status Flush();
