@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake ninja-build ccache pkg-config tzdata python3
-          liblz4-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev)
+          liblz4-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
+          libabsl-dev libre2-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
