@@ -79,7 +79,11 @@ Status SeriesIndex::Register(SeriesId id, const std::string& canonical) {
 
 void SeriesIndex::AddLocked(SeriesId id, SeriesKey key, std::string canonical) {
   InsertSorted(&postings_[MetricPostingKey(key.metric)], id);
-  for (const Label& l : key.labels) InsertSorted(&postings_[LabelPostingKey(l)], id);
+  label_values_["__name__"].insert(key.metric);
+  for (const Label& l : key.labels) {
+    InsertSorted(&postings_[LabelPostingKey(l)], id);
+    label_values_[l.name].insert(l.value);
+  }
   by_canonical_.emplace(canonical, id);
   by_id_.emplace(id, Entry{std::move(key), std::move(canonical)});
 }
@@ -124,6 +128,30 @@ std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
   std::vector<SeriesId> result = *lists[0];
   for (size_t i = 1; i < lists.size() && !result.empty(); ++i) result = Intersect(result, *lists[i]);
   return result;
+}
+
+std::vector<SeriesId> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
+  std::shared_lock lock(mu_);
+  auto it = postings_.find(name == "__name__"
+                               ? MetricPostingKey(value)
+                               : LabelPostingKey({std::string(name), std::string(value)}));
+  return it == postings_.end() ? std::vector<SeriesId>{} : it->second;
+}
+
+std::vector<std::string> SeriesIndex::LabelNames() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, values] : label_values_) {
+    if (name != "__name__") names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::string> SeriesIndex::LabelValues(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  auto it = label_values_.find(name);
+  if (it == label_values_.end()) return {};
+  return {it->second.begin(), it->second.end()};
 }
 
 size_t SeriesIndex::size() const {

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <set>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -50,6 +52,13 @@ class SeriesIndex {
   // `equal_labels`; an empty metric matches any. Sorted by id.
   std::vector<SeriesId> SelectEqual(std::string_view metric, const Labels& equal_labels) const;
 
+  // Sorted ids of the series with label name=value (metric: "__name__").
+  std::vector<SeriesId> Postings(std::string_view name, std::string_view value) const;
+  // Label names in use, sorted ("__name__" not included).
+  std::vector<std::string> LabelNames() const;
+  // Values of a label in use, sorted; "__name__" gives the metric names.
+  std::vector<std::string> LabelValues(std::string_view name) const;
+
   size_t size() const;
   // Every id, sorted.
   std::vector<SeriesId> AllIds() const;
@@ -73,6 +82,8 @@ class SeriesIndex {
   std::unordered_map<std::string, SeriesId, StringHash, std::equal_to<>> by_canonical_;
   // postings_[metric] and postings_["\x01" name "\x00" value]: sorted ids.
   std::unordered_map<std::string, std::vector<SeriesId>> postings_;
+  // label name ("__name__" for metrics) -> its values in use.
+  std::map<std::string, std::set<std::string>, std::less<>> label_values_;
 };
 
 }  // namespace kpidb

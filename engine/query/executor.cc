@@ -1,0 +1,342 @@
+// Query execution (query.h): validate, select, aggregate per series (in
+// parallel, in ordered blocks), then per group or as a ratio, fill, and
+// stream the results to the sink.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <thread>
+
+#include "engine/query/query.h"
+#include "engine/query/selector.h"
+#include "engine/query/series_aggregator.h"
+
+namespace kpidb::query {
+namespace {
+
+constexpr size_t kBlockSeries = 64;  // series aggregated in parallel, then emitted in order
+
+bool IsRaw(const StepSpec& step) { return step.step_ms == 0 && step.calendar == CalendarUnit::kNone; }
+
+const char* AggregationName(Aggregation a) {
+  switch (a) {
+    case Aggregation::kAvg: return "avg";
+    case Aggregation::kSum: return "sum";
+    case Aggregation::kMin: return "min";
+    case Aggregation::kMax: return "max";
+    case Aggregation::kCount: return "count";
+    case Aggregation::kFirst: return "first";
+    case Aggregation::kLast: return "last";
+    case Aggregation::kStddev: return "stddev";
+    case Aggregation::kRate: return "rate";
+    case Aggregation::kIncrease: return "increase";
+  }
+  return "?";
+}
+
+bool KeyLess(const SeriesKey& a, const SeriesKey& b) {
+  return std::tie(a.metric, a.labels) < std::tie(b.metric, b.labels);
+}
+
+// Everything one execution shares.
+struct Run {
+  const Engine& engine;
+  const Query& query;
+  const ResultSink& sink;
+  Clock::time_point deadline;
+  size_t points_emitted = 0;
+
+  Status CheckDeadline() const {
+    if (Clock::now() > deadline) return Status::DeadlineExceeded("query passed its timeout");
+    return Status::Ok();
+  }
+
+  Status Emit(ResultSeries&& r) {
+    points_emitted += r.timestamps_ms.size();
+    if (points_emitted > query.limits.max_points) {
+      return Status::ResourceExhausted("the query returns more than max_points=" +
+                                       std::to_string(query.limits.max_points) + " points");
+    }
+    return sink(std::move(r));
+  }
+};
+
+// The selected series, sorted by key.
+Result<std::vector<std::pair<SeriesId, SeriesKey>>> Select(const Run& run, const Selector& selector,
+                                                           std::string_view field) {
+  KPIDB_ASSIGN_OR_RETURN(auto matchers, CompileSelector(selector, field));
+  KPIDB_ASSIGN_OR_RETURN(auto ids, SelectSeries(run.engine.series_index(), selector, matchers,
+                                                run.query.limits.max_series));
+  std::vector<std::pair<SeriesId, SeriesKey>> out;
+  out.reserve(ids.size());
+  for (SeriesId id : ids) {
+    auto key = run.engine.SeriesKeyOf(id);
+    if (key) out.emplace_back(id, std::move(*key));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return KeyLess(a.second, b.second); });
+  return out;
+}
+
+// Aggregates every series per bucket, in parallel blocks, and hands each
+// result to `consume` in key order.
+template <typename Consume>
+Status ForEachSeries(Run& run, const BucketGrid& grid,
+                     const std::vector<std::pair<SeriesId, SeriesKey>>& series, Consume consume) {
+  std::vector<BucketValues> results;
+  std::vector<Status> statuses;
+  for (size_t block = 0; block < series.size(); block += kBlockSeries) {
+    KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
+    const size_t n = std::min(kBlockSeries, series.size() - block);
+    results.assign(n, BucketValues{});
+    statuses.assign(n, Status::Ok());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i = next++; i < n; i = next++) {
+        SeriesAggregator aggregator(grid, run.query.aggregation, run.deadline);
+        statuses[i] = run.engine.Scan(series[block + i].first, run.query.start_ms,
+                                      run.query.end_ms, &aggregator);
+        if (statuses[i].ok()) results[i] = aggregator.Finish();
+      }
+    };
+    const size_t threads = n < 4 ? 1 : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    for (size_t i = 0; i < n; ++i) {
+      KPIDB_RETURN_IF_ERROR(statuses[i]);
+      KPIDB_RETURN_IF_ERROR(consume(series[block + i].second, std::move(results[i])));
+    }
+  }
+  return Status::Ok();
+}
+
+// Applies the fill policy and turns bucket indices into timestamps.
+// REQUIRES: bv has at least one bucket (empty results are never emitted).
+ResultSeries Filled(const BucketGrid& grid, Fill fill, std::string metric, Labels labels,
+                    const BucketValues& bv) {
+  ResultSeries r{std::move(metric), std::move(labels), {}, {}};
+  const size_t n = bv.buckets.size();
+  auto put = [&](size_t bucket, double v) {
+    r.timestamps_ms.push_back(grid.bucket_start(bucket));
+    r.values.push_back(v);
+  };
+  if (fill == Fill::kNone) {
+    for (size_t i = 0; i < n; ++i) put(bv.buckets[i], bv.values[i]);
+    return r;
+  }
+  size_t from = 0, to = grid.size();  // buckets to emit
+  if (fill == Fill::kPrevious) from = bv.buckets.front();
+  if (fill == Fill::kLinear) {
+    from = bv.buckets.front();
+    to = bv.buckets.back() + 1;
+  }
+  size_t k = 0;  // next present bucket
+  for (size_t b = from; b < to; ++b) {
+    if (k < n && bv.buckets[k] == b) {
+      put(b, bv.values[k++]);
+      continue;
+    }
+    switch (fill) {
+      case Fill::kNull: put(b, std::numeric_limits<double>::quiet_NaN()); break;
+      case Fill::kZero: put(b, 0); break;
+      case Fill::kPrevious: put(b, bv.values[k - 1]); break;
+      case Fill::kLinear: {
+        const double t0 = static_cast<double>(grid.bucket_start(bv.buckets[k - 1]));
+        const double t1 = static_cast<double>(grid.bucket_start(bv.buckets[k]));
+        const double t = static_cast<double>(grid.bucket_start(b));
+        const double v0 = bv.values[k - 1], v1 = bv.values[k];
+        put(b, v0 + (v1 - v0) * (t - t0) / (t1 - t0));
+        break;
+      }
+      case Fill::kNone: break;
+    }
+  }
+  return r;
+}
+
+// Cross-series accumulation of one group: dense over the grid.
+struct GroupCells {
+  std::vector<double> acc;
+  std::vector<uint32_t> count;
+
+  void Add(CrossAggregation cross, const BucketValues& bv) {
+    for (size_t i = 0; i < bv.buckets.size(); ++i) {
+      const uint32_t b = bv.buckets[i];
+      const double v = bv.values[i];
+      if (count[b] == 0) {
+        acc[b] = cross == CrossAggregation::kCount ? 0 : v;
+      } else if (cross == CrossAggregation::kMin) {
+        if (v < acc[b]) acc[b] = v;
+      } else if (cross == CrossAggregation::kMax) {
+        if (v > acc[b]) acc[b] = v;
+      } else if (cross != CrossAggregation::kCount) {
+        acc[b] += v;  // sum, avg
+      }
+      ++count[b];
+    }
+  }
+
+  BucketValues Finish(CrossAggregation cross) const {
+    BucketValues out;
+    for (uint32_t b = 0; b < count.size(); ++b) {
+      if (count[b] == 0) continue;
+      double v = acc[b];
+      if (cross == CrossAggregation::kAvg) v /= count[b];
+      if (cross == CrossAggregation::kCount) v = count[b];
+      out.buckets.push_back(b);
+      out.values.push_back(v);
+    }
+    return out;
+  }
+};
+
+Labels GroupLabels(const std::vector<std::string>& group_by, const SeriesKey& key) {
+  Labels out;
+  for (const std::string& name : group_by) {
+    for (const Label& l : key.labels) {
+      if (l.name == name) out.push_back(l);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Per-series or per-group values of one selector, keyed by the labels that
+// results carry (group_by labels, or the series' labels).
+using Keyed = std::map<Labels, BucketValues>;
+
+Status Compute(Run& run, const BucketGrid& grid, const Selector& selector, std::string_view field,
+               const std::function<Status(const SeriesKey&, BucketValues&&)>& per_series,
+               Keyed* groups) {
+  KPIDB_ASSIGN_OR_RETURN(auto series, Select(run, selector, field));
+  const Query& q = run.query;
+  if (!q.group) {
+    return ForEachSeries(run, grid, series, per_series);
+  }
+  std::map<Labels, GroupCells> cells;
+  const size_t cell_bytes = grid.size() * (sizeof(double) + sizeof(uint32_t));
+  KPIDB_RETURN_IF_ERROR(ForEachSeries(
+      run, grid, series, [&](const SeriesKey& key, BucketValues&& bv) -> Status {
+        Labels labels = GroupLabels(q.group_by, key);
+        auto it = cells.find(labels);
+        if (it == cells.end()) {
+          if ((cells.size() + 1) * cell_bytes > q.limits.max_memory_bytes) {
+            return Status::ResourceExhausted(
+                "grouping needs more than max_memory_bytes=" +
+                std::to_string(q.limits.max_memory_bytes) + " (" + std::to_string(cells.size() + 1) +
+                " groups x " + std::to_string(grid.size()) + " buckets)");
+          }
+          it = cells.emplace(std::move(labels), GroupCells{}).first;
+          it->second.acc.assign(grid.size(), 0);
+          it->second.count.assign(grid.size(), 0);
+        }
+        it->second.Add(q.cross, bv);
+        return Status::Ok();
+      }));
+  for (auto& [labels, c] : cells) (*groups)[labels] = c.Finish(q.cross);
+  return Status::Ok();
+}
+
+Status RunRaw(Run& run) {
+  KPIDB_ASSIGN_OR_RETURN(auto series, Select(run, run.query.selector, "selector"));
+  for (const auto& [id, key] : series) {
+    KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
+    KPIDB_ASSIGN_OR_RETURN(SeriesData data, run.engine.Read(id, run.query.start_ms, run.query.end_ms));
+    if (data.timestamps_ms.empty()) continue;
+    KPIDB_RETURN_IF_ERROR(run.Emit(ResultSeries{key.metric, key.labels, std::move(data.timestamps_ms),
+                                                std::move(data.values)}));
+  }
+  return Status::Ok();
+}
+
+Status RunRatio(Run& run, const BucketGrid& grid) {
+  const Query& q = run.query;
+  Keyed num, den;
+  auto keep = [](Keyed* out, const char* side) {
+    return [out, side](const SeriesKey& key, BucketValues&& bv) -> Status {
+      if (!out->emplace(key.labels, std::move(bv)).second) {
+        return Status::InvalidArgument(std::string(side) + ": several series have the labels of " +
+                                       key.ToString() + "; group them (group_by) to form a ratio");
+      }
+      return Status::Ok();
+    };
+  };
+  KPIDB_RETURN_IF_ERROR(Compute(run, grid, q.selector, "selector", keep(&num, "selector"), &num));
+  KPIDB_RETURN_IF_ERROR(
+      Compute(run, grid, *q.denominator, "denominator", keep(&den, "denominator"), &den));
+  const std::string metric = q.selector.metric + "/" + q.denominator->metric;
+  for (const auto& [labels, n] : num) {
+    auto d = den.find(labels);
+    if (d == den.end()) continue;
+    BucketValues ratio;
+    size_t j = 0;
+    for (size_t i = 0; i < n.buckets.size(); ++i) {
+      while (j < d->second.buckets.size() && d->second.buckets[j] < n.buckets[i]) ++j;
+      if (j == d->second.buckets.size()) break;
+      if (d->second.buckets[j] != n.buckets[i] || d->second.values[j] == 0) continue;
+      ratio.buckets.push_back(n.buckets[i]);
+      ratio.values.push_back(n.values[i] / d->second.values[j]);
+    }
+    if (ratio.buckets.empty()) continue;
+    KPIDB_RETURN_IF_ERROR(run.Emit(Filled(grid, q.fill, metric, labels, ratio)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateQuery(const Query& q) {
+  if (q.end_ms <= q.start_ms) {
+    return Status::InvalidArgument("end_ms must be greater than start_ms (start_ms=" +
+                                   std::to_string(q.start_ms) + ", end_ms=" +
+                                   std::to_string(q.end_ms) + ")");
+  }
+  KPIDB_RETURN_IF_ERROR(CompileSelector(q.selector, "selector").status());
+  if (q.denominator) KPIDB_RETURN_IF_ERROR(CompileSelector(*q.denominator, "denominator").status());
+  for (size_t i = 0; i < q.group_by.size(); ++i) {
+    if (!IsValidLabelName(q.group_by[i])) {
+      return Status::InvalidArgument("group_by[" + std::to_string(i) + "]: invalid label name \"" +
+                                     q.group_by[i] + "\"");
+    }
+  }
+  if (q.limits.timeout.count() <= 0) {
+    return Status::InvalidArgument("limits.timeout must be positive");
+  }
+  if (IsRaw(q.step)) {
+    if (q.group) return Status::InvalidArgument("group: grouping needs a step (step_ms or calendar)");
+    if (q.denominator) return Status::InvalidArgument("denominator: a ratio needs a step (step_ms or calendar)");
+    if (q.fill != Fill::kNone) return Status::InvalidArgument("fill: filling needs a step (step_ms or calendar)");
+    return Status::Ok();
+  }
+  if (q.denominator && (q.aggregation == Aggregation::kRate || q.aggregation == Aggregation::kIncrease)) {
+    return Status::InvalidArgument(std::string("aggregation: ") + AggregationName(q.aggregation) +
+                                   " is not defined on a ratio");
+  }
+  return BucketGrid::Make(q.start_ms, q.end_ms, q.step, q.limits.max_buckets).status();
+}
+
+Status Execute(const Engine& engine, const Query& query, const ResultSink& sink) {
+  KPIDB_RETURN_IF_ERROR(ValidateQuery(query));
+  Run run{engine, query, sink, Clock::now() + query.limits.timeout};
+  if (IsRaw(query.step)) return RunRaw(run);
+  KPIDB_ASSIGN_OR_RETURN(BucketGrid grid, BucketGrid::Make(query.start_ms, query.end_ms, query.step,
+                                                            query.limits.max_buckets));
+  if (query.denominator) return RunRatio(run, grid);
+  Keyed groups;
+  KPIDB_RETURN_IF_ERROR(Compute(
+      run, grid, query.selector, "selector",
+      [&](const SeriesKey& key, BucketValues&& bv) -> Status {
+        if (bv.buckets.empty()) return Status::Ok();
+        return run.Emit(Filled(grid, query.fill, key.metric, key.labels, bv));
+      },
+      &groups));
+  for (const auto& [labels, bv] : groups) {
+    if (bv.buckets.empty()) continue;
+    KPIDB_RETURN_IF_ERROR(run.Emit(Filled(grid, query.fill, query.selector.metric, labels, bv)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace kpidb::query

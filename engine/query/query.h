@@ -1,0 +1,124 @@
+// The query layer: select series, bucket their points in time, aggregate
+// per bucket, optionally across series (group by) and as a ratio of two
+// selectors, fill empty buckets, and stream the result out.
+//
+//   Query q;
+//   q.selector = {"kpi_visits", {{"channel", MatchOp::kRegex, "email|search"}}};
+//   q.start_ms = ...; q.end_ms = ...;                 // [start, end)
+//   q.step = {.calendar = CalendarUnit::kDay, .time_zone = "Europe/Paris"};
+//   q.aggregation = Aggregation::kSum;
+//   q.group = true; q.group_by = {"channel"};         // sum by (channel)
+//   Status s = Execute(engine, q, [](ResultSeries&& r) { ...; return Status::Ok(); });
+//
+// Semantics (docs/query.md has the full text):
+// - Selector: metric (empty: any) and label matchers =, !=, =~, !~. Regexes
+//   are RE2, fully anchored. A missing label has the value "", as in
+//   Prometheus: {region!="eu"} matches series without a region.
+// - Raw query (no step): each series' points in [start, end); no
+//   aggregation, group, ratio or fill.
+// - Step (time_buckets.h): per series, the points of each bucket aggregate
+//   to one value: avg, sum, min, max, count, first, last, stddev
+//   (population), increase, rate. increase sums, over consecutive points
+//   of the series inside [start, end), v[i] - v[i-1], or v[i] when the
+//   counter reset (v[i] < v[i-1]), into the bucket of point i; rate is
+//   increase / bucket seconds. A bucket gets a value for increase/rate only
+//   if it holds a point with a predecessor in range. Empty buckets have no
+//   value.
+// - Group (group = true): series are grouped by the values of the group_by
+//   labels (all into one group when the list is empty); per bucket, the
+//   values of the group's series that have one are combined by `cross`
+//   (sum, avg, min, max, count). A result carries the group_by labels.
+// - Ratio (denominator set): numerator and denominator are each computed as
+//   above, matched on the group_by labels when grouped, on the full label
+//   set otherwise; per bucket num / den where both exist and den != 0
+//   (division by zero gives no point). Not defined for rate or increase.
+// - Fill, applied to each result last: none (empty buckets absent), null
+//   (every bucket present, NaN where empty), zero, previous (the last value
+//   before; nothing before the first value), linear (interpolated between
+//   the neighbours; nothing before the first or after the last value).
+// - Limits (QueryLimits): exceeding one is RESOURCE_EXHAUSTED naming it
+//   (max_series=..., max_points=...); passing the timeout is
+//   DEADLINE_EXCEEDED. Nothing past the error is sent to the sink.
+// - Results stream: one ResultSeries per series (sorted by series key), or
+//   per group or ratio (sorted by labels); a sink error stops the query. A
+//   result with no value in any bucket (no points in range) is not sent,
+//   whatever the fill. An ungrouped ratio matching two series with the same
+//   labels on one side is INVALID_ARGUMENT (ambiguous: group them).
+//
+// Floating point: sums add in time order, except that a segment chunk lying
+// wholly in one bucket contributes its stored sum (its values summed in
+// time order): results may differ from a strict left-to-right sum by
+// rounding only (a few ulps per point).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/query/time_buckets.h"
+#include "engine/series.h"
+#include "engine/status.h"
+
+namespace kpidb::query {
+
+enum class MatchOp { kEqual, kNotEqual, kRegex, kNotRegex };
+
+struct LabelMatcher {
+  std::string name;
+  MatchOp op = MatchOp::kEqual;
+  std::string value;
+};
+
+struct Selector {
+  std::string metric;  // empty: any metric
+  std::vector<LabelMatcher> matchers;
+};
+
+enum class Aggregation { kAvg, kSum, kMin, kMax, kCount, kFirst, kLast, kStddev, kRate, kIncrease };
+enum class CrossAggregation { kSum, kAvg, kMin, kMax, kCount };
+enum class Fill { kNone, kNull, kZero, kPrevious, kLinear };
+
+struct QueryLimits {
+  std::chrono::milliseconds timeout{30'000};
+  size_t max_series = 100'000;         // selected series, per selector
+  size_t max_points = 10'000'000;      // points returned, all results together
+  size_t max_buckets = 1'000'000;      // buckets in the grid
+  size_t max_memory_bytes = 1u << 30;  // working memory of the query
+};
+
+struct Query {
+  Selector selector;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  StepSpec step;  // raw when step.step_ms == 0 and step.calendar == kNone
+  Aggregation aggregation = Aggregation::kAvg;
+  bool group = false;
+  std::vector<std::string> group_by;
+  CrossAggregation cross = CrossAggregation::kSum;
+  Fill fill = Fill::kNone;
+  std::optional<Selector> denominator;  // ratio: selector / denominator
+  QueryLimits limits;
+};
+
+struct ResultSeries {
+  std::string metric;  // the series' metric; a group's: the selector's; a ratio's: "num/den"
+  Labels labels;       // the series' labels, or the group_by labels of a group
+  std::vector<int64_t> timestamps_ms;  // bucket starts (or raw timestamps), increasing
+  std::vector<double> values;          // NaN only with Fill::kNull
+};
+
+using ResultSink = std::function<Status(ResultSeries&&)>;
+
+// INVALID_ARGUMENT naming the field for a malformed query (end_ms <= start_ms,
+// negative step_ms, bad regex, unknown time zone, rate on a ratio, group or
+// fill or ratio without a step...).
+Status ValidateQuery(const Query& query);
+
+// Runs the query against the engine's current data.
+Status Execute(const Engine& engine, const Query& query, const ResultSink& sink);
+
+}  // namespace kpidb::query

@@ -1,0 +1,125 @@
+#include "engine/query/series_aggregator.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kpidb::query {
+namespace {
+
+bool StatsSuffice(Aggregation a) {
+  switch (a) {
+    case Aggregation::kAvg:
+    case Aggregation::kSum:
+    case Aggregation::kMin:
+    case Aggregation::kMax:
+    case Aggregation::kCount:
+    case Aggregation::kFirst:
+    case Aggregation::kLast:
+      return true;
+    case Aggregation::kStddev:  // needs the sum of squares, not in chunk stats
+    case Aggregation::kRate:    // need the points (resets)
+    case Aggregation::kIncrease:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+SeriesAggregator::SeriesAggregator(const BucketGrid& grid, Aggregation aggregation,
+                                   Clock::time_point deadline)
+    : grid_(grid), aggregation_(aggregation), deadline_(deadline) {}
+
+SeriesAggregator::Bucket& SeriesAggregator::BucketFor(int64_t ts) {
+  if (buckets_.empty() || ts >= current_end_) {
+    const size_t index = grid_.BucketOf(ts);
+    buckets_.push_back(Bucket{static_cast<uint32_t>(index)});
+    current_end_ = grid_.bucket_end(index);
+  }
+  return buckets_.back();
+}
+
+bool SeriesAggregator::OnChunkStats(const ChunkStats& stats) {
+  if (!StatsSuffice(aggregation_)) return false;
+  if (grid_.BucketOf(stats.min_timestamp_ms) != grid_.BucketOf(stats.max_timestamp_ms)) {
+    return false;
+  }
+  Bucket& b = BucketFor(stats.min_timestamp_ms);
+  if (b.count == 0) {
+    b.first = stats.first;
+    b.min = stats.min;
+    b.max = stats.max;
+  } else {
+    if (stats.min < b.min) b.min = stats.min;
+    if (stats.max > b.max) b.max = stats.max;
+  }
+  b.count += stats.count;
+  b.sum += stats.sum;
+  b.last = stats.last;
+  ++chunks_from_stats_;
+  return true;
+}
+
+Status SeriesAggregator::OnPoints(std::span<const int64_t> timestamps,
+                                  std::span<const double> values) {
+  if (Clock::now() > deadline_) return Status::DeadlineExceeded("query passed its timeout");
+  const bool counter = aggregation_ == Aggregation::kRate || aggregation_ == Aggregation::kIncrease;
+  for (size_t i = 0; i < timestamps.size(); ++i) {
+    const double v = values[i];
+    Bucket& b = BucketFor(timestamps[i]);
+    if (b.count == 0) {
+      b.first = b.min = b.max = v;
+    } else {
+      if (v < b.min) b.min = v;
+      if (v > b.max) b.max = v;
+    }
+    ++b.count;
+    b.sum += v;
+    b.last = v;
+    if (aggregation_ == Aggregation::kStddev) {
+      const double delta = v - b.mean;
+      b.mean += delta / static_cast<double>(b.count);
+      b.m2 += delta * (v - b.mean);
+    } else if (counter) {
+      if (has_previous_) {
+        b.increase += v >= previous_ ? v - previous_ : v;  // a drop is a counter reset
+        b.has_increase = true;
+      }
+      has_previous_ = true;
+      previous_ = v;
+    }
+  }
+  return Status::Ok();
+}
+
+BucketValues SeriesAggregator::Finish() const {
+  BucketValues out;
+  out.buckets.reserve(buckets_.size());
+  out.values.reserve(buckets_.size());
+  for (const Bucket& b : buckets_) {
+    double v = 0;
+    switch (aggregation_) {
+      case Aggregation::kAvg: v = b.sum / static_cast<double>(b.count); break;
+      case Aggregation::kSum: v = b.sum; break;
+      case Aggregation::kMin: v = b.min; break;
+      case Aggregation::kMax: v = b.max; break;
+      case Aggregation::kCount: v = static_cast<double>(b.count); break;
+      case Aggregation::kFirst: v = b.first; break;
+      case Aggregation::kLast: v = b.last; break;
+      case Aggregation::kStddev: v = std::sqrt(b.m2 / static_cast<double>(b.count)); break;
+      case Aggregation::kIncrease:
+        if (!b.has_increase) continue;
+        v = b.increase;
+        break;
+      case Aggregation::kRate:
+        if (!b.has_increase) continue;
+        v = b.increase / grid_.bucket_seconds(b.index);
+        break;
+    }
+    out.buckets.push_back(b.index);
+    out.values.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace kpidb::query

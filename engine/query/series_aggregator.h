@@ -1,0 +1,67 @@
+// Aggregates one series' points into the buckets of a grid, as a
+// ScanVisitor: points arrive in time order, so buckets fill in order and
+// are kept sparse (only buckets with points cost memory). A chunk lying
+// wholly inside one bucket contributes its stored stats instead of its
+// points, for the aggregations its stats determine (avg, sum, min, max,
+// count, first, last).
+//
+// Not thread-safe: one aggregator per series scan.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/query/query.h"
+#include "engine/query/time_buckets.h"
+
+namespace kpidb::query {
+
+using Clock = std::chrono::steady_clock;
+
+// Per-bucket values of one series (or group): bucket indices, increasing,
+// and the value of each.
+struct BucketValues {
+  std::vector<uint32_t> buckets;
+  std::vector<double> values;
+};
+
+class SeriesAggregator : public ScanVisitor {
+ public:
+  SeriesAggregator(const BucketGrid& grid, Aggregation aggregation, Clock::time_point deadline);
+
+  bool OnChunkStats(const ChunkStats& stats) override;
+  Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) override;
+
+  // The value of every bucket that has one (see query.h).
+  BucketValues Finish() const;
+  uint64_t chunks_from_stats() const { return chunks_from_stats_; }
+
+ private:
+  struct Bucket {
+    uint32_t index;
+    uint64_t count = 0;
+    double sum = 0;
+    double min = 0;
+    double max = 0;
+    double first = 0;
+    double last = 0;
+    double mean = 0;  // Welford, for stddev
+    double m2 = 0;
+    double increase = 0;
+    bool has_increase = false;
+  };
+  Bucket& BucketFor(int64_t ts);
+
+  const BucketGrid& grid_;
+  const Aggregation aggregation_;
+  const Clock::time_point deadline_;
+  std::vector<Bucket> buckets_;  // in index order
+  int64_t current_end_ = 0;      // end of buckets_.back()'s bucket
+  bool has_previous_ = false;    // for increase/rate: the series' last point
+  double previous_ = 0;
+  uint64_t chunks_from_stats_ = 0;
+};
+
+}  // namespace kpidb::query
