@@ -271,6 +271,28 @@ TEST(CalendarDays, SkippedMidnightStartsTheDayAtTheFirstInstantAfterTheGap) {
   EXPECT_EQ(santiago.bucket_seconds(0), 82800);
 }
 
+TEST(CalendarDays, MidnightInsideAGapStartsTheDayWhenTheGapEnds) {
+  // Toronto, 1919-03-31: 23:29:59 EST on the 30th is followed by 00:30:00 EDT.
+  // Local midnight lies inside the gap; 00:30 EDT (04:30Z) is the day's first
+  // instant, not 00:00 at the old offset (05:00Z, already 01:00 EDT).
+  BucketGrid grid = MakeOrDie(Utc("1919-03-30T12:00:00Z"), Utc("1919-03-31T12:00:00Z"),
+                              Calendar(CalendarUnit::kDay, "America/Toronto"));
+  EXPECT_EQ(Starts(grid),
+            (std::vector<std::string>{"1919-03-30T05:00:00Z", "1919-03-31T04:30:00Z"}));
+  EXPECT_EQ(grid.bucket_end(1), Utc("1919-04-01T04:00:00Z"));
+  EXPECT_EQ(Seconds(grid), (std::vector<double>{84600, 84600}));
+}
+
+TEST(CalendarDays, ADayThatNeverHappenedHasNoBucket) {
+  // Apia skipped 2011-12-30: 23:59:59 -10 on the 29th was followed by
+  // 00:00:00 +14 on the 31st.
+  BucketGrid grid = MakeOrDie(Utc("2011-12-29T12:00:00Z"), Utc("2011-12-31T12:00:00Z"),
+                              Calendar(CalendarUnit::kDay, "Pacific/Apia"));
+  EXPECT_EQ(Starts(grid), (std::vector<std::string>{"2011-12-29T10:00:00Z", "2011-12-30T10:00:00Z",
+                                                    "2011-12-31T10:00:00Z"}));
+  EXPECT_EQ(Seconds(grid), (std::vector<double>{86400, 86400, 86400}));
+}
+
 TEST(CalendarDays, RepeatedMidnightStartsTheDayAtItsFirstOccurrence) {
   // Havana, 2027-11-07: 00:59:59 CDT (-4) is followed by 00:00:00 CST (-5).
   BucketGrid grid = MakeOrDie(Utc("2027-11-07T04:30:00Z"), Utc("2027-11-07T05:30:00Z"),
@@ -433,6 +455,10 @@ TEST(BucketGridErrors, UnknownTimeZoneIsNamedInTheError) {
               "time_zone \"Mars/Olympus\" is not a known IANA time zone");
   ExpectError(0, 10, Calendar(CalendarUnit::kDay, ""), kNoLimit, StatusCode::kInvalidArgument,
               "time_zone \"\" is not a known IANA time zone");
+  // Nor is the server's own zone.
+  ExpectError(0, 10, Calendar(CalendarUnit::kDay, "localtime"), kNoLimit,
+              StatusCode::kInvalidArgument,
+              "time_zone \"localtime\" is not a known IANA time zone");
   // Paths are not zone names, even when they lead to a zoneinfo file.
   ExpectError(0, 10, Calendar(CalendarUnit::kDay, "/usr/share/zoneinfo/Europe/Paris"), kNoLimit,
               StatusCode::kInvalidArgument,
@@ -502,9 +528,17 @@ TEST(BucketGridProperties, RandomFixedGridsAreContiguousAndBucketOfIsConsistent)
 
 TEST(BucketGridProperties, RandomCalendarGridsAreContiguousAndStartAtLocalBoundaries) {
   std::mt19937_64 rng(20261025);
-  const char* zones[] = {
-      "UTC",         "Europe/Paris",     "America/New_York",    "Asia/Kolkata",   "America/Havana",
-      "Asia/Beirut", "America/Santiago", "Australia/Lord_Howe", "Pacific/Chatham"};
+  const char* zones[] = {"UTC",
+                         "Europe/Paris",
+                         "America/New_York",
+                         "Asia/Kolkata",
+                         "America/Havana",
+                         "Asia/Beirut",
+                         "America/Santiago",
+                         "Australia/Lord_Howe",
+                         "Pacific/Chatham",
+                         "America/Toronto",
+                         "Pacific/Apia"};
   const CalendarUnit units[] = {CalendarUnit::kDay, CalendarUnit::kWeek, CalendarUnit::kMonth,
                                 CalendarUnit::kQuarter, CalendarUnit::kYear};
   const int64_t max_span[] = {400 * kDayMs, 3 * 365 * kDayMs, 20 * 365 * kDayMs, 50 * 365 * kDayMs,

@@ -32,9 +32,10 @@ int64_t Saturate(__int128 v) {
 
 // IANA names are relative paths of letters, digits, '_', '-', '+' and '/'.
 // Anything else (an absolute path, "..") must not reach the zoneinfo loader,
-// which would happily open it as a file.
+// which would happily open it as a file; nor "localtime", which it maps to
+// the server's own zone.
 bool LooksLikeIanaName(std::string_view name) {
-  if (name.empty() || name.front() == '/') return false;
+  if (name.empty() || name.front() == '/' || name == "localtime") return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '+' || c == '/';
