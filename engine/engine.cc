@@ -333,21 +333,33 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
     }
     merged_ts.clear();
     merged_vs.clear();
-    // Older segments first, the head last: the sort keeps the newest value.
-    std::stable_sort(refs.begin() + static_cast<ptrdiff_t>(i),
-                     refs.begin() + static_cast<ptrdiff_t>(j),
-                     [](const ChunkRef& a, const ChunkRef& b) { return a.age < b.age; });
-    for (size_t k = i; k < j; ++k) {
-      ts.clear();
-      vs.clear();
-      KPIDB_RETURN_IF_ERROR(refs[k].segment->ReadChunk(*refs[k].chunk, &ts, &vs));
-      AppendInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
+    if (alone) {
+      // One chunk, nothing overlapping it: decode straight into the output.
+      KPIDB_RETURN_IF_ERROR(refs[i].segment->ReadChunk(*refs[i].chunk, &merged_ts, &merged_vs));
+      if (!inside) {
+        ts.swap(merged_ts);
+        vs.swap(merged_vs);
+        merged_ts.clear();
+        merged_vs.clear();
+        AppendInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
+      }
+    } else {
+      // Older segments first, the head last: the sort keeps the newest value.
+      std::stable_sort(refs.begin() + static_cast<ptrdiff_t>(i),
+                       refs.begin() + static_cast<ptrdiff_t>(j),
+                       [](const ChunkRef& a, const ChunkRef& b) { return a.age < b.age; });
+      for (size_t k = i; k < j; ++k) {
+        ts.clear();
+        vs.clear();
+        KPIDB_RETURN_IF_ERROR(refs[k].segment->ReadChunk(*refs[k].chunk, &ts, &vs));
+        AppendInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
+      }
+      merged_ts.insert(merged_ts.end(), head_ts.begin() + static_cast<ptrdiff_t>(head_lo),
+                       head_ts.begin() + static_cast<ptrdiff_t>(head_hi));
+      merged_vs.insert(merged_vs.end(), head_vs.begin() + static_cast<ptrdiff_t>(head_lo),
+                       head_vs.begin() + static_cast<ptrdiff_t>(head_hi));
+      SortByTimestampKeepingLast(&merged_ts, &merged_vs);
     }
-    merged_ts.insert(merged_ts.end(), head_ts.begin() + static_cast<ptrdiff_t>(head_lo),
-                     head_ts.begin() + static_cast<ptrdiff_t>(head_hi));
-    merged_vs.insert(merged_vs.end(), head_vs.begin() + static_cast<ptrdiff_t>(head_lo),
-                     head_vs.begin() + static_cast<ptrdiff_t>(head_hi));
-    if (!alone) SortByTimestampKeepingLast(&merged_ts, &merged_vs);
     if (!merged_ts.empty()) KPIDB_RETURN_IF_ERROR(visitor->OnPoints(merged_ts, merged_vs));
     i = j;
   }

@@ -52,6 +52,15 @@ struct Run {
     return Status::Ok();
   }
 
+  // Everything a query materialises at once (a result, a raw series, a
+  // block of per-series buckets, group cells) must fit max_memory_bytes.
+  Status CheckMemory(size_t bytes, std::string_view what) const {
+    if (bytes <= query.limits.max_memory_bytes) return Status::Ok();
+    return Status::ResourceExhausted(std::string(what) + " needs " + std::to_string(bytes) +
+                                     " bytes, over max_memory_bytes=" +
+                                     std::to_string(query.limits.max_memory_bytes));
+  }
+
   Status Emit(ResultSeries&& r) {
     points_emitted += r.timestamps_ms.size();
     if (points_emitted > query.limits.max_points) {
@@ -104,8 +113,13 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
+    size_t block_bytes = 0;
     for (size_t i = 0; i < n; ++i) {
       KPIDB_RETURN_IF_ERROR(statuses[i]);
+      block_bytes += results[i].buckets.size() * (sizeof(uint32_t) + sizeof(double));
+    }
+    KPIDB_RETURN_IF_ERROR(run.CheckMemory(block_bytes, "a block of per-series buckets"));
+    for (size_t i = 0; i < n; ++i) {
       KPIDB_RETURN_IF_ERROR(consume(series[block + i].second, std::move(results[i])));
     }
   }
@@ -114,10 +128,19 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
 
 // Applies the fill policy and turns bucket indices into timestamps.
 // REQUIRES: bv has at least one bucket (empty results are never emitted).
-ResultSeries Filled(const BucketGrid& grid, Fill fill, std::string metric, Labels labels,
-                    const BucketValues& bv) {
-  ResultSeries r{std::move(metric), std::move(labels), {}, {}};
+Result<ResultSeries> Filled(const Run& run, const BucketGrid& grid, std::string metric,
+                            Labels labels, const BucketValues& bv) {
+  const Fill fill = run.query.fill;
   const size_t n = bv.buckets.size();
+  size_t points = n;
+  if (fill == Fill::kNull || fill == Fill::kZero) points = grid.size();
+  if (fill == Fill::kPrevious) points = grid.size() - bv.buckets.front();
+  if (fill == Fill::kLinear) points = bv.buckets.back() - bv.buckets.front() + 1;
+  KPIDB_RETURN_IF_ERROR(
+      run.CheckMemory(points * (sizeof(int64_t) + sizeof(double)), "a filled result"));
+  ResultSeries r{std::move(metric), std::move(labels), {}, {}};
+  r.timestamps_ms.reserve(points);
+  r.values.reserve(points);
   auto put = [&](size_t bucket, double v) {
     r.timestamps_ms.push_back(grid.bucket_start(bucket));
     r.values.push_back(v);
@@ -222,12 +245,10 @@ Status Compute(Run& run, const BucketGrid& grid, const Selector& selector, std::
         Labels labels = GroupLabels(q.group_by, key);
         auto it = cells.find(labels);
         if (it == cells.end()) {
-          if ((cells.size() + 1) * cell_bytes > q.limits.max_memory_bytes) {
-            return Status::ResourceExhausted(
-                "grouping needs more than max_memory_bytes=" +
-                std::to_string(q.limits.max_memory_bytes) + " (" + std::to_string(cells.size() + 1) +
-                " groups x " + std::to_string(grid.size()) + " buckets)");
-          }
+          KPIDB_RETURN_IF_ERROR(run.CheckMemory((cells.size() + 1) * cell_bytes,
+                                                "grouping (" + std::to_string(cells.size() + 1) +
+                                                    " groups x " + std::to_string(grid.size()) +
+                                                    " buckets)"));
           it = cells.emplace(std::move(labels), GroupCells{}).first;
           it->second.acc.assign(grid.size(), 0);
           it->second.count.assign(grid.size(), 0);
@@ -245,6 +266,8 @@ Status RunRaw(Run& run) {
     KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
     KPIDB_ASSIGN_OR_RETURN(SeriesData data, run.engine.Read(id, run.query.start_ms, run.query.end_ms));
     if (data.timestamps_ms.empty()) continue;
+    KPIDB_RETURN_IF_ERROR(run.CheckMemory(
+        data.timestamps_ms.size() * (sizeof(int64_t) + sizeof(double)), "a raw series"));
     KPIDB_RETURN_IF_ERROR(run.Emit(ResultSeries{key.metric, key.labels, std::move(data.timestamps_ms),
                                                 std::move(data.values)}));
   }
@@ -280,7 +303,8 @@ Status RunRatio(Run& run, const BucketGrid& grid) {
       ratio.values.push_back(n.values[i] / d->second.values[j]);
     }
     if (ratio.buckets.empty()) continue;
-    KPIDB_RETURN_IF_ERROR(run.Emit(Filled(grid, q.fill, metric, labels, ratio)));
+    KPIDB_ASSIGN_OR_RETURN(ResultSeries r, Filled(run, grid, metric, labels, ratio));
+    KPIDB_RETURN_IF_ERROR(run.Emit(std::move(r)));
   }
   return Status::Ok();
 }
@@ -329,12 +353,14 @@ Status Execute(const Engine& engine, const Query& query, const ResultSink& sink)
       run, grid, query.selector, "selector",
       [&](const SeriesKey& key, BucketValues&& bv) -> Status {
         if (bv.buckets.empty()) return Status::Ok();
-        return run.Emit(Filled(grid, query.fill, key.metric, key.labels, bv));
+        KPIDB_ASSIGN_OR_RETURN(ResultSeries r, Filled(run, grid, key.metric, key.labels, bv));
+        return run.Emit(std::move(r));
       },
       &groups));
   for (const auto& [labels, bv] : groups) {
     if (bv.buckets.empty()) continue;
-    KPIDB_RETURN_IF_ERROR(run.Emit(Filled(grid, query.fill, query.selector.metric, labels, bv)));
+    KPIDB_ASSIGN_OR_RETURN(ResultSeries r, Filled(run, grid, query.selector.metric, labels, bv));
+    KPIDB_RETURN_IF_ERROR(run.Emit(std::move(r)));
   }
   return Status::Ok();
 }

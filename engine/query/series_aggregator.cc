@@ -63,33 +63,51 @@ bool SeriesAggregator::OnChunkStats(const ChunkStats& stats) {
 Status SeriesAggregator::OnPoints(std::span<const int64_t> timestamps,
                                   std::span<const double> values) {
   if (Clock::now() > deadline_) return Status::DeadlineExceeded("query passed its timeout");
-  const bool counter = aggregation_ == Aggregation::kRate || aggregation_ == Aggregation::kIncrease;
-  for (size_t i = 0; i < timestamps.size(); ++i) {
-    const double v = values[i];
+  const bool per_point =
+      aggregation_ == Aggregation::kStddev || aggregation_ == Aggregation::kRate ||
+      aggregation_ == Aggregation::kIncrease;
+  for (size_t i = 0; i < timestamps.size();) {
     Bucket& b = BucketFor(timestamps[i]);
-    if (b.count == 0) {
-      b.first = b.min = b.max = v;
-    } else {
-      if (v < b.min) b.min = v;
-      if (v > b.max) b.max = v;
+    // The run of points in this bucket.
+    size_t end = i + 1;
+    while (end < timestamps.size() && timestamps[end] < current_end_) ++end;
+    const double* v = values.data() + i;
+    const size_t n = end - i;
+    if (b.count == 0) b.first = b.min = b.max = v[0];
+    double sum = b.sum, lo = b.min, hi = b.max;
+    for (size_t k = 0; k < n; ++k) {  // in time order: sums are left to right
+      sum += v[k];
+      lo = v[k] < lo ? v[k] : lo;
+      hi = v[k] > hi ? v[k] : hi;
     }
-    ++b.count;
-    b.sum += v;
-    b.last = v;
-    if (aggregation_ == Aggregation::kStddev) {
-      const double delta = v - b.mean;
-      b.mean += delta / static_cast<double>(b.count);
-      b.m2 += delta * (v - b.mean);
-    } else if (counter) {
-      if (has_previous_) {
-        b.increase += v >= previous_ ? v - previous_ : v;  // a drop is a counter reset
-        b.has_increase = true;
-      }
-      has_previous_ = true;
-      previous_ = v;
+    b.sum = sum;
+    b.min = lo;
+    b.max = hi;
+    b.last = v[n - 1];
+    if (per_point) {
+      for (size_t k = 0; k < n; ++k) AddPointMoments(b, v[k]);
     }
+    b.count += n;
+    i = end;
   }
   return Status::Ok();
+}
+
+void SeriesAggregator::AddPointMoments(Bucket& b, double v) {
+  if (aggregation_ == Aggregation::kStddev) {
+    // Welford; b.count is not yet updated for this run, so count along.
+    ++b.welford_count;
+    const double delta = v - b.mean;
+    b.mean += delta / static_cast<double>(b.welford_count);
+    b.m2 += delta * (v - b.mean);
+    return;
+  }
+  if (has_previous_) {  // increase, rate
+    b.increase += v >= previous_ ? v - previous_ : v;  // a drop is a counter reset
+    b.has_increase = true;
+  }
+  has_previous_ = true;
+  previous_ = v;
 }
 
 BucketValues SeriesAggregator::Finish() const {
@@ -106,7 +124,7 @@ BucketValues SeriesAggregator::Finish() const {
       case Aggregation::kCount: v = static_cast<double>(b.count); break;
       case Aggregation::kFirst: v = b.first; break;
       case Aggregation::kLast: v = b.last; break;
-      case Aggregation::kStddev: v = std::sqrt(b.m2 / static_cast<double>(b.count)); break;
+      case Aggregation::kStddev: v = std::sqrt(b.m2 / static_cast<double>(b.welford_count)); break;
       case Aggregation::kIncrease:
         if (!b.has_increase) continue;
         v = b.increase;

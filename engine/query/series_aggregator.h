@@ -47,12 +47,15 @@ class SeriesAggregator : public ScanVisitor {
     double max = 0;
     double first = 0;
     double last = 0;
-    double mean = 0;  // Welford, for stddev
+    uint64_t welford_count = 0;  // Welford, for stddev
+    double mean = 0;
     double m2 = 0;
     double increase = 0;
     bool has_increase = false;
   };
   Bucket& BucketFor(int64_t ts);
+  // Stddev and counter state for one point, in time order.
+  void AddPointMoments(Bucket& b, double v);
 
   const BucketGrid& grid_;
   const Aggregation aggregation_;
