@@ -272,27 +272,43 @@ TEST_F(QueryErrors, ATinyTimeoutOnABigQueryIsDeadlineExceededAndStopsTheStream) 
       ASSERT_TRUE(engine_->Flush().ok());
     }
   }
-  Query q;
-  q.selector.metric = "kpi_big";
-  q.start_ms = 0;
-  q.end_ms = 1000;
-  q.step.step_ms = 1;
-  q.aggregation = Aggregation::kStddev;
-  q.limits.timeout = std::chrono::milliseconds(1);
-  size_t received = 0;
-  Status s = Execute(*engine_, q, [&](ResultSeries&&) {
-    ++received;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a slow client
-    return Status::Ok();
-  });
-  EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.ToString();
-  EXPECT_LT(received, 300u) << "the stream went on past the deadline";
+  // Per point (stddev), from chunk stats (sum: most chunks lie in one
+  // bucket), raw, grouped: each path watches the clock.
+  struct Case {
+    const char* name;
+    int64_t step_ms;
+    Aggregation aggregation;
+    bool group;
+  };
+  for (const Case& c : {Case{"stddev", 1, Aggregation::kStddev, false},
+                        Case{"sum", 1000, Aggregation::kSum, false},
+                        Case{"raw", 0, Aggregation::kAvg, false},
+                        Case{"grouped", 10, Aggregation::kSum, true}}) {
+    SCOPED_TRACE(c.name);
+    Query q;
+    q.selector.metric = "kpi_big";
+    q.start_ms = 0;
+    q.end_ms = 1000;
+    q.step.step_ms = c.step_ms;
+    q.aggregation = c.aggregation;
+    q.group = c.group;
+    q.group_by = {"n"};  // 300 groups of one series
+    q.limits.timeout = std::chrono::milliseconds(1);
+    size_t received = 0;
+    Status s = Execute(*engine_, q, [&](ResultSeries&&) {
+      ++received;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a slow client
+      return Status::Ok();
+    });
+    EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.ToString();
+    EXPECT_LT(received, 300u) << "the stream went on past the deadline";
 
-  // The same query with the default timeout completes.
-  q.limits = QueryLimits{};
-  s = Run(q);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(results_.size(), 300u);
+    // The same query with the default timeout completes.
+    q.limits = QueryLimits{};
+    s = Run(q);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(results_.size(), 300u);
+  }
 }
 
 TEST_F(QueryErrors, ASelectorMatchingNothingIsOkWithNoResults) {
@@ -318,9 +334,10 @@ TEST_F(QueryErrors, ASelectorMatchingNothingIsOkWithNoResults) {
 }
 
 TEST_F(QueryErrors, ASinkErrorStopsTheQueryAndIsReturnedAsIs) {
-  for (bool group : {false, true}) {
+  for (int shape = 0; shape < 3; ++shape) {
     Query q = Valid();
-    q.group = group;
+    q.group = shape == 1;
+    if (shape == 2) q.denominator = Selector{"kpi_visits", {}};
     q.group_by = {"region"};  // 2 groups when grouped
     int calls = 0;
     Status s = Execute(*engine_, q, [&](ResultSeries&&) {

@@ -540,7 +540,7 @@ bool SameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 bool ValueMatches(double got, const Approx& want) {
   if (std::isnan(want.value)) return std::isnan(got);
   if (want.error == 0) return SameBits(got, want.value);
-  return std::fabs(got - want.value) <= 8 * want.error + 1e-300;
+  return std::fabs(got - want.value) <= 2 * want.error;
 }
 
 // Group labels as a set: sorted by name, missing (empty) values dropped.
@@ -838,7 +838,9 @@ class World {
       q.cross = Pick(crosses);
     }
     if (ratio) {
-      Selector den = RandomSelector(true);
+      // Half the time the denominator keeps the numerator's matchers (the
+      // usual "orders / visits of the same slice"), so that many series match.
+      Selector den = Chance(0.5) ? q.selector : RandomSelector(true);
       // Denominators count things (never negative), so a zero denominator is
       // exactly zero, never a rounding residue.
       den.metric = Chance(0.5) ? "kpi_visits" : "kpi_orders";
@@ -850,8 +852,10 @@ class World {
   void RandomStep(Query& q, int64_t length) {
     const int64_t choice = Uniform(0, 9);
     if (choice == 0) {
-      q.step.calendar = Chance(0.6) ? CalendarUnit::kDay
-                                    : (Chance(0.5) ? CalendarUnit::kMonth : CalendarUnit::kWeek);
+      const CalendarUnit units[] = {CalendarUnit::kDay,   CalendarUnit::kDay,
+                                    CalendarUnit::kWeek,  CalendarUnit::kMonth,
+                                    CalendarUnit::kQuarter, CalendarUnit::kYear};
+      q.step.calendar = Pick(units);
       q.step.time_zone = Chance(0.5) ? "UTC" : "Europe/Paris";
       // Keep the grid small: at most a few hundred days of day buckets.
       if (q.step.calendar == CalendarUnit::kDay && length > 400 * 86'400'000LL) {
@@ -1075,6 +1079,97 @@ TEST_F(QueryExamples, RatioMatchesOnGroupLabelsAndADivisionByZeroGivesNoPoint) {
   EXPECT_EQ(got[0].labels, (Labels{{"channel", "web"}}));
   EXPECT_EQ(got[0].timestamps_ms, (std::vector<int64_t>{0, 20}));
   EXPECT_EQ(got[0].values, (std::vector<double>{0.125, 0.5}));
+}
+
+TEST_F(QueryExamples, RateDividesByTheBucketsRealLengthOnDstDays) {
+  // Europe/Paris: 2024-03-31 lasts 23 h, 2024-10-27 lasts 25 h. A counter
+  // growing by one per second has a rate of exactly 1 on every day.
+  constexpr int64_t kMar31 = 1'711'839'600'000, kApr1 = 1'711'922'400'000,
+                    kApr2 = 1'712'008'800'000;
+  constexpr int64_t kOct27 = 1'729'980'000'000, kOct28 = 1'730'070'000'000;
+  constexpr int64_t kHour = 3'600'000;
+  Put("kpi_counts", {{"channel", "web"}},
+      {kMar31, kApr1 - kHour, kApr2 - kHour, kOct27, kOct28 - 1000},
+      {0, 82'800 - 3'600, 82'800 + 86'400 - 3'600, 1e6, 1e6 + 90'000 - 1});
+  Query q;
+  q.selector.metric = "kpi_counts";
+  q.start_ms = kMar31;
+  q.end_ms = kOct28;
+  q.step = {.step_ms = 0, .calendar = CalendarUnit::kDay, .time_zone = "Europe/Paris"};
+  q.aggregation = Aggregation::kRate;
+  std::vector<ResultSeries> got = Run(q);
+  ASSERT_EQ(got.size(), 1u);
+  // The Oct 27 bucket holds the point after a jump from 171 000 to 1e6
+  // (credited to Oct 27) and the one a second before its end.
+  EXPECT_EQ(got[0].timestamps_ms, (std::vector<int64_t>{kMar31, kApr1, kOct27}));
+  ASSERT_EQ(got[0].values.size(), 3u);
+  EXPECT_DOUBLE_EQ(got[0].values[0], (82'800.0 - 3'600) / 82'800);
+  EXPECT_DOUBLE_EQ(got[0].values[1], 86'400.0 / 86'400);
+  EXPECT_DOUBLE_EQ(got[0].values[2], (1e6 + 90'000 - 1 - (82'800 + 86'400 - 3'600)) / 90'000);
+}
+
+TEST_F(QueryExamples, TimestampsAtTheEdgesOfInt64AreBucketedWithoutOverflow) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Put("kpi_visits", {{"channel", "web"}}, {kMin, kMin + 2, -1, 0, kMax - 1}, {1, 2, 3, 4, 5});
+  ASSERT_TRUE(engine_->Flush().ok());
+  Query q;
+  q.selector.metric = "kpi_visits";
+  q.start_ms = kMin;
+  q.end_ms = kMax;
+  std::vector<ResultSeries> got = Run(q);  // raw, everything
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].timestamps_ms, (std::vector<int64_t>{kMin, kMin + 2, -1, 0, kMax - 1}));
+
+  q.step.step_ms = int64_t{1} << 62;  // 4 buckets cover the whole int64 range
+  q.aggregation = Aggregation::kSum;
+  q.fill = Fill::kNull;
+  got = Run(q);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].timestamps_ms,
+            (std::vector<int64_t>{kMin, kMin / 2, 0, int64_t{1} << 62}));
+  EXPECT_EQ(got[0].values, (std::vector<double>{3, 3, 4, 5}));
+
+  // Step 3: the first bucket would start at kMin - 1; its label is clamped
+  // to kMin (time_buckets.h), the next starts at kMin + 2.
+  q.end_ms = kMin + 5;
+  q.step.step_ms = 3;
+  q.fill = Fill::kNone;
+  got = Run(q);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].timestamps_ms, (std::vector<int64_t>{kMin, kMin + 2}));
+  EXPECT_EQ(got[0].values, (std::vector<double>{1, 2}));
+}
+
+TEST_F(QueryExamples, StddevHasNoCancellationErrorOnLargeNearlyConstantValues) {
+  // Values around 1e6 with a spread of 0.1: a sum-of-squares formula loses
+  // most digits (E[x^2] - E[x]^2 ~ 1e12 - 1e12); two passes (or Welford)
+  // keep them. A constant series has a standard deviation of 0, never NaN.
+  std::vector<int64_t> ts;
+  std::vector<double> spread, constant;
+  for (int i = 0; i < 60; ++i) {
+    ts.push_back(i);
+    spread.push_back(1e6 + 0.1 * (i % 3));
+    constant.push_back(1234.56);
+  }
+  Put("kpi_income", {{"channel", "web"}}, ts, spread);
+  Put("kpi_income", {{"channel", "ads"}}, ts, constant);
+  ASSERT_TRUE(engine_->Flush().ok());
+  Query q;
+  q.selector.metric = "kpi_income";
+  q.start_ms = 0;
+  q.end_ms = 60;
+  q.step.step_ms = 60;
+  q.aggregation = Aggregation::kStddev;
+  std::vector<ResultSeries> got = Run(q);
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_EQ(got[0].labels, (Labels{{"channel", "ads"}}));
+  ASSERT_EQ(got[0].values.size(), 1u);
+  ASSERT_EQ(got[1].values.size(), 1u);
+  // A few ulps of the values per point.
+  EXPECT_LE(std::fabs(got[0].values[0]), 60 * 4 * kEps * 1234.56) << Format(got[0].values[0]);
+  const double want = 0.1 * std::sqrt(2.0 / 3.0);  // deviations -0.1, 0, +0.1
+  EXPECT_NEAR(got[1].values[0], want, 60 * 4 * kEps * 1e6) << Format(got[1].values[0]);
 }
 
 }  // namespace
