@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/engine.h"
+#include "engine/query/query.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -33,6 +34,57 @@ TEST(ReadmeExample, WritesReadsSelectsFlushesAndCloses) {
   EXPECT_TRUE(db->Flush().ok());
   EXPECT_TRUE(db->Close().ok());
   EXPECT_EQ(db->Write(batch).code(), StatusCode::kUnavailable);
+}
+
+TEST(ReadmeExample, ConversionRatePerChannelPerParisDay) {
+  testing::TempDir dir;
+  kpidb::EngineOptions options;
+  options.logger = [](std::string_view) {};
+  auto db = std::move(kpidb::Engine::Open(dir.path(), options)).value();
+  const int64_t day = 86'400'000;
+  const int64_t now_ms = 1767225600000 + 3 * day;  // 2026-01-04T00:00Z
+  kpidb::WriteBatch b;
+  for (const char* channel : {"email", "search"}) {
+    for (const char* region : {"eu", "us"}) {
+      // One point per day at 12:00 UTC: 10 visits, 1 purchase (email), 2 (search).
+      kpidb::SeriesPoints visits{"kpi_visits", {{"channel", channel}, {"region", region}}, {}, {}};
+      kpidb::SeriesPoints purchases{"kpi_purchases", {{"channel", channel}, {"region", region}}, {}, {}};
+      for (int d = 0; d < 3; ++d) {
+        visits.timestamps_ms.push_back(1767225600000 + d * day + day / 2);
+        visits.values.push_back(10);
+        purchases.timestamps_ms.push_back(1767225600000 + d * day + day / 2);
+        purchases.values.push_back(channel[0] == 'e' ? 1 : 2);
+      }
+      b.series.push_back(visits);
+      b.series.push_back(purchases);
+    }
+  }
+  ASSERT_TRUE(db->Write(b).ok());
+
+  using namespace kpidb::query;
+  Query q;
+  q.selector = {"kpi_purchases", {}};
+  q.denominator = Selector{"kpi_visits", {}};
+  q.start_ms = now_ms - 90 * 86'400'000LL;
+  q.end_ms = now_ms;
+  q.step = {.calendar = CalendarUnit::kDay, .time_zone = "Europe/Paris"};
+  q.aggregation = Aggregation::kSum;
+  q.group = true;
+  q.group_by = {"channel"};
+  std::vector<ResultSeries> results;
+  kpidb::Status s = Execute(*db, q, [&](ResultSeries&& r) {
+    results.push_back(std::move(r));
+    return kpidb::Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].metric, "kpi_purchases/kpi_visits");
+  EXPECT_EQ(results[0].labels, (kpidb::Labels{{"channel", "email"}}));
+  // Paris midnight on 2026-01-01 is 2025-12-31T23:00Z.
+  EXPECT_EQ(results[0].timestamps_ms,
+            (std::vector<int64_t>{1767222000000, 1767222000000 + day, 1767222000000 + 2 * day}));
+  EXPECT_EQ(results[0].values, (std::vector<double>{0.1, 0.1, 0.1}));
+  EXPECT_EQ(results[1].values, (std::vector<double>{0.2, 0.2, 0.2}));
 }
 
 }  // namespace
