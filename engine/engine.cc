@@ -105,6 +105,15 @@ Status Engine::Write(const WriteBatch& batch) {
     w.encoded.push_back(EncodeWalPoints(batch.series[i].timestamps_ms, batch.series[i].values));
     w.points += batch.series[i].timestamps_ms.size();
   }
+  size_t record_bytes = 16;
+  for (size_t i = 0; i < w.encoded.size(); ++i) {
+    record_bytes += w.encoded[i].size() + w.canonicals[i].size() + 32;
+  }
+  if (record_bytes > kMaxLogRecordBytes) {
+    return Status::ResourceExhausted("the write encodes to " + std::to_string(record_bytes) +
+                                     " bytes, over the WAL record limit of " +
+                                     std::to_string(kMaxLogRecordBytes) + "; split it");
+  }
 
   std::unique_lock lock(queue_mu_);
   if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
@@ -135,21 +144,27 @@ Status Engine::Write(const WriteBatch& batch) {
   lock.unlock();
 
   // Backpressure: if the head is full while the previous one is still being
-  // flushed, wait for that flush rather than grow without bound.
-  {
-    auto state = State();
-    if (state->active->bytes() > options_.head_max_bytes) {
-      std::unique_lock bg(bg_mu_);
-      flush_requested_ = true;
-      bg_cv_.notify_one();
-      while (State()->flushing && !bg_stop_) flush_done_cv_.wait_for(bg, std::chrono::milliseconds(50));
+  // flushed, wait for that flush rather than grow without bound; if flushing
+  // fails, refuse the group (UNAVAILABLE, nothing written) instead of waiting
+  // forever.
+  Status s;
+  bool poisoned = false;
+  if (State()->active->bytes() > options_.head_max_bytes) {
+    std::unique_lock bg(bg_mu_);
+    flush_requested_ = true;
+    bg_cv_.notify_one();
+    while (State()->flushing && !bg_stop_ && last_flush_error_.ok()) {
+      flush_done_cv_.wait_for(bg, std::chrono::milliseconds(50));
+    }
+    if (!last_flush_error_.ok() && !bg_stop_) {
+      s = Status::Unavailable("the head is full and flushing it failed (retrying): " +
+                              last_flush_error_.ToString());
     }
   }
-
-  Status s;
-  {
+  if (s.ok()) {
     std::lock_guard wal_lock(wal_mu_);
     s = WriteGroup(group);
+    poisoned = !s.ok();
   }
   if (State()->active->bytes() > options_.head_max_bytes) {
     std::lock_guard bg(bg_mu_);
@@ -158,7 +173,7 @@ Status Engine::Write(const WriteBatch& batch) {
   }
 
   lock.lock();
-  if (!s.ok()) {
+  if (poisoned) {
     background_error_ = s;
     options_.logger("write failed, refusing further writes: " + s.ToString());
   }
@@ -206,10 +221,12 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
     AppendLogRecord(kWalWriteRecord, body, &framed);
   }
   if (framed.empty()) return Status::Ok();
+  MaybeRotateWal();
   KPIDB_RETURN_IF_ERROR(wal_->Append(framed));
   if (options_.wal_sync == WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(wal_->Sync());
 
-  Head& head = *State()->active;
+  const std::shared_ptr<Head> head_owner = State()->active;
+  Head& head = *head_owner;
   for (Writer* g : group) {
     if (!g->status.ok()) continue;
     for (size_t i = 0; i < g->ids.size(); ++i) {
@@ -217,11 +234,22 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
       head.Append(g->ids[i], sp.timestamps_ms, sp.values);
     }
   }
-  if (wal_->file_size() > options_.wal_file_bytes) {
-    if (options_.wal_sync != WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(wal_->Sync());
-    KPIDB_ASSIGN_OR_RETURN(wal_, WalWriter::Create(wal_dir_, next_file_number_++));
-  }
   return Status::Ok();
+}
+
+void Engine::MaybeRotateWal() {
+  if (wal_->file_size() <= options_.wal_file_bytes) return;
+  Status s = options_.wal_sync == WalSyncPolicy::kAlways ? Status::Ok() : wal_->Sync();
+  if (s.ok()) {
+    auto next = WalWriter::Create(wal_dir_, next_file_number_++);
+    if (next.ok()) {
+      wal_ = std::move(next).value();
+      return;
+    }
+    s = next.status();
+  }
+  options_.logger("WAL rotation failed, continuing in " + WalFileName(wal_->file_number()) +
+                  ": " + s.ToString());
 }
 
 namespace {
@@ -385,13 +413,8 @@ Status Engine::Close() {
     if (closed_) return Status::Ok();
     closed_ = true;
   }
-  // Writers queued before closing still complete.
-  while (true) {
-    std::unique_lock lock(queue_mu_);
-    if (writers_.empty()) break;
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  // Stop background work first: a writer waiting for a flush must not wait
+  // for a background thread that is going away.
   {
     std::lock_guard lock(bg_mu_);
     bg_stop_ = true;
@@ -399,6 +422,14 @@ Status Engine::Close() {
     flush_done_cv_.notify_all();
   }
   if (bg_thread_.joinable()) bg_thread_.join();
+  // Writers queued before closing still complete.
+  while (true) {
+    std::unique_lock lock(queue_mu_);
+    if (writers_.empty()) break;
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::lock_guard flush_lock(flush_mu_);  // no flush may outlive the dir lock
   Status s;
   {
     std::lock_guard wal_lock(wal_mu_);

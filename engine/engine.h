@@ -140,6 +140,10 @@ class Engine {
   // The write leader's work for one group; REQUIRES wal_mu_ held.
   Status WriteGroup(std::vector<Writer*>& group);
   Status FlushLocked();  // REQUIRES flush_mu_
+  Status WriteFrozenHead();  // REQUIRES flush_mu_; flushes state_->flushing
+  // REQUIRES wal_mu_. Starts a new WAL file when the current one is full;
+  // a failure is logged and the current file kept.
+  void MaybeRotateWal();
   Status WriteSegments(const Head& head, std::vector<uint64_t>* file_numbers);
   void BackgroundLoop();
   std::string SegmentPath(uint64_t file_number) const;
@@ -183,6 +187,7 @@ class Engine {
   std::condition_variable flush_done_cv_;
   bool bg_stop_ = false;
   bool flush_requested_ = false;
+  Status last_flush_error_;  // of the latest background flush; OK once one succeeds
   std::thread bg_thread_;
 
   std::atomic<uint64_t> quarantined_{0};

@@ -17,11 +17,17 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 
 Status Engine::Flush() {
   std::lock_guard lock(flush_mu_);
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
+  }
   return FlushLocked();
 }
 
 Status Engine::FlushLocked() {
-  if (!State()->flushing) {
+  // A head frozen by an earlier, failed flush goes first.
+  if (State()->flushing) KPIDB_RETURN_IF_ERROR(WriteFrozenHead());
+  {
     // Freeze the head and start a new WAL file: everything before it is in
     // the frozen head, so once segments hold it the old files can go.
     std::lock_guard wal_lock(wal_mu_);
@@ -37,6 +43,10 @@ Status Engine::FlushLocked() {
     next->active = std::make_shared<Head>();
     SetState(next);
   }
+  return WriteFrozenHead();
+}
+
+Status Engine::WriteFrozenHead() {
   auto state = State();
   std::vector<uint64_t> numbers;
   KPIDB_RETURN_IF_ERROR(WriteSegments(*state->flushing, &numbers));
@@ -118,17 +128,22 @@ void Engine::BackgroundLoop() {
   const auto period = options_.wal_sync == WalSyncPolicy::kInterval
                           ? std::chrono::milliseconds(options_.wal_sync_interval_ms)
                           : std::chrono::milliseconds(1000);
+  std::chrono::milliseconds retry_delay{0};  // after a failed flush, with backoff
   std::unique_lock lock(bg_mu_);
   while (!bg_stop_) {
-    bg_cv_.wait_for(lock, period, [&] { return bg_stop_ || flush_requested_; });
+    if (retry_delay.count() > 0) {
+      bg_cv_.wait_for(lock, retry_delay, [&] { return bg_stop_; });
+    } else {
+      bg_cv_.wait_for(lock, period, [&] { return bg_stop_ || flush_requested_; });
+    }
     if (bg_stop_) break;
     const bool flush = flush_requested_;
     flush_requested_ = false;
     lock.unlock();
+    Status flushed;
     if (flush) {
       std::lock_guard flush_lock(flush_mu_);
-      Status s = FlushLocked();
-      if (!s.ok()) options_.logger("background flush failed (will retry): " + s.ToString());
+      flushed = FlushLocked();
     }
     if (options_.wal_sync == WalSyncPolicy::kInterval) {
       std::lock_guard wal_lock(wal_mu_);
@@ -136,6 +151,19 @@ void Engine::BackgroundLoop() {
       if (!s.ok()) options_.logger("WAL sync failed: " + s.ToString());
     }
     lock.lock();
+    if (flush) {
+      last_flush_error_ = flushed;
+      if (flushed.ok()) {
+        retry_delay = std::chrono::milliseconds(0);
+      } else {
+        retry_delay = std::min<std::chrono::milliseconds>(
+            std::max<std::chrono::milliseconds>(2 * retry_delay, std::chrono::milliseconds(100)),
+            std::chrono::milliseconds(5000));
+        flush_requested_ = true;  // keep asking until a flush succeeds
+        options_.logger("background flush failed, retrying in " +
+                        std::to_string(retry_delay.count()) + " ms: " + flushed.ToString());
+      }
+    }
     flush_done_cv_.notify_all();
   }
 }

@@ -21,12 +21,19 @@ Status Engine::OpenSegments() {
         }
       }
     }
+    if (!s.ok() && !s.IsCorruption() && !s.IsNotFound()) {
+      return s;  // an I/O problem, not bad data: fail rather than drop the segment
+    }
     if (!s.ok()) {
       // Quarantine: move it aside, keep serving everything else.
       const std::string aside = JoinPath(JoinPath(dir_, "quarantine"), SegmentFileName(number));
       options_.logger("quarantining corrupt segment " + path + " -> " + aside + ": " +
                       s.ToString());
-      if (FileExists(path)) KPIDB_RETURN_IF_ERROR(RenameFile(path, aside));
+      if (FileExists(path)) {
+        KPIDB_RETURN_IF_ERROR(RenameFile(path, aside));
+        KPIDB_RETURN_IF_ERROR(SyncDir(JoinPath(dir_, "quarantine")));
+        KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
+      }
       quarantined_.fetch_add(1);
       continue;
     }
@@ -47,6 +54,18 @@ Status Engine::Recover() {
     manifest_ = std::move(manifest).value();
   } else if (!manifest.status().IsNotFound()) {
     return manifest.status();
+  } else {
+    // No manifest: a new dir, or a lost manifest. Never treat segments as
+    // orphans (and delete them) without one.
+    KPIDB_ASSIGN_OR_RETURN(auto existing, ListDir(segment_dir_));
+    for (const std::string& name : existing) {
+      uint64_t number;
+      if (ParseSegmentFileName(name, &number)) {
+        return Status::Corruption(JoinPath(dir_, "MANIFEST") + " is missing but " + segment_dir_ +
+                                  " holds segment files; restore the manifest or move the "
+                                  "segments aside");
+      }
+    }
   }
   std::vector<SeriesLog::Definition> definitions;
   KPIDB_ASSIGN_OR_RETURN(series_log_, SeriesLog::Open(JoinPath(dir_, "series.log"),
@@ -67,7 +86,7 @@ Status Engine::Recover() {
                  std::find(manifest_.segments.begin(), manifest_.segments.end(), number) !=
                      manifest_.segments.end();
     if (ParseSegmentFileName(name, &number)) max_number = std::max(max_number, number + 1);
-    if (!known) {
+    if (!known && ParseSegmentFileName(name, &number)) {
       options_.logger("removing unreferenced file " + JoinPath(segment_dir_, name));
       KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(segment_dir_, name)));
     }

@@ -48,11 +48,16 @@ AppendFile::~AppendFile() {
 }
 
 Status AppendFile::Append(std::string_view data) {
+  const uint64_t before = size_;
   while (!data.empty()) {
     ssize_t n = ::write(fd_, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("write", path_, errno);
+      const int err = errno;
+      // Take back a partial append, so that a later append does not follow
+      // a torn record (which recovery would have to call corruption).
+      if (size_ != before && ::ftruncate(fd_, static_cast<off_t>(before)) == 0) size_ = before;
+      return ErrnoStatus("write", path_, err);
     }
     data.remove_prefix(static_cast<size_t>(n));
     size_ += static_cast<uint64_t>(n);
@@ -74,6 +79,7 @@ Status AppendFile::Close() {
 }
 
 Result<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+  if (!FileExists(path)) return Status::NotFound(path + " does not exist");
   int fd;
   uint64_t file_size;
   KPIDB_RETURN_IF_ERROR(OpenWithSize(path, O_RDONLY | O_CLOEXEC, &fd, &file_size));
@@ -185,10 +191,16 @@ Status RenameFile(const std::string& from, const std::string& to) {
 }
 
 Status TruncateFile(const std::string& path, uint64_t size) {
-  if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
-    return ErrnoStatus("truncate", path, errno);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  Status s;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    s = ErrnoStatus("truncate", path, errno);
+  } else if (::fsync(fd) != 0) {
+    s = ErrnoStatus("fsync", path, errno);
   }
-  return Status::Ok();
+  ::close(fd);
+  return s;
 }
 
 bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }

@@ -23,7 +23,8 @@ class AppendFile {
   AppendFile(const AppendFile&) = delete;
   AppendFile& operator=(const AppendFile&) = delete;
 
-  Status Append(std::string_view data);  // write(2) until done
+  // write(2) until done. On failure, a partial append is truncated away.
+  Status Append(std::string_view data);
   Status Sync();                          // fdatasync(2)
   Status Close();
   uint64_t size() const { return size_; }
@@ -36,7 +37,8 @@ class AppendFile {
   uint64_t size_;
 };
 
-// A read-only memory mapping of a whole file. Thread-safe for reads.
+// A read-only memory mapping of a whole file (NotFound if it does not
+// exist). Thread-safe for reads.
 class MappedFile {
  public:
   static Result<std::unique_ptr<MappedFile>> Open(const std::string& path);
@@ -76,6 +78,7 @@ Status SyncDir(const std::string& dir);
 Status CreateDirIfMissing(const std::string& dir);
 Status RemoveFile(const std::string& path);
 Status RenameFile(const std::string& from, const std::string& to);
+// Truncates and fsyncs, so the repair survives a crash.
 Status TruncateFile(const std::string& path, uint64_t size);
 bool FileExists(const std::string& path);
 Result<uint64_t> FileSize(const std::string& path);

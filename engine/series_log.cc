@@ -50,15 +50,24 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
 }
 
 Status SeriesLog::Append(const std::vector<Definition>& definitions) {
-  if (definitions.empty()) return Status::Ok();
-  std::string payload;
-  PutVarint64(&payload, definitions.size());
-  for (const auto& [id, canonical] : definitions) {
-    PutFixed64(&payload, id);
-    PutLengthPrefixed(&payload, canonical);
-  }
+  // Records of at most ~1 MiB, so no flush, however many series it
+  // carries, writes a record too large to read back.
+  constexpr size_t kRecordBytes = 1 << 20;
   std::string framed;
-  AppendLogRecord(kSeriesDefinitionRecord, payload, &framed);
+  for (size_t i = 0; i < definitions.size();) {
+    std::string body;
+    size_t n = 0;
+    for (size_t k = i; k < definitions.size() && (n == 0 || body.size() < kRecordBytes); ++k, ++n) {
+      PutFixed64(&body, definitions[k].first);
+      PutLengthPrefixed(&body, definitions[k].second);
+    }
+    std::string payload;
+    PutVarint64(&payload, n);
+    payload.append(body);
+    AppendLogRecord(kSeriesDefinitionRecord, payload, &framed);
+    i += n;
+  }
+  if (framed.empty()) return Status::Ok();
   KPIDB_RETURN_IF_ERROR(file_->Append(framed));
   return file_->Sync();
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <system_error>
 #include <thread>
 
 #include "engine/query/query.h"
@@ -110,7 +111,13 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     };
     const size_t threads = n < 4 ? 1 : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    for (size_t t = 1; t < threads; ++t) {
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // no more threads to be had: the others (and this one) do the work
+      }
+    }
     work();
     for (auto& t : pool) t.join();
     size_t block_bytes = 0;
