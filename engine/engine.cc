@@ -12,6 +12,7 @@ namespace kpidb {
 namespace {
 
 constexpr uint64_t kMaxGroupPoints = 4'000'000;  // one WAL write covers at most this
+constexpr uint64_t kMaxGroupBytes = 256ull << 20;  // keeps a group record far below the limit
 
 Status ValidateOptions(const EngineOptions& o) {
   if (o.max_points_per_chunk == 0 || o.max_points_per_chunk > kMaxChunkPoints) {
@@ -44,6 +45,7 @@ struct Engine::Writer {
   std::vector<std::string> encoded;  // WAL points per series
   std::vector<SeriesId> ids;
   uint64_t points = 0;
+  uint64_t record_bytes = 0;  // estimated size of its WAL record
   Status status;
   bool done = false;
   std::condition_variable cv;
@@ -105,12 +107,12 @@ Status Engine::Write(const WriteBatch& batch) {
     w.encoded.push_back(EncodeWalPoints(batch.series[i].timestamps_ms, batch.series[i].values));
     w.points += batch.series[i].timestamps_ms.size();
   }
-  size_t record_bytes = 16;
+  w.record_bytes = 64;
   for (size_t i = 0; i < w.encoded.size(); ++i) {
-    record_bytes += w.encoded[i].size() + w.canonicals[i].size() + 32;
+    w.record_bytes += w.encoded[i].size() + w.canonicals[i].size() + 32;
   }
-  if (record_bytes > kMaxLogRecordBytes) {
-    return Status::ResourceExhausted("the write encodes to " + std::to_string(record_bytes) +
+  if (w.record_bytes > kMaxLogRecordBytes) {
+    return Status::ResourceExhausted("the write encodes to " + std::to_string(w.record_bytes) +
                                      " bytes, over the WAL record limit of " +
                                      std::to_string(kMaxLogRecordBytes) + "; split it");
   }
@@ -136,10 +138,15 @@ Status Engine::Write(const WriteBatch& batch) {
   // This writer leads: it writes the whole group queued behind it.
   std::vector<Writer*> group;
   uint64_t group_points = 0;
+  uint64_t group_bytes = 0;
   for (Writer* g : writers_) {
-    if (!group.empty() && group_points + g->points > kMaxGroupPoints) break;
+    if (!group.empty() && (group_points + g->points > kMaxGroupPoints ||
+                           group_bytes + g->record_bytes > kMaxGroupBytes)) {
+      break;
+    }
     group.push_back(g);
     group_points += g->points;
+    group_bytes += g->record_bytes;
   }
   lock.unlock();
 
@@ -188,7 +195,8 @@ Status Engine::Write(const WriteBatch& batch) {
 }
 
 Status Engine::WriteGroup(std::vector<Writer*>& group) {
-  std::string framed;
+  std::string members;  // the group record's payload, but for its count
+  uint32_t member_count = 0;
   std::string body;
   std::vector<std::string_view> fresh;
   for (Writer* g : group) {
@@ -218,9 +226,11 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
                       static_cast<uint32_t>(g->batch->series[i].timestamps_ms.size()),
                       g->encoded[i], &body);
     }
-    AppendLogRecord(kWalWriteRecord, body, &framed);
+    AppendWalGroupMember(body, &members, &member_count);
   }
-  if (framed.empty()) return Status::Ok();
+  if (member_count == 0) return Status::Ok();
+  std::string framed;
+  AppendLogRecord(kWalGroupRecord, FinishWalGroup(member_count, members), &framed);
   MaybeRotateWal();
   KPIDB_RETURN_IF_ERROR(wal_->Append(framed));
   if (options_.wal_sync == WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(wal_->Sync());

@@ -56,6 +56,14 @@ void AppendLogRecord(uint8_t type, std::string_view payload, std::string* out) {
 ParsedLog ParseLog(std::string_view contents, std::string_view magic) {
   ParsedLog out;
   const std::string header = LogFileHeader(magic);
+  // A file that is all zeros (its size persisted before its data) holds
+  // nothing either.
+  const bool all_zero = contents.find_first_not_of('\0') == std::string_view::npos;
+  if (all_zero && !contents.empty()) {
+    out.header_torn = true;
+    out.bad_tail = true;
+    return out;
+  }
   if (contents.size() < kLogFileHeaderSize) {
     out.header_torn = std::string_view(header).starts_with(contents);
     out.bad_tail = !contents.empty();

@@ -44,8 +44,8 @@ struct ParsedLog {
   std::vector<LogRecord> records;  // the valid prefix
   uint64_t valid_bytes = 0;        // file offset just past the last valid record
   bool header_ok = false;          // the file header is present and right
-  // The file is a strict prefix of its header (a crash while creating it):
-  // it holds nothing and may be rewritten. !header_ok && !header_torn means
+  // The file is a strict prefix of its header, or all zeros (a crash while
+  // creating it): it holds nothing and may be rewritten. !header_ok && !header_torn means
   // a damaged header, which is corruption.
   bool header_torn = false;
   bool bad_tail = false;           // bytes after valid_bytes do not form a valid record

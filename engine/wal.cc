@@ -151,6 +151,45 @@ Status DecodeWalRecord(std::string_view body, std::vector<WalSeriesEntry>* entri
   return Status::Ok();
 }
 
+void AppendWalGroupMember(std::string_view body, std::string* group, uint32_t* count) {
+  PutLengthPrefixed(group, body);
+  ++*count;
+}
+
+std::string FinishWalGroup(uint32_t count, std::string_view group) {
+  std::string payload;
+  PutVarint64(&payload, count);
+  payload.append(group);
+  return payload;
+}
+
+// Calls `apply` for each write batch of a record (one for type 1, each
+// member for type 3).
+static Status ForEachWalBatch(const LogRecord& rec, std::vector<WalSeriesEntry>* entries,
+                              const std::function<Status(std::vector<WalSeriesEntry>&)>& apply,
+                              uint64_t* points) {
+  auto one = [&](std::string_view body) -> Status {
+    Status s = DecodeWalRecord(body, entries);
+    if (!s.ok()) return Status::Corruption(s.message());
+    for (const WalSeriesEntry& e : *entries) *points += e.timestamps.size();
+    return apply(*entries);
+  };
+  if (rec.type == kWalWriteRecord) return one(rec.payload);
+  if (rec.type != kWalGroupRecord) {
+    return Status::Corruption("unknown record type " + std::to_string(rec.type));
+  }
+  ByteReader r(rec.payload);
+  uint64_t n;
+  if (!r.GetVarint64(&n) || n > r.remaining()) return Status::Corruption("bad group size");
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view body;
+    if (!r.GetLengthPrefixed(&body)) return Status::Corruption("truncated group member");
+    KPIDB_RETURN_IF_ERROR(one(body));
+  }
+  if (!r.empty()) return Status::Corruption("trailing bytes in group");
+  return Status::Ok();
+}
+
 std::string WalFileName(uint64_t file_number) { return NumberedFileName(file_number, ".log"); }
 
 bool ParseWalFileName(std::string_view name, uint64_t* file_number) {
@@ -188,16 +227,13 @@ Status ReplayWal(const std::string& wal_dir, uint64_t first_file_number, const L
     ParsedLog parsed = ParseLog(contents, std::string_view(kWalMagic, 8));
     ++stats->files;
     for (const LogRecord& rec : parsed.records) {
-      Status s = rec.type == kWalWriteRecord
-                     ? DecodeWalRecord(rec.payload, &entries)
-                     : Status::Corruption("unknown record type " + std::to_string(rec.type));
-      if (!s.ok()) {
+      Status s = ForEachWalBatch(rec, &entries, apply, &stats->points);
+      if (s.IsCorruption()) {
         return Status::Corruption("WAL " + path + " at offset " + std::to_string(rec.offset) +
                                   ": " + s.message());
       }
-      for (const WalSeriesEntry& e : entries) stats->points += e.timestamps.size();
+      KPIDB_RETURN_IF_ERROR(s);
       ++stats->records;
-      KPIDB_RETURN_IF_ERROR(apply(entries));
     }
     if (!parsed.bad_tail) continue;
     if (!parsed.header_ok && !parsed.header_torn) {

@@ -23,7 +23,10 @@
 namespace kpidb {
 
 inline constexpr char kWalMagic[] = "KPIDBWAL";
-inline constexpr uint8_t kWalWriteRecord = 1;
+inline constexpr uint8_t kWalWriteRecord = 1;  // one write batch
+// One group commit: several write batches under one checksum, so that a
+// crash mid-append leaves the whole group torn, never half of it.
+inline constexpr uint8_t kWalGroupRecord = 3;
 
 // The points of one series as stored in a WAL record: an encoding byte,
 // then a chunk (docs/chunk-format.md) when the timestamps are strictly
@@ -38,6 +41,12 @@ void AppendWalSeries(SeriesId id, std::string_view canonical, uint32_t point_cou
                      std::string_view encoded_points, std::string* body);
 // The body starts with the series count.
 void StartWalRecord(uint32_t series_count, std::string* body);
+
+// Appends one write record body (StartWalRecord + AppendWalSeries...) to a
+// group record's payload; `count` is incremented. FinishWalGroup prefixes
+// the count.
+void AppendWalGroupMember(std::string_view body, std::string* group, uint32_t* count);
+std::string FinishWalGroup(uint32_t count, std::string_view group);
 
 struct WalSeriesEntry {
   SeriesId id;

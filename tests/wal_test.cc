@@ -43,6 +43,36 @@ TEST(RecordLog, CutAtEveryOffsetOfTheLastRecordKeepsTheRecordsBeforeIt) {
   }
 }
 
+TEST(RecordLog, AZeroFilledFileHoldsNothingAndIsTornNotCorrupt) {
+  // Its size reached the disk before its data did.
+  for (size_t size : {1u, 16u, 4096u}) {
+    ParsedLog p = ParseLog(std::string(size, '\0'), "KPIDBWAL");
+    EXPECT_FALSE(p.header_ok);
+    EXPECT_TRUE(p.header_torn) << size;
+    EXPECT_TRUE(p.records.empty());
+  }
+}
+
+TEST(WalRecord, AGroupRecordCarriesEveryBatchOfAGroupCommit) {
+  std::string members;
+  uint32_t count = 0;
+  for (int b = 0; b < 3; ++b) {
+    std::string body;
+    StartWalRecord(1, &body);
+    AppendWalSeries(static_cast<SeriesId>(b), "", 1,
+                    EncodeWalPoints(std::vector<int64_t>{b}, std::vector<double>{b * 1.5}), &body);
+    AppendWalGroupMember(body, &members, &count);
+  }
+  std::string log = LogFileHeader("KPIDBWAL");
+  AppendLogRecord(kWalGroupRecord, FinishWalGroup(count, members), &log);
+  ParsedLog p = ParseLog(log, "KPIDBWAL");
+  ASSERT_EQ(p.records.size(), 1u);
+  // Cut anywhere inside it: the whole group is torn, no batch survives alone.
+  for (size_t cut = kLogFileHeaderSize + 1; cut < log.size(); ++cut) {
+    EXPECT_TRUE(ParseLog(std::string_view(log).substr(0, cut), "KPIDBWAL").records.empty());
+  }
+}
+
 TEST(RecordLog, EveryFlippedBitIsDetected) {
   std::vector<std::string> payloads;
   const std::string log = BuildLog(4, &payloads);
