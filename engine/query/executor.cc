@@ -101,15 +101,17 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     results.assign(n, BucketValues{});
     statuses.assign(n, Status::Ok());
     std::atomic<size_t> next{0};
+    const size_t threads =
+        n < 4 ? 1 : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
     auto work = [&] {
       for (size_t i = next++; i < n; i = next++) {
-        SeriesAggregator aggregator(grid, run.query.aggregation, run.deadline);
+        SeriesAggregator aggregator(grid, run.query.aggregation, run.deadline,
+                                    run.query.limits.max_memory_bytes / threads);
         statuses[i] = run.engine.Scan(series[block + i].first, run.query.start_ms,
                                       run.query.end_ms, &aggregator);
         if (statuses[i].ok()) results[i] = aggregator.Finish();
       }
     };
-    const size_t threads = n < 4 ? 1 : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
     for (size_t t = 1; t < threads; ++t) {
       try {
@@ -267,16 +269,39 @@ Status Compute(Run& run, const BucketGrid& grid, const Selector& selector, std::
   return Status::Ok();
 }
 
+// Collects one series' raw points, checking the deadline and the memory
+// bound as they arrive (a series can hold more points than memory).
+class RawCollector : public ScanVisitor {
+ public:
+  RawCollector(const Run& run, ResultSeries* out) : run_(run), out_(out) {}
+  bool OnChunkStats(const ChunkStats&) override { return false; }
+  Status OnPoints(std::span<const int64_t> ts, std::span<const double> vs) override {
+    KPIDB_RETURN_IF_ERROR(run_.CheckDeadline());
+    const size_t points = out_->timestamps_ms.size() + ts.size();
+    KPIDB_RETURN_IF_ERROR(run_.CheckMemory(points * (sizeof(int64_t) + sizeof(double)), "a raw series"));
+    if (run_.points_emitted + points > run_.query.limits.max_points) {
+      return Status::ResourceExhausted("the query returns more than max_points=" +
+                                       std::to_string(run_.query.limits.max_points) + " points");
+    }
+    out_->timestamps_ms.insert(out_->timestamps_ms.end(), ts.begin(), ts.end());
+    out_->values.insert(out_->values.end(), vs.begin(), vs.end());
+    return Status::Ok();
+  }
+
+ private:
+  const Run& run_;
+  ResultSeries* out_;
+};
+
 Status RunRaw(Run& run) {
   KPIDB_ASSIGN_OR_RETURN(auto series, Select(run, run.query.selector, "selector"));
   for (const auto& [id, key] : series) {
     KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
-    KPIDB_ASSIGN_OR_RETURN(SeriesData data, run.engine.Read(id, run.query.start_ms, run.query.end_ms));
-    if (data.timestamps_ms.empty()) continue;
-    KPIDB_RETURN_IF_ERROR(run.CheckMemory(
-        data.timestamps_ms.size() * (sizeof(int64_t) + sizeof(double)), "a raw series"));
-    KPIDB_RETURN_IF_ERROR(run.Emit(ResultSeries{key.metric, key.labels, std::move(data.timestamps_ms),
-                                                std::move(data.values)}));
+    ResultSeries r{key.metric, key.labels, {}, {}};
+    RawCollector collect(run, &r);
+    KPIDB_RETURN_IF_ERROR(run.engine.Scan(id, run.query.start_ms, run.query.end_ms, &collect));
+    if (r.timestamps_ms.empty()) continue;
+    KPIDB_RETURN_IF_ERROR(run.Emit(std::move(r)));
   }
   return Status::Ok();
 }
@@ -284,8 +309,12 @@ Status RunRaw(Run& run) {
 Status RunRatio(Run& run, const BucketGrid& grid) {
   const Query& q = run.query;
   Keyed num, den;
-  auto keep = [](Keyed* out, const char* side) {
-    return [out, side](const SeriesKey& key, BucketValues&& bv) -> Status {
+  size_t held_bytes = 0;  // both sides are held until they are matched
+  auto keep = [&run, &held_bytes](Keyed* out, const char* side) {
+    return [&run, &held_bytes, out, side](const SeriesKey& key, BucketValues&& bv) -> Status {
+      if (bv.buckets.empty()) return Status::Ok();  // no points in range: nothing to match
+      held_bytes += bv.buckets.size() * (sizeof(uint32_t) + sizeof(double));
+      KPIDB_RETURN_IF_ERROR(run.CheckMemory(held_bytes, "the two sides of the ratio"));
       if (!out->emplace(key.labels, std::move(bv)).second) {
         return Status::InvalidArgument(std::string(side) + ": several series have the labels of " +
                                        key.ToString() + "; group them (group_by) to form a ratio");
@@ -330,6 +359,17 @@ Status ValidateQuery(const Query& q) {
     if (!IsValidLabelName(q.group_by[i])) {
       return Status::InvalidArgument("group_by[" + std::to_string(i) + "]: invalid label name \"" +
                                      q.group_by[i] + "\"");
+    }
+  }
+  if (q.limits.max_buckets > UINT32_MAX) {
+    return Status::InvalidArgument("limits.max_buckets must be at most " + std::to_string(UINT32_MAX));
+  }
+  for (size_t i = 0; i < q.group_by.size(); ++i) {
+    for (size_t k = 0; k < i; ++k) {
+      if (q.group_by[k] == q.group_by[i]) {
+        return Status::InvalidArgument("group_by[" + std::to_string(i) + "]: duplicate label \"" +
+                                       q.group_by[i] + "\"");
+      }
     }
   }
   if (q.limits.timeout.count() <= 0) {

@@ -28,6 +28,8 @@
 //   labels (all into one group when the list is empty); per bucket, the
 //   values of the group's series that have one are combined by `cross`
 //   (sum, avg, min, max, count). A result carries the group_by labels.
+//   group_by is ignored unless group is true; a label named twice is
+//   INVALID_ARGUMENT.
 // - Ratio (denominator set): numerator and denominator are each computed as
 //   above, matched on the group_by labels when grouped, on the full label
 //   set otherwise; per bucket num / den where both exist and den != 0

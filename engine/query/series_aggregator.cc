@@ -27,8 +27,11 @@ bool StatsSuffice(Aggregation a) {
 }  // namespace
 
 SeriesAggregator::SeriesAggregator(const BucketGrid& grid, Aggregation aggregation,
-                                   Clock::time_point deadline)
-    : grid_(grid), aggregation_(aggregation), deadline_(deadline) {}
+                                   Clock::time_point deadline, size_t max_bytes)
+    : grid_(grid),
+      aggregation_(aggregation),
+      deadline_(deadline),
+      max_buckets_held_(std::max<size_t>(1, max_bytes / sizeof(Bucket))) {}
 
 SeriesAggregator::Bucket& SeriesAggregator::BucketFor(int64_t ts) {
   if (buckets_.empty() || ts >= current_end_) {
@@ -63,6 +66,11 @@ bool SeriesAggregator::OnChunkStats(const ChunkStats& stats) {
 Status SeriesAggregator::OnPoints(std::span<const int64_t> timestamps,
                                   std::span<const double> values) {
   if (Clock::now() > deadline_) return Status::DeadlineExceeded("query passed its timeout");
+  if (buckets_.size() >= max_buckets_held_) {
+    return Status::ResourceExhausted("one series' buckets need more than its share of "
+                                     "max_memory_bytes (" + std::to_string(max_buckets_held_) +
+                                     " buckets)");
+  }
   const bool per_point =
       aggregation_ == Aggregation::kStddev || aggregation_ == Aggregation::kRate ||
       aggregation_ == Aggregation::kIncrease;

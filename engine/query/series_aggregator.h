@@ -29,7 +29,9 @@ struct BucketValues {
 
 class SeriesAggregator : public ScanVisitor {
  public:
-  SeriesAggregator(const BucketGrid& grid, Aggregation aggregation, Clock::time_point deadline);
+  // `max_bytes`: memory this aggregator may hold (RESOURCE_EXHAUSTED past it).
+  SeriesAggregator(const BucketGrid& grid, Aggregation aggregation, Clock::time_point deadline,
+                   size_t max_bytes);
 
   bool OnChunkStats(const ChunkStats& stats) override;
   Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) override;
@@ -60,6 +62,7 @@ class SeriesAggregator : public ScanVisitor {
   const BucketGrid& grid_;
   const Aggregation aggregation_;
   const Clock::time_point deadline_;
+  const size_t max_buckets_held_;
   std::vector<Bucket> buckets_;  // in index order
   int64_t current_end_ = 0;      // end of buckets_.back()'s bucket
   bool has_previous_ = false;    // for increase/rate: the series' last point
