@@ -197,7 +197,6 @@ Status Engine::Write(const WriteBatch& batch) {
 Status Engine::WriteGroup(std::vector<Writer*>& group) {
   std::string members;  // the group record's payload, but for its count
   uint32_t member_count = 0;
-  std::string body;
   std::vector<std::string_view> fresh;
   for (Writer* g : group) {
     // The series limit, checked against the exact state: only the leader
@@ -214,8 +213,8 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
           std::to_string(options_.max_series) + " (" + std::to_string(index_.size()) + " exist)");
       continue;
     }
-    body.clear();
-    StartWalRecord(static_cast<uint32_t>(g->canonicals.size()), &body);
+    const size_t member = BeginWalGroupMember(&members);
+    StartWalRecord(static_cast<uint32_t>(g->canonicals.size()), &members);
     g->ids.resize(g->canonicals.size());
     for (size_t i = 0; i < g->canonicals.size(); ++i) {
       bool created;
@@ -224,13 +223,14 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
       g->ids[i] = id;
       AppendWalSeries(id, created ? std::string_view(g->canonicals[i]) : std::string_view(),
                       static_cast<uint32_t>(g->batch->series[i].timestamps_ms.size()),
-                      g->encoded[i], &body);
+                      g->encoded[i], &members);
     }
-    AppendWalGroupMember(body, &members, &member_count);
+    EndWalGroupMember(member, &members);
+    ++member_count;
   }
   if (member_count == 0) return Status::Ok();
   std::string framed;
-  AppendLogRecord(kWalGroupRecord, FinishWalGroup(member_count, members), &framed);
+  AppendLogRecord(kWalGroupRecord, WalGroupCount(member_count), members, &framed);
   MaybeRotateWal();
   KPIDB_RETURN_IF_ERROR(wal_->Append(framed));
   if (options_.wal_sync == WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(wal_->Sync());

@@ -42,12 +42,20 @@ std::string LogFileHeader(std::string_view magic) {
 }
 
 void AppendLogRecord(uint8_t type, std::string_view payload, std::string* out) {
-  size_t start = out->size();
+  AppendLogRecord(type, payload, std::string_view(), out);
+}
+
+void AppendLogRecord(uint8_t type, std::string_view payload_head, std::string_view payload_tail,
+                     std::string* out) {
+  const size_t length = payload_head.size() + payload_tail.size();
+  out->reserve(out->size() + kLogRecordHeaderSize + length);
+  const size_t start = out->size();
   PutFixed64(out, 0);  // checksum, filled below
-  PutFixed32(out, static_cast<uint32_t>(payload.size()));
+  PutFixed32(out, static_cast<uint32_t>(length));
   out->push_back(static_cast<char>(type));
-  out->append(payload);
-  uint64_t checksum = RecordChecksum(out->data() + start + 8, 5 + payload.size());
+  out->append(payload_head);
+  out->append(payload_tail);
+  const uint64_t checksum = RecordChecksum(out->data() + start + 8, 5 + length);
   char buf[8];
   for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(checksum >> (8 * i));
   std::memcpy(out->data() + start, buf, 8);

@@ -33,6 +33,9 @@ inline constexpr uint8_t kMaxLogRecordType = 15;
 std::string LogFileHeader(std::string_view magic);
 // Appends one framed record to *out.
 void AppendLogRecord(uint8_t type, std::string_view payload, std::string* out);
+// The same, for a payload given as two consecutive parts (no copy to join them).
+void AppendLogRecord(uint8_t type, std::string_view payload_head, std::string_view payload_tail,
+                     std::string* out);
 
 struct LogRecord {
   uint8_t type;

@@ -151,16 +151,21 @@ Status DecodeWalRecord(std::string_view body, std::vector<WalSeriesEntry>* entri
   return Status::Ok();
 }
 
-void AppendWalGroupMember(std::string_view body, std::string* group, uint32_t* count) {
-  PutLengthPrefixed(group, body);
-  ++*count;
+size_t BeginWalGroupMember(std::string* members) {
+  const size_t start = members->size();
+  PutFixed32(members, 0);  // the member's length, set by EndWalGroupMember
+  return start;
 }
 
-std::string FinishWalGroup(uint32_t count, std::string_view group) {
-  std::string payload;
-  PutVarint64(&payload, count);
-  payload.append(group);
-  return payload;
+void EndWalGroupMember(size_t start, std::string* members) {
+  const uint32_t length = static_cast<uint32_t>(members->size() - start - 4);
+  for (int i = 0; i < 4; ++i) (*members)[start + i] = static_cast<char>(length >> (8 * i));
+}
+
+std::string WalGroupCount(uint32_t count) {
+  std::string out;
+  PutVarint64(&out, count);
+  return out;
 }
 
 // Calls `apply` for each write batch of a record (one for type 1, each
@@ -182,8 +187,11 @@ static Status ForEachWalBatch(const LogRecord& rec, std::vector<WalSeriesEntry>*
   uint64_t n;
   if (!r.GetVarint64(&n) || n > r.remaining()) return Status::Corruption("bad group size");
   for (uint64_t i = 0; i < n; ++i) {
+    uint32_t length;
     std::string_view body;
-    if (!r.GetLengthPrefixed(&body)) return Status::Corruption("truncated group member");
+    if (!r.GetFixed32(&length) || !r.GetBytes(length, &body)) {
+      return Status::Corruption("truncated group member");
+    }
     KPIDB_RETURN_IF_ERROR(one(body));
   }
   if (!r.empty()) return Status::Corruption("trailing bytes in group");

@@ -42,11 +42,13 @@ void AppendWalSeries(SeriesId id, std::string_view canonical, uint32_t point_cou
 // The body starts with the series count.
 void StartWalRecord(uint32_t series_count, std::string* body);
 
-// Appends one write record body (StartWalRecord + AppendWalSeries...) to a
-// group record's payload; `count` is incremented. FinishWalGroup prefixes
-// the count.
-void AppendWalGroupMember(std::string_view body, std::string* group, uint32_t* count);
-std::string FinishWalGroup(uint32_t count, std::string_view group);
+// A group record's payload is built in place: for each member,
+// BeginWalGroupMember, then StartWalRecord/AppendWalSeries into the same
+// string, then EndWalGroupMember; the record is framed with the count in
+// front: AppendLogRecord(kWalGroupRecord, WalGroupCount(n), members, &out).
+size_t BeginWalGroupMember(std::string* members);  // returns the member's start
+void EndWalGroupMember(size_t start, std::string* members);
+std::string WalGroupCount(uint32_t count);
 
 struct WalSeriesEntry {
   SeriesId id;

@@ -55,16 +55,16 @@ TEST(RecordLog, AZeroFilledFileHoldsNothingAndIsTornNotCorrupt) {
 
 TEST(WalRecord, AGroupRecordCarriesEveryBatchOfAGroupCommit) {
   std::string members;
-  uint32_t count = 0;
   for (int b = 0; b < 3; ++b) {
-    std::string body;
-    StartWalRecord(1, &body);
+    const size_t start = BeginWalGroupMember(&members);
+    StartWalRecord(1, &members);
     AppendWalSeries(static_cast<SeriesId>(b), "", 1,
-                    EncodeWalPoints(std::vector<int64_t>{b}, std::vector<double>{b * 1.5}), &body);
-    AppendWalGroupMember(body, &members, &count);
+                    EncodeWalPoints(std::vector<int64_t>{b}, std::vector<double>{b * 1.5}),
+                    &members);
+    EndWalGroupMember(start, &members);
   }
   std::string log = LogFileHeader("KPIDBWAL");
-  AppendLogRecord(kWalGroupRecord, FinishWalGroup(count, members), &log);
+  AppendLogRecord(kWalGroupRecord, WalGroupCount(3), members, &log);
   ParsedLog p = ParseLog(log, "KPIDBWAL");
   ASSERT_EQ(p.records.size(), 1u);
   // Cut anywhere inside it: the whole group is torn, no batch survives alone.
