@@ -179,7 +179,14 @@ Result<ResultSeries> Filled(const Run& run, const BucketGrid& grid, std::string 
         const double t1 = static_cast<double>(grid.bucket_start(bv.buckets[k]));
         const double t = static_cast<double>(grid.bucket_start(b));
         const double v0 = bv.values[k - 1], v1 = bv.values[k];
-        put(b, v0 + (v1 - v0) * (t - t0) / (t1 - t0));
+        const double d = v1 - v0;
+        // v1 - v0 overflows for huge values of opposite signs: blend instead.
+        if (std::isfinite(d)) {
+          put(b, v0 + d * (t - t0) / (t1 - t0));
+        } else {
+          const double f = (t - t0) / (t1 - t0);
+          put(b, v0 * (1 - f) + v1 * f);
+        }
         break;
       }
       case Fill::kNone: break;
