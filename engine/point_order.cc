@@ -27,4 +27,13 @@ void SortByTimestampKeepingLast(std::vector<int64_t>* timestamps, std::vector<do
   values->swap(out_vs);
 }
 
+void AppendPointsInRange(const std::vector<int64_t>& ts, const std::vector<double>& vs,
+                         int64_t start, int64_t end, std::vector<int64_t>* out_ts,
+                         std::vector<double>* out_vs) {
+  auto b = std::lower_bound(ts.begin(), ts.end(), start);
+  auto e = std::lower_bound(b, ts.end(), end);
+  out_ts->insert(out_ts->end(), b, e);
+  out_vs->insert(out_vs->end(), vs.begin() + (b - ts.begin()), vs.begin() + (e - ts.begin()));
+}
+
 }  // namespace kpidb

@@ -11,4 +11,9 @@ namespace kpidb {
 // append older points first.
 void SortByTimestampKeepingLast(std::vector<int64_t>* timestamps, std::vector<double>* values);
 
+// Appends the points of the sorted columns ts/vs that lie in [start, end).
+void AppendPointsInRange(const std::vector<int64_t>& ts, const std::vector<double>& vs,
+                         int64_t start, int64_t end, std::vector<int64_t>* out_ts,
+                         std::vector<double>* out_vs);
+
 }  // namespace kpidb

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/coding.h"
+#include "engine/point_order.h"
 
 namespace kpidb {
 namespace {
@@ -272,10 +273,7 @@ Status SegmentReader::Read(SeriesId id, int64_t start_ms, int64_t end_ms,
     ts.clear();
     vs.clear();
     KPIDB_RETURN_IF_ERROR(ReadChunk(c, &ts, &vs));
-    auto b = std::lower_bound(ts.begin(), ts.end(), start_ms);
-    auto e = std::lower_bound(b, ts.end(), end_ms);
-    timestamps->insert(timestamps->end(), b, e);
-    values->insert(values->end(), vs.begin() + (b - ts.begin()), vs.begin() + (e - ts.begin()));
+    AppendPointsInRange(ts, vs, start_ms, end_ms, timestamps, values);
   }
   return Status::Ok();
 }
