@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <unordered_set>
 
 #include "engine/point_order.h"
 #include "engine/record_log.h"
@@ -197,15 +199,17 @@ Status Engine::Write(const WriteBatch& batch) {
 Status Engine::WriteGroup(std::vector<Writer*>& group) {
   std::string members;  // the group record's payload, but for its count
   uint32_t member_count = 0;
-  std::vector<std::string_view> fresh;
+  std::vector<std::optional<SeriesId>> known;
+  std::unordered_set<std::string_view> fresh;
   for (Writer* g : group) {
     // The series limit, checked against the exact state: only the leader
-    // creates series.
+    // creates series. One index lookup per series serves both the check and
+    // the id assignment below.
+    known.clear();
     fresh.clear();
     for (const std::string& c : g->canonicals) {
-      if (!index_.Find(c) && std::find(fresh.begin(), fresh.end(), c) == fresh.end()) {
-        fresh.push_back(c);
-      }
+      known.push_back(index_.Find(c));
+      if (!known.back()) fresh.insert(c);
     }
     if (index_.size() + fresh.size() > options_.max_series) {
       g->status = Status::ResourceExhausted(
@@ -217,8 +221,9 @@ Status Engine::WriteGroup(std::vector<Writer*>& group) {
     StartWalRecord(static_cast<uint32_t>(g->canonicals.size()), &members);
     g->ids.resize(g->canonicals.size());
     for (size_t i = 0; i < g->canonicals.size(); ++i) {
-      bool created;
-      SeriesId id = index_.GetOrAssign(g->keys[i], g->canonicals[i], &created);
+      bool created = false;
+      const SeriesId id = known[i] ? *known[i]
+                                   : index_.GetOrAssign(g->keys[i], g->canonicals[i], &created);
       if (created) new_series_.emplace_back(id, g->canonicals[i]);
       g->ids[i] = id;
       AppendWalSeries(id, created ? std::string_view(g->canonicals[i]) : std::string_view(),
@@ -284,15 +289,6 @@ struct ChunkRef {
   const ChunkMeta* chunk;
   size_t age;  // index of the segment: a higher one holds newer writes
 };
-
-// Appends the points of `ts`/`vs` inside [start, end) to the output columns.
-void AppendInRange(const std::vector<int64_t>& ts, const std::vector<double>& vs, int64_t start,
-                   int64_t end, std::vector<int64_t>* out_ts, std::vector<double>* out_vs) {
-  auto b = std::lower_bound(ts.begin(), ts.end(), start);
-  auto e = std::lower_bound(b, ts.end(), end);
-  out_ts->insert(out_ts->end(), b, e);
-  out_vs->insert(out_vs->end(), vs.begin() + (b - ts.begin()), vs.begin() + (e - ts.begin()));
-}
 
 }  // namespace
 
@@ -379,7 +375,7 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
         vs.swap(merged_vs);
         merged_ts.clear();
         merged_vs.clear();
-        AppendInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
+        AppendPointsInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
       }
     } else {
       // Older segments first, the head last: the sort keeps the newest value.
@@ -390,7 +386,7 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
         ts.clear();
         vs.clear();
         KPIDB_RETURN_IF_ERROR(refs[k].segment->ReadChunk(*refs[k].chunk, &ts, &vs));
-        AppendInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
+        AppendPointsInRange(ts, vs, start_ms, end_ms, &merged_ts, &merged_vs);
       }
       merged_ts.insert(merged_ts.end(), head_ts.begin() + static_cast<ptrdiff_t>(head_lo),
                        head_ts.begin() + static_cast<ptrdiff_t>(head_hi));
