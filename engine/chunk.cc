@@ -201,6 +201,27 @@ Status DecodeChunk(std::string_view chunk, std::vector<int64_t>* timestamps,
   return s;
 }
 
+void EncodeValueColumn(std::span<const double> values, const ChunkEncodeOptions& options,
+                       std::string* out) {
+  EncodedValues encoded = EncodeValues(values, options);
+  out->push_back(static_cast<char>(encoded.codec));
+  PutVarint64(out, encoded.bytes.size());
+  out->append(encoded.bytes);
+}
+
+Status DecodeValueColumn(std::string_view* in, size_t count, double* out) {
+  ByteReader reader(*in);
+  uint8_t codec_id;
+  uint64_t length;
+  if (!reader.GetByte(&codec_id) || !reader.GetVarint64(&length) || length > reader.remaining()) {
+    return Status::Corruption("value column: header truncated");
+  }
+  std::string_view bytes = in->substr(reader.position(), static_cast<size_t>(length));
+  KPIDB_RETURN_IF_ERROR(DecodeValues(codec_id, bytes, count, out));
+  in->remove_prefix(reader.position() + static_cast<size_t>(length));
+  return Status::Ok();
+}
+
 Result<uint32_t> ChunkPointCount(std::string_view chunk) {
   ByteReader reader(chunk);
   uint8_t magic;

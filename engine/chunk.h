@@ -67,6 +67,16 @@ void EncodeChunkWithOptions(std::span<const int64_t> timestamps, std::span<const
 Status DecodeChunk(std::string_view chunk, std::vector<int64_t>* timestamps,
                    std::vector<double>* values);
 
+// A value column on its own, for formats built from the chunk codecs (the
+// rollup blocks of rollup.h): appends the codec byte, varint(byte length)
+// and the column's bytes, with the codec chosen as for a chunk.
+// REQUIRES: !values.empty().
+void EncodeValueColumn(std::span<const double> values, const ChunkEncodeOptions& options,
+                       std::string* out);
+// Reads a column written by EncodeValueColumn at `in`'s position into
+// out[0..count), advancing `in` past it. Corruption when malformed.
+Status DecodeValueColumn(std::string_view* in, size_t count, double* out);
+
 // The number of points in an encoded chunk, read from its header without
 // decoding or verifying it. Returns Corruption for a truncated header.
 Result<uint32_t> ChunkPointCount(std::string_view chunk);
