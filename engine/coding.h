@@ -54,6 +54,20 @@ inline int64_t ZigZagDecode(uint64_t v) {
   return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
 }
 
+// v clamped to the int64 range (bucket bounds past it are clamped: the
+// bucket still holds every representable instant it should).
+inline int64_t SaturateInt64(__int128 v) {
+  if (v < INT64_MIN) return INT64_MIN;
+  if (v > INT64_MAX) return INT64_MAX;
+  return static_cast<int64_t>(v);
+}
+
+// floor(a / b) for b > 0; never overflows (b > 0 rules out INT64_MIN / -1).
+inline int64_t FloorDiv(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b < 0) ? q - 1 : q;
+}
+
 inline void PutVarsint64(std::string* dst, int64_t v) { PutVarint64(dst, ZigZagEncode(v)); }
 
 // The IEEE-754 bit pattern of a double: what "lossless" compares.

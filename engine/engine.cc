@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "engine/coding.h"
 #include "engine/point_order.h"
 #include "engine/record_log.h"
 
@@ -23,6 +24,12 @@ Status ValidateOptions(const EngineOptions& o) {
   }
   if (o.segment_partition_ms <= 0) {
     return Status::InvalidArgument("segment_partition_ms must be positive");
+  }
+  for (size_t i = 0; i < o.rollup_tiers_ms.size(); ++i) {
+    const int64_t step = o.rollup_tiers_ms[i];
+    if (step <= 0 || (i > 0 && step <= o.rollup_tiers_ms[i - 1])) {
+      return Status::InvalidArgument("rollup_tiers_ms must be positive and increasing");
+    }
   }
   if (o.head_max_bytes == 0) return Status::InvalidArgument("head_max_bytes must be positive");
   if (o.wal_sync == WalSyncPolicy::kInterval && o.wal_sync_interval_ms == 0) {
@@ -285,10 +292,81 @@ class CollectingVisitor : public ScanVisitor {
 };
 
 struct ChunkRef {
+  const SegmentSeries* entry;
   const SegmentReader* segment;
   const ChunkMeta* chunk;
   size_t age;  // index of the segment: a higher one holds newer writes
 };
+
+// A rollup row a scan visitor took, with its bucket [start, end).
+struct TakenRow {
+  int64_t start;
+  int64_t end;
+  int64_t step_ms;
+  RollupRow row;
+};
+
+// Whether a source other than segment `age` may have points of the series
+// in [s, e): a head point there, or a chunk of another segment whose span
+// meets it. `refs` is sorted by chunk start, and no chunk spans more than
+// `max_span` ms.
+bool OthersMayHavePoints(const std::vector<ChunkRef>& refs, int64_t max_span,
+                         const std::vector<int64_t>& head_ts, size_t age, int64_t s, int64_t e) {
+  auto h = std::lower_bound(head_ts.begin(), head_ts.end(), s);
+  if (h != head_ts.end() && *h < e) return true;
+  const int64_t from = SaturateInt64(static_cast<__int128>(s) - max_span);
+  auto it = std::lower_bound(refs.begin(), refs.end(), from, [](const ChunkRef& r, int64_t t) {
+    return r.chunk->stats.min_timestamp_ms < t;
+  });
+  for (; it != refs.end() && it->chunk->stats.min_timestamp_ms < e; ++it) {
+    if (it->age != age && it->chunk->stats.max_timestamp_ms >= s) return true;
+  }
+  return false;
+}
+
+// The rollup rows the visitor takes (see ScanVisitor), sorted by start.
+Status ChooseRollupRows(const std::vector<ChunkRef>& refs, const std::vector<int64_t>& head_ts,
+                        int64_t start_ms, int64_t end_ms, ScanVisitor* visitor,
+                        std::vector<TakenRow>* taken) {
+  int64_t max_span = 0;
+  for (const ChunkRef& r : refs) {
+    max_span = std::max(max_span, r.chunk->stats.max_timestamp_ms - r.chunk->stats.min_timestamp_ms);
+  }
+  std::vector<RollupTier> tiers;
+  std::vector<TakenRow> mine;  // of one segment, sorted by start
+  std::vector<const SegmentSeries*> done;
+  for (const ChunkRef& ref : refs) {
+    // Each segment entry once (its chunks are among the refs).
+    if (ref.entry->rollup_length == 0 ||
+        std::find(done.begin(), done.end(), ref.entry) != done.end()) {
+      continue;
+    }
+    done.push_back(ref.entry);
+    KPIDB_RETURN_IF_ERROR(ref.segment->ReadRollup(*ref.entry, &tiers));
+    mine.clear();
+    for (auto tier = tiers.rbegin(); tier != tiers.rend(); ++tier) {  // coarsest first
+      const size_t coarser = mine.size();
+      for (const RollupRow& row : tier->rows) {
+        const int64_t s = RollupBucketStart(tier->step_ms, row.bucket);
+        const int64_t e = RollupBucketEnd(tier->step_ms, row.bucket);
+        if (s < start_ms || e > end_ms) continue;
+        auto next = std::partition_point(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser),
+                                         [&](const TakenRow& r) { return r.start <= s; });
+        if (next != mine.begin() && std::prev(next)->end > s) continue;
+        if (next != mine.begin() + static_cast<ptrdiff_t>(coarser) && next->start < e) continue;
+        if (OthersMayHavePoints(refs, max_span, head_ts, ref.age, s, e)) continue;
+        if (!visitor->WantsRollupRow(tier->step_ms, row)) continue;
+        mine.push_back({s, e, tier->step_ms, row});
+      }
+      std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser), mine.end(),
+                         [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
+    }
+    taken->insert(taken->end(), mine.begin(), mine.end());
+  }
+  std::sort(taken->begin(), taken->end(),
+            [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -325,7 +403,7 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
     if (series == nullptr) continue;
     for (const ChunkMeta& c : series->chunks) {
       if (c.stats.max_timestamp_ms >= start_ms && c.stats.min_timestamp_ms < end_ms) {
-        refs.push_back({&segment, &c, age});
+        refs.push_back({series, &segment, &c, age});
       }
     }
   }
@@ -333,10 +411,44 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
     return a.chunk->stats.min_timestamp_ms < b.chunk->stats.min_timestamp_ms;
   });
 
+  std::vector<TakenRow> taken;
+  if (visitor->UsesRollups()) {
+    KPIDB_RETURN_IF_ERROR(ChooseRollupRows(refs, head_ts, start_ms, end_ms, visitor, &taken));
+  }
+  // Everything reaches the visitor in time order: taken rows in place of
+  // the points they cover.
+  size_t next_row = 0;
+  auto emit_rows_through = [&](int64_t t) -> Status {  // rows starting at or before t
+    for (; next_row < taken.size() && taken[next_row].start <= t; ++next_row) {
+      KPIDB_RETURN_IF_ERROR(visitor->OnRollupRow(taken[next_row].step_ms, taken[next_row].row));
+    }
+    return Status::Ok();
+  };
+  auto deliver = [&](std::span<const int64_t> ts, std::span<const double> vs) -> Status {
+    for (size_t i = 0; i < ts.size();) {
+      KPIDB_RETURN_IF_ERROR(emit_rows_through(ts[i]));
+      if (next_row > 0) {  // skip the points of the last row taken
+        while (i < ts.size() && ts[i] < taken[next_row - 1].end) ++i;
+      }
+      size_t j = i;
+      while (j < ts.size() && (next_row == taken.size() || ts[j] < taken[next_row].start)) ++j;
+      if (j > i) KPIDB_RETURN_IF_ERROR(visitor->OnPoints(ts.subspan(i, j - i), vs.subspan(i, j - i)));
+      i = j;
+    }
+    return Status::Ok();
+  };
+  // The taken row that meets [lo, hi], if any (rows do not overlap).
+  auto row_meeting = [&](int64_t lo, int64_t hi) -> const TakenRow* {
+    auto it = std::partition_point(taken.begin(), taken.end(),
+                                   [&](const TakenRow& r) { return r.start <= hi; });
+    if (it == taken.begin()) return nullptr;
+    --it;
+    return it->end > lo ? &*it : nullptr;
+  };
   auto emit_head = [&](size_t from, size_t to) -> Status {
     if (from == to) return Status::Ok();
-    return visitor->OnPoints(std::span<const int64_t>(head_ts).subspan(from, to - from),
-                             std::span<const double>(head_vs).subspan(from, to - from));
+    return deliver(std::span<const int64_t>(head_ts).subspan(from, to - from),
+                   std::span<const double>(head_vs).subspan(from, to - from));
   };
   std::vector<int64_t> ts, merged_ts;
   std::vector<double> vs, merged_vs;
@@ -359,11 +471,19 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
     KPIDB_RETURN_IF_ERROR(emit_head(head_pos, head_lo));
     head_pos = head_hi;
 
+    const TakenRow* row = taken.empty() ? nullptr : row_meeting(lo, hi);
+    if (row != nullptr && row->start <= lo && hi < row->end) {
+      i = j;  // wholly covered by a row: nothing to decode
+      continue;
+    }
     const bool alone = j == i + 1 && head_lo == head_hi;
     const bool inside = lo >= start_ms && hi < end_ms;
-    if (alone && inside && visitor->OnChunkStats(refs[i].chunk->stats)) {
-      i = j;
-      continue;
+    if (alone && inside && row == nullptr) {
+      KPIDB_RETURN_IF_ERROR(emit_rows_through(lo));
+      if (visitor->OnChunkStats(refs[i].chunk->stats)) {
+        i = j;
+        continue;
+      }
     }
     merged_ts.clear();
     merged_vs.clear();
@@ -394,10 +514,11 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
                        head_vs.begin() + static_cast<ptrdiff_t>(head_hi));
       SortByTimestampKeepingLast(&merged_ts, &merged_vs);
     }
-    if (!merged_ts.empty()) KPIDB_RETURN_IF_ERROR(visitor->OnPoints(merged_ts, merged_vs));
+    if (!merged_ts.empty()) KPIDB_RETURN_IF_ERROR(deliver(merged_ts, merged_vs));
     i = j;
   }
-  return emit_head(head_pos, head_ts.size());
+  KPIDB_RETURN_IF_ERROR(emit_head(head_pos, head_ts.size()));
+  return emit_rows_through(INT64_MAX);
 }
 
 std::vector<SeriesId> Engine::SelectSeries(std::string_view metric,

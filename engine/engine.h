@@ -60,6 +60,19 @@ class ScanVisitor {
   // the points it holds. Return true if the stats were enough (the chunk is
   // then not decoded), false to receive its points through OnPoints.
   virtual bool OnChunkStats(const ChunkStats& stats) = 0;
+  // Rollup rows (rollup.h). When UsesRollups(), Scan offers the rows of the
+  // segments' rollup tiers, coarsest tier first, whose bucket lies wholly
+  // inside the scanned range and holds no point of any other source
+  // (another segment, the head): such a row's statistics are exactly those
+  // of the series' points in its bucket. WantsRollupRow returns true to take
+  // it; a finer row overlapping a taken one is not offered. Taken rows then
+  // reach OnRollupRow, in time order with the points and stats, and the
+  // points they cover are not delivered.
+  virtual bool UsesRollups() const { return false; }
+  virtual bool WantsRollupRow(int64_t /*step_ms*/, const RollupRow& /*row*/) { return false; }
+  virtual Status OnRollupRow(int64_t /*step_ms*/, const RollupRow& /*row*/) {
+    return Status::Ok();
+  }
   // Points, strictly increasing in time across calls, one value per
   // timestamp (the newest write), all inside the scanned range.
   virtual Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) = 0;

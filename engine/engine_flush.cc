@@ -5,15 +5,9 @@
 #include <chrono>
 #include <map>
 
+#include "engine/coding.h"
+
 namespace kpidb {
-namespace {
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-}  // namespace
 
 Status Engine::Flush() {
   std::lock_guard lock(flush_mu_);
@@ -108,7 +102,8 @@ Status Engine::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {
       if (!slot.second) {
         slot.first = next_file_number_++;
         KPIDB_ASSIGN_OR_RETURN(slot.second, SegmentWriter::Create(SegmentPath(slot.first),
-                                                                  options_.max_points_per_chunk));
+                                                                  options_.max_points_per_chunk,
+                                                                  options_.rollup_tiers_ms));
       }
       KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(
           id, *canonical, std::span<const int64_t>(ts).subspan(start, end - start),

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "engine/series.h"
 
@@ -46,6 +47,14 @@ struct EngineOptions {
   // Segments are time-partitioned: one file per flush and partition.
   int64_t segment_partition_ms = 86'400'000;  // one day
   uint32_t max_points_per_chunk = 2048;
+  // Rollup tiers built for every series of every segment (rollup.h): steps
+  // in ms, positive and increasing. Queries whose buckets are unions of a
+  // tier's buckets read its rows instead of the points. A step should divide
+  // segment_partition_ms (a row straddling two partitions is never used); a
+  // tier needing more than 65536 rows in one segment is not built there.
+  // Empty: no rollups. A finer tier (1 min) speeds up short steps at the cost
+  // of disk (docs/segment-format.md gives the figures).
+  std::vector<int64_t> rollup_tiers_ms = {3'600'000, 86'400'000};
   // Decode every chunk of every segment when opening (checksums and
   // structure); a corrupt segment is quarantined.
   bool verify_segments_on_open = true;

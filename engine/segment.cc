@@ -43,6 +43,8 @@ void EncodeIndex(const std::vector<SegmentSeries>& series, std::string* out) {
       prev_end = c.offset + c.length;
       prev_max_ts = c.stats.max_timestamp_ms;
     }
+    PutVarint64(out, s.rollup_length == 0 ? 0 : s.rollup_offset - prev_end);
+    PutVarint64(out, s.rollup_length);
   }
 }
 
@@ -54,19 +56,29 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
   return ParseNumberedFileName(name, ".kps", number);
 }
 
-SegmentWriter::SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk)
-    : file_(std::move(file)), max_points_per_chunk_(max_points_per_chunk) {
+SegmentWriter::SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
+                             std::vector<int64_t> rollup_steps_ms)
+    : file_(std::move(file)),
+      max_points_per_chunk_(max_points_per_chunk),
+      rollup_steps_ms_(std::move(rollup_steps_ms)) {
   buffer_ = SegmentHeader();
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
-                                                             uint32_t max_points_per_chunk) {
+                                                             uint32_t max_points_per_chunk,
+                                                             std::vector<int64_t> rollup_steps_ms) {
   if (max_points_per_chunk == 0 || max_points_per_chunk > kMaxChunkPoints) {
     return Status::InvalidArgument("max_points_per_chunk must be in [1, " +
                                    std::to_string(kMaxChunkPoints) + "]");
   }
+  for (size_t i = 0; i < rollup_steps_ms.size(); ++i) {
+    if (rollup_steps_ms[i] <= 0 || (i > 0 && rollup_steps_ms[i] <= rollup_steps_ms[i - 1])) {
+      return Status::InvalidArgument("rollup steps must be positive and increasing");
+    }
+  }
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
-  return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(file), max_points_per_chunk));
+  return std::unique_ptr<SegmentWriter>(
+      new SegmentWriter(std::move(file), max_points_per_chunk, std::move(rollup_steps_ms)));
 }
 
 Status SegmentWriter::MaybeFlushBuffer(bool force) {
@@ -95,6 +107,22 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
     meta.length = static_cast<uint32_t>(buffer_.size() - before);
     meta.stats = ComputeChunkStats(ts, vs);
     entry.chunks.push_back(meta);
+    KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(false));
+  }
+  std::vector<RollupTier> tiers;
+  if (!rollup_steps_ms_.empty()) {
+    for (int64_t step : rollup_steps_ms_) {
+      tiers.push_back({step, ComputeRollupRows(step, timestamps, values)});
+      // A tier too fine for this many points is left out (scans then use
+      // the points, or a coarser tier).
+      if (tiers.back().rows.size() > kMaxRollupRows) tiers.pop_back();
+    }
+  }
+  if (!tiers.empty()) {
+    entry.rollup_offset = file_size();
+    const size_t before = buffer_.size();
+    EncodeRollupBlock(tiers, &buffer_);
+    entry.rollup_length = static_cast<uint32_t>(buffer_.size() - before);
     KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(false));
   }
   min_ts_ = std::min(min_ts_, timestamps.front());
@@ -222,6 +250,19 @@ Status SegmentReader::Parse(bool verify_chunks) {
       counted_points += count;
       s.chunks.push_back(m);
     }
+    uint64_t rollup_gap, rollup_length;
+    if (!r.GetVarint64(&rollup_gap) || !r.GetVarint64(&rollup_length)) {
+      return Corrupt(index_offset + r.position(), "malformed rollup entry");
+    }
+    if (rollup_length > 0) {
+      s.rollup_offset = prev_end + rollup_gap;
+      if (rollup_length > UINT32_MAX || rollup_gap > index_offset ||
+          s.rollup_offset < kSegmentHeaderSize || s.rollup_offset > index_offset ||
+          rollup_length > index_offset - s.rollup_offset) {
+        return Corrupt(index_offset + r.position(), "malformed rollup entry");
+      }
+      s.rollup_length = static_cast<uint32_t>(rollup_length);
+    }
     series_.push_back(std::move(s));
   }
   if (!r.empty()) return Corrupt(index_offset + r.position(), "trailing bytes in index");
@@ -239,6 +280,18 @@ Status SegmentReader::Parse(bool verify_chunks) {
           return Corrupt(c.offset, "chunk does not match its index entry");
         }
       }
+      std::vector<RollupTier> tiers;
+      KPIDB_RETURN_IF_ERROR(ReadRollup(s, &tiers));
+      uint64_t points = 0;
+      for (const ChunkMeta& c : s.chunks) points += c.stats.count;
+      for (const RollupTier& tier : tiers) {
+        uint64_t counted = 0;
+        for (const RollupRow& row : tier.rows) counted += row.count;
+        if (counted != points) {
+          return Corrupt(s.rollup_offset, "rollup tier of " + std::to_string(tier.step_ms) +
+                                              " ms does not count the series' points");
+        }
+      }
     }
   }
   return Status::Ok();
@@ -254,6 +307,16 @@ Status SegmentReader::ReadChunk(const ChunkMeta& chunk, std::vector<int64_t>* ti
                                 std::vector<double>* values) const {
   Status s = DecodeChunk(file_->data().substr(chunk.offset, chunk.length), timestamps, values);
   if (!s.ok()) return Corrupt(chunk.offset, "chunk: " + s.message());
+  return Status::Ok();
+}
+
+Status SegmentReader::ReadRollup(const SegmentSeries& series,
+                                 std::vector<RollupTier>* tiers) const {
+  tiers->clear();
+  if (series.rollup_length == 0) return Status::Ok();
+  Status s =
+      DecodeRollupBlock(file_->data().substr(series.rollup_offset, series.rollup_length), tiers);
+  if (!s.ok()) return Corrupt(series.rollup_offset, s.message());
   return Status::Ok();
 }
 

@@ -2,11 +2,12 @@
 // by SegmentWriter at flush (or compaction), then only read. The byte layout
 // is documented in docs/segment-format.md:
 //
-//   header(16) | chunk* | index | footer(72)
+//   header(16) | (chunk* rollup-block?)* | index | footer(72)
 //
-// The index lists, per series (increasing id), its canonical key and its
-// chunks with their offset, length and stats, so a reader can answer
-// aggregations from stats and decode only the chunks it needs.
+// The index lists, per series (increasing id), its canonical key, its
+// chunks with their offset, length and stats, and its rollup block (rollup.h),
+// so a reader can answer aggregations from rollups and stats and decode only
+// the chunks it needs.
 #pragma once
 
 #include <cstdint>
@@ -18,13 +19,14 @@
 
 #include "engine/chunk.h"
 #include "engine/file_util.h"
+#include "engine/rollup.h"
 #include "engine/series.h"
 #include "engine/status.h"
 
 namespace kpidb {
 
 inline constexpr char kSegmentMagic[] = "KPIDBSEG";
-inline constexpr uint32_t kSegmentFormatVersion = 1;
+inline constexpr uint32_t kSegmentFormatVersion = 2;
 inline constexpr size_t kSegmentHeaderSize = 16;
 inline constexpr size_t kSegmentFooterSize = 72;
 
@@ -42,14 +44,19 @@ struct SegmentSeries {
   SeriesId id = 0;
   std::string canonical;  // the series key, so a segment is self-describing
   std::vector<ChunkMeta> chunks;  // in time order, non-overlapping
+  // The rollup block of these points (all tiers), if any (length 0: none).
+  uint64_t rollup_offset = 0;
+  uint32_t rollup_length = 0;
 };
 
 // Writes one segment file. Not thread-safe.
 class SegmentWriter {
  public:
-  // `max_points_per_chunk` in [1, kMaxChunkPoints].
+  // `max_points_per_chunk` in [1, kMaxChunkPoints]; `rollup_steps_ms`:
+  // the tiers to build for every series, increasing (empty: none).
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
-                                                       uint32_t max_points_per_chunk);
+                                                       uint32_t max_points_per_chunk,
+                                                       std::vector<int64_t> rollup_steps_ms = {});
   // REQUIRES: ids strictly increasing across calls; timestamps strictly
   // increasing, non-empty, same length as values.
   Status AddSeries(SeriesId id, std::string_view canonical, std::span<const int64_t> timestamps,
@@ -60,11 +67,13 @@ class SegmentWriter {
   uint64_t file_size() const { return file_->size() + buffer_.size(); }
 
  private:
-  SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk);
+  SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
+                std::vector<int64_t> rollup_steps_ms);
   Status MaybeFlushBuffer(bool force);
 
   std::unique_ptr<AppendFile> file_;
   const uint32_t max_points_per_chunk_;
+  const std::vector<int64_t> rollup_steps_ms_;
   std::string buffer_;
   std::vector<SegmentSeries> series_;
   int64_t min_ts_ = INT64_MAX;
@@ -91,6 +100,9 @@ class SegmentReader {
   // Decodes one chunk, appending all its points.
   Status ReadChunk(const ChunkMeta& chunk, std::vector<int64_t>* timestamps,
                    std::vector<double>* values) const;
+
+  // Decodes the series' rollup block (none: empty).
+  Status ReadRollup(const SegmentSeries& series, std::vector<RollupTier>* tiers) const;
 
   const std::string& path() const { return file_->path(); }
   int64_t min_timestamp_ms() const { return min_ts_; }

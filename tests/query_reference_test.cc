@@ -633,6 +633,18 @@ class World {
     options_.wal_sync = WalSyncPolicy::kNone;
     options_.max_points_per_chunk = 7;
     options_.segment_partition_ms = std::max<int64_t>(1000, 2 * span_ / Uniform(2, 8));
+    // Rollup tiers: none, or steps the queries' steps are often unions of,
+    // with the partition a multiple of the coarsest so that rows can serve.
+    options_.rollup_tiers_ms.clear();
+    if (Chance(0.8)) {
+      for (int64_t step : {10, 1000, 60'000, 3'600'000, 86'400'000}) {
+        if (Chance(0.5)) options_.rollup_tiers_ms.push_back(step);
+      }
+      if (!options_.rollup_tiers_ms.empty()) {
+        const int64_t top = options_.rollup_tiers_ms.back();
+        options_.segment_partition_ms = (options_.segment_partition_ms + top - 1) / top * top;
+      }
+    }
   }
 
   int64_t Uniform(int64_t lo, int64_t hi) {  // inclusive
@@ -917,19 +929,18 @@ class World {
   std::vector<int64_t> timestamps_;  // of every written point
 };
 
-class QueryReference : public ::testing::TestWithParam<uint32_t> {};
-
-// For many random data sets and queries, Execute returns exactly what the
-// reference computes from the raw points.
-TEST_P(QueryReference, EveryQueryMatchesTheNaiveReference) {
-  const uint32_t seed = GetParam();
+// Runs 200 random queries on the world of `seed`, each checked against the
+// reference; returns what the executions read, summed.
+QueryStats CheckRandomQueries(uint32_t seed) {
+  QueryStats total;
   World world(seed);
   TempDir dir;
   auto opened = Engine::Open(dir.path(), world.options());
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  if (!opened.ok()) return total;
   std::unique_ptr<Engine> engine = std::move(opened).value();
   world.Populate(*engine);
-  if (::testing::Test::HasFatalFailure()) return;
+  if (::testing::Test::HasFatalFailure()) return total;
 
   constexpr int kQueries = 200;
   int failures = 0;
@@ -937,10 +948,18 @@ TEST_P(QueryReference, EveryQueryMatchesTheNaiveReference) {
     const Query q = world.RandomQuery();
     const std::vector<Expected> want = Reference(world.store(), q);
     std::vector<ResultSeries> got;
-    Status s = Execute(*engine, q, [&](ResultSeries&& r) {
-      got.push_back(std::move(r));
-      return Status::Ok();
-    });
+    QueryStats read;
+    Status s = Execute(
+        *engine, q,
+        [&](ResultSeries&& r) {
+          got.push_back(std::move(r));
+          return Status::Ok();
+        },
+        &read);
+    total.series += read.series;
+    total.points += read.points;
+    total.chunk_stats += read.chunk_stats;
+    total.rollup_rows += read.rollup_rows;
     std::string diff;
     if (!s.ok()) {
       diff = "Execute failed: " + s.ToString() + "\n";
@@ -950,10 +969,38 @@ TEST_P(QueryReference, EveryQueryMatchesTheNaiveReference) {
     if (!diff.empty()) {
       ++failures;
       ADD_FAILURE() << "seed " << seed << " query " << i << " (data base " << world.base()
-                    << " span " << world.span() << ")\n  " << Describe(q) << "\n"
+                    << " span " << world.span() << ", rollup tiers "
+                    << ::testing::PrintToString(world.options().rollup_tiers_ms) << ")\n  "
+                    << Describe(q) << "\n"
                     << diff << DescribeData(world.store(), q);
     }
   }
+  return total;
+}
+
+class QueryReference : public ::testing::TestWithParam<uint32_t> {};
+
+// For many random data sets and queries, Execute returns exactly what the
+// reference computes from the raw points.
+TEST_P(QueryReference, EveryQueryMatchesTheNaiveReference) { CheckRandomQueries(GetParam()); }
+
+// The comparison above means something for the precomputed paths only if
+// they serve some of the queries: rollup rows and chunk stats both do.
+TEST(QueryReferenceCoverage, RollupRowsAndChunkStatsServeSomeQueries) {
+  QueryStats total;
+  for (uint32_t seed = 1; seed <= 8; ++seed) {
+    const QueryStats read = CheckRandomQueries(seed);
+    total.rollup_rows += read.rollup_rows;
+    total.chunk_stats += read.chunk_stats;
+    total.points += read.points;
+  }
+  EXPECT_GT(total.rollup_rows, 100u);
+  EXPECT_GT(total.chunk_stats, 100u);
+  EXPECT_GT(total.points, 1000u);
+  std::printf("rollup rows %llu, chunk stats %llu, points %llu\n",
+              static_cast<unsigned long long>(total.rollup_rows),
+              static_cast<unsigned long long>(total.chunk_stats),
+              static_cast<unsigned long long>(total.points));
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, QueryReference, ::testing::Range<uint32_t>(1, 33));

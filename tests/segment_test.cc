@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 std::string WriteSmallSegment(const std::string& dir) {
   const std::string path = dir + "/seg.kps";
-  auto w = SegmentWriter::Create(path, 4);
+  auto w = SegmentWriter::Create(path, 4, {2000, 5000});  // rollup blocks too
   EXPECT_TRUE(w.ok());
   for (SeriesId id : {3u, 9u}) {
     std::vector<int64_t> ts;

@@ -47,6 +47,7 @@ struct Run {
   const ResultSink& sink;
   Clock::time_point deadline;
   size_t points_emitted = 0;
+  QueryStats stats;  // updated by the thread that runs Execute only
 
   Status CheckDeadline() const {
     if (Clock::now() > deadline) return Status::DeadlineExceeded("query passed its timeout");
@@ -95,21 +96,25 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
                      const std::vector<std::pair<SeriesId, SeriesKey>>& series, Consume consume) {
   std::vector<BucketValues> results;
   std::vector<Status> statuses;
+  std::vector<QueryStats> read;
   for (size_t block = 0; block < series.size(); block += kBlockSeries) {
     KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
     const size_t n = std::min(kBlockSeries, series.size() - block);
     results.assign(n, BucketValues{});
     statuses.assign(n, Status::Ok());
+    read.assign(n, QueryStats{});
     std::atomic<size_t> next{0};
     const size_t threads =
         n < 4 ? 1 : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
     auto work = [&] {
       for (size_t i = next++; i < n; i = next++) {
         SeriesAggregator aggregator(grid, run.query.aggregation, run.deadline,
-                                    run.query.limits.max_memory_bytes / threads);
+                                    run.query.limits.max_memory_bytes / threads,
+                                    run.query.use_precomputed);
         statuses[i] = run.engine.Scan(series[block + i].first, run.query.start_ms,
                                       run.query.end_ms, &aggregator);
         if (statuses[i].ok()) results[i] = aggregator.Finish();
+        read[i] = aggregator.read();
       }
     };
     std::vector<std::thread> pool;
@@ -125,6 +130,10 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     size_t block_bytes = 0;
     for (size_t i = 0; i < n; ++i) {
       KPIDB_RETURN_IF_ERROR(statuses[i]);
+      run.stats.series += 1;
+      run.stats.points += read[i].points;
+      run.stats.chunk_stats += read[i].chunk_stats;
+      run.stats.rollup_rows += read[i].rollup_rows;
       block_bytes += results[i].buckets.size() * (sizeof(uint32_t) + sizeof(double));
     }
     KPIDB_RETURN_IF_ERROR(run.CheckMemory(block_bytes, "a block of per-series buckets"));
@@ -307,6 +316,8 @@ Status RunRaw(Run& run) {
     ResultSeries r{key.metric, key.labels, {}, {}};
     RawCollector collect(run, &r);
     KPIDB_RETURN_IF_ERROR(run.engine.Scan(id, run.query.start_ms, run.query.end_ms, &collect));
+    run.stats.series += 1;
+    run.stats.points += r.timestamps_ms.size();
     if (r.timestamps_ms.empty()) continue;
     KPIDB_RETURN_IF_ERROR(run.Emit(std::move(r)));
   }
@@ -395,9 +406,10 @@ Status ValidateQuery(const Query& q) {
   return BucketGrid::Make(q.start_ms, q.end_ms, q.step, q.limits.max_buckets).status();
 }
 
-Status Execute(const Engine& engine, const Query& query, const ResultSink& sink) {
-  KPIDB_RETURN_IF_ERROR(ValidateQuery(query));
-  Run run{engine, query, sink, Clock::now() + query.limits.timeout};
+namespace {
+
+Status ExecuteValid(Run& run) {
+  const Query& query = run.query;
   if (IsRaw(query.step)) return RunRaw(run);
   KPIDB_ASSIGN_OR_RETURN(BucketGrid grid, BucketGrid::Make(query.start_ms, query.end_ms, query.step,
                                                             query.limits.max_buckets));
@@ -417,6 +429,17 @@ Status Execute(const Engine& engine, const Query& query, const ResultSink& sink)
     KPIDB_RETURN_IF_ERROR(run.Emit(std::move(r)));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Execute(const Engine& engine, const Query& query, const ResultSink& sink,
+               QueryStats* stats) {
+  KPIDB_RETURN_IF_ERROR(ValidateQuery(query));
+  Run run{engine, query, sink, Clock::now() + query.limits.timeout};
+  Status s = ExecuteValid(run);
+  if (stats != nullptr) *stats = run.stats;
+  return s;
 }
 
 }  // namespace kpidb::query

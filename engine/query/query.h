@@ -104,6 +104,19 @@ struct Query {
   Fill fill = Fill::kNone;
   std::optional<Selector> denominator;  // ratio: selector / denominator
   QueryLimits limits;
+  // Answer from rollup rows and chunk stats where they give the points'
+  // answer (the default); false reads every point. Either way the result is
+  // the same up to the rounding of sums (see above); false exists for checks
+  // and measurements.
+  bool use_precomputed = true;
+};
+
+// What an execution read, for tests, benchmarks and logs.
+struct QueryStats {
+  uint64_t series = 0;       // series scanned (both sides of a ratio)
+  uint64_t points = 0;       // points read one by one
+  uint64_t chunk_stats = 0;  // chunks answered from their stored stats
+  uint64_t rollup_rows = 0;  // rollup rows used in place of points
 };
 
 struct ResultSeries {
@@ -120,7 +133,8 @@ using ResultSink = std::function<Status(ResultSeries&&)>;
 // fill or ratio without a step...).
 Status ValidateQuery(const Query& query);
 
-// Runs the query against the engine's current data.
-Status Execute(const Engine& engine, const Query& query, const ResultSink& sink);
+// Runs the query against the engine's current data; fills *stats if given.
+Status Execute(const Engine& engine, const Query& query, const ResultSink& sink,
+               QueryStats* stats = nullptr);
 
 }  // namespace kpidb::query

@@ -27,11 +27,13 @@ bool StatsSuffice(Aggregation a) {
 }  // namespace
 
 SeriesAggregator::SeriesAggregator(const BucketGrid& grid, Aggregation aggregation,
-                                   Clock::time_point deadline, size_t max_bytes)
+                                   Clock::time_point deadline, size_t max_bytes,
+                                   bool use_precomputed)
     : grid_(grid),
       aggregation_(aggregation),
       deadline_(deadline),
-      max_buckets_held_(std::max<size_t>(1, max_bytes / sizeof(Bucket))) {}
+      max_buckets_held_(std::max<size_t>(1, max_bytes / sizeof(Bucket))),
+      use_precomputed_(use_precomputed) {}
 
 SeriesAggregator::Bucket& SeriesAggregator::BucketFor(int64_t ts) {
   if (buckets_.empty() || ts >= current_end_) {
@@ -42,35 +44,77 @@ SeriesAggregator::Bucket& SeriesAggregator::BucketFor(int64_t ts) {
   return buckets_.back();
 }
 
+void SeriesAggregator::AddStats(Bucket& b, uint64_t count, double sum, double min, double max,
+                                double first, double last) {
+  if (b.count == 0) {
+    b.first = first;
+    b.min = min;
+    b.max = max;
+  } else {
+    if (min < b.min) b.min = min;
+    if (max > b.max) b.max = max;
+  }
+  b.count += count;
+  b.sum += sum;
+  b.last = last;
+}
+
 bool SeriesAggregator::OnChunkStats(const ChunkStats& stats) {
-  if (!StatsSuffice(aggregation_)) return false;
+  if (!use_precomputed_ || !StatsSuffice(aggregation_)) return false;
   if (grid_.BucketOf(stats.min_timestamp_ms) != grid_.BucketOf(stats.max_timestamp_ms)) {
     return false;
   }
   Bucket& b = BucketFor(stats.min_timestamp_ms);
-  if (b.count == 0) {
-    b.first = stats.first;
-    b.min = stats.min;
-    b.max = stats.max;
-  } else {
-    if (stats.min < b.min) b.min = stats.min;
-    if (stats.max > b.max) b.max = stats.max;
-  }
-  b.count += stats.count;
-  b.sum += stats.sum;
-  b.last = stats.last;
-  ++chunks_from_stats_;
+  AddStats(b, stats.count, stats.sum, stats.min, stats.max, stats.first, stats.last);
+  ++read_.chunk_stats;
   return true;
 }
 
-Status SeriesAggregator::OnPoints(std::span<const int64_t> timestamps,
-                                  std::span<const double> values) {
+bool SeriesAggregator::UsesRollups() const {
+  return use_precomputed_ &&
+         (StatsSuffice(aggregation_) || aggregation_ == Aggregation::kStddev);
+}
+
+bool SeriesAggregator::WantsRollupRow(int64_t step_ms, const RollupRow& row) {
+  if (!UsesRollups()) return false;
+  // The row's bucket must lie inside one of ours (Scan offers only rows
+  // inside the scanned range, which the grid covers).
+  return grid_.BucketOf(RollupBucketStart(step_ms, row.bucket)) ==
+         grid_.BucketOf(RollupBucketEnd(step_ms, row.bucket) - 1);
+}
+
+Status SeriesAggregator::CheckLimits() const {
   if (Clock::now() > deadline_) return Status::DeadlineExceeded("query passed its timeout");
   if (buckets_.size() >= max_buckets_held_) {
     return Status::ResourceExhausted("one series' buckets need more than its share of "
                                      "max_memory_bytes (" + std::to_string(max_buckets_held_) +
                                      " buckets)");
   }
+  return Status::Ok();
+}
+
+Status SeriesAggregator::OnRollupRow(int64_t step_ms, const RollupRow& row) {
+  KPIDB_RETURN_IF_ERROR(CheckLimits());
+  Bucket& b = BucketFor(RollupBucketStart(step_ms, row.bucket));
+  if (aggregation_ == Aggregation::kStddev) {
+    // Chan et al.: merge (count, mean, m2) of the row into the bucket's.
+    const double n_a = static_cast<double>(b.welford_count);
+    const double n_b = static_cast<double>(row.count);
+    const double n = n_a + n_b;
+    const double delta = row.sum / n_b - b.mean;
+    b.mean += delta * (n_b / n);
+    b.m2 += row.m2 + delta * delta * (n_a * n_b / n);
+    b.welford_count += row.count;
+  }
+  AddStats(b, row.count, row.sum, row.min, row.max, row.first, row.last);
+  ++read_.rollup_rows;
+  return Status::Ok();
+}
+
+Status SeriesAggregator::OnPoints(std::span<const int64_t> timestamps,
+                                  std::span<const double> values) {
+  KPIDB_RETURN_IF_ERROR(CheckLimits());
+  read_.points += timestamps.size();
   const bool per_point =
       aggregation_ == Aggregation::kStddev || aggregation_ == Aggregation::kRate ||
       aggregation_ == Aggregation::kIncrease;

@@ -3,7 +3,8 @@
 // are kept sparse (only buckets with points cost memory). A chunk lying
 // wholly inside one bucket contributes its stored stats instead of its
 // points, for the aggregations its stats determine (avg, sum, min, max,
-// count, first, last).
+// count, first, last); a rollup row lying wholly inside one bucket does the
+// same, and also serves stddev (Chan's merge of Welford states).
 //
 // Not thread-safe: one aggregator per series scan.
 #pragma once
@@ -29,16 +30,21 @@ struct BucketValues {
 
 class SeriesAggregator : public ScanVisitor {
  public:
-  // `max_bytes`: memory this aggregator may hold (RESOURCE_EXHAUSTED past it).
+  // `max_bytes`: memory this aggregator may hold (RESOURCE_EXHAUSTED past
+  // it). `use_precomputed`: take chunk stats and rollup rows where exact.
   SeriesAggregator(const BucketGrid& grid, Aggregation aggregation, Clock::time_point deadline,
-                   size_t max_bytes);
+                   size_t max_bytes, bool use_precomputed = true);
 
   bool OnChunkStats(const ChunkStats& stats) override;
+  bool UsesRollups() const override;
+  bool WantsRollupRow(int64_t step_ms, const RollupRow& row) override;
+  Status OnRollupRow(int64_t step_ms, const RollupRow& row) override;
   Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) override;
 
   // The value of every bucket that has one (see query.h).
   BucketValues Finish() const;
-  uint64_t chunks_from_stats() const { return chunks_from_stats_; }
+  // What this aggregator read (series is left 0).
+  const QueryStats& read() const { return read_; }
 
  private:
   struct Bucket {
@@ -56,8 +62,13 @@ class SeriesAggregator : public ScanVisitor {
     bool has_increase = false;
   };
   Bucket& BucketFor(int64_t ts);
+  // The deadline, and the bucket memory bound (one more bucket must fit).
+  Status CheckLimits() const;
   // Stddev and counter state for one point, in time order.
   void AddPointMoments(Bucket& b, double v);
+  // Folds the statistics of points that follow the bucket's into it.
+  void AddStats(Bucket& b, uint64_t count, double sum, double min, double max, double first,
+                double last);
 
   const BucketGrid& grid_;
   const Aggregation aggregation_;
@@ -67,7 +78,8 @@ class SeriesAggregator : public ScanVisitor {
   int64_t current_end_ = 0;      // end of buckets_.back()'s bucket
   bool has_previous_ = false;    // for increase/rate: the series' last point
   double previous_ = 0;
-  uint64_t chunks_from_stats_ = 0;
+  const bool use_precomputed_;
+  QueryStats read_;
 };
 
 }  // namespace kpidb::query

@@ -10,25 +10,14 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/coding.h"
+
 namespace kpidb::query {
 namespace {
 
 constexpr int64_t kMinMs = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max();
 
-// floor(a / b) for b > 0; never overflows (b > 0 rules out INT64_MIN / -1).
-int64_t FloorDiv(int64_t a, int64_t b) {
-  const int64_t q = a / b;
-  return (a % b < 0) ? q - 1 : q;
-}
-
-// Bucket boundaries beyond the int64 range are clamped to it: the bucket
-// still holds every representable instant it should.
-int64_t Saturate(__int128 v) {
-  if (v < kMinMs) return kMinMs;
-  if (v > kMaxMs) return kMaxMs;
-  return static_cast<int64_t>(v);
-}
 
 // IANA names are relative paths of letters, digits, '_', '-', '+' and '/'.
 // Anything else (an absolute path, "..") must not reach the zoneinfo loader,
@@ -144,7 +133,7 @@ Result<BucketGrid> BucketGrid::Make(int64_t start_ms, int64_t end_ms, const Step
                                        std::to_string(max_buckets) + ")");
     }
     grid.step_ms_ = step.step_ms;
-    grid.first_ = Saturate(static_cast<__int128>(first_index) * step.step_ms);
+    grid.first_ = SaturateInt64(static_cast<__int128>(first_index) * step.step_ms);
     grid.count_ = static_cast<size_t>(count);
     return grid;
   }
@@ -201,12 +190,12 @@ int64_t BucketGrid::bucket_start(size_t i) const {
   if (i == 0) return first_;
   // first_ is clamped to INT64_MIN when the true start lies below it; the
   // bucket's index since the epoch is still floor(first_ / step).
-  return Saturate((static_cast<__int128>(FloorDiv(first_, step_ms_)) + i) * step_ms_);
+  return SaturateInt64((static_cast<__int128>(FloorDiv(first_, step_ms_)) + i) * step_ms_);
 }
 
 int64_t BucketGrid::bucket_end(size_t i) const {
   if (step_ms_ == 0) return boundaries_[i + 1];
-  return Saturate((static_cast<__int128>(FloorDiv(first_, step_ms_)) + i + 1) * step_ms_);
+  return SaturateInt64((static_cast<__int128>(FloorDiv(first_, step_ms_)) + i + 1) * step_ms_);
 }
 
 size_t BucketGrid::BucketOf(int64_t ts) const {
