@@ -342,6 +342,18 @@ Status ChooseRollupRows(const std::vector<ChunkRef>& refs, const std::vector<int
       continue;
     }
     done.push_back(ref.entry);
+    bool stats_serve = true;
+    for (const ChunkMeta& c : ref.entry->chunks) {
+      if (c.stats.max_timestamp_ms < start_ms || c.stats.min_timestamp_ms >= end_ms) continue;
+      if (c.stats.min_timestamp_ms < start_ms || c.stats.max_timestamp_ms >= end_ms ||
+          !visitor->ChunkStatsSuffice(c.stats) ||
+          OthersMayHavePoints(refs, max_span, head_ts, ref.age, c.stats.min_timestamp_ms,
+                              c.stats.max_timestamp_ms + 1)) {
+        stats_serve = false;
+        break;
+      }
+    }
+    if (stats_serve) continue;
     KPIDB_RETURN_IF_ERROR(ref.segment->ReadRollup(*ref.entry, &tiers));
     mine.clear();
     for (auto tier = tiers.rbegin(); tier != tiers.rend(); ++tier) {  // coarsest first
@@ -471,10 +483,20 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
     KPIDB_RETURN_IF_ERROR(emit_head(head_pos, head_lo));
     head_pos = head_hi;
 
-    const TakenRow* row = taken.empty() ? nullptr : row_meeting(lo, hi);
-    if (row != nullptr && row->start <= lo && hi < row->end) {
-      i = j;  // wholly covered by a row: nothing to decode
-      continue;
+    const TakenRow* row = taken.empty() ? nullptr : row_meeting(lo, lo);
+    if (row != nullptr) {
+      // Covered by a run of adjacent taken rows: nothing to decode.
+      const TakenRow* last = row;
+      while (last->end <= hi && last + 1 < taken.data() + taken.size() &&
+             (last + 1)->start == last->end) {
+        ++last;
+      }
+      if (hi < last->end) {
+        i = j;
+        continue;
+      }
+    } else {
+      row = taken.empty() ? nullptr : row_meeting(lo, hi);
     }
     const bool alone = j == i + 1 && head_lo == head_hi;
     const bool inside = lo >= start_ms && hi < end_ms;

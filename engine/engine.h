@@ -69,6 +69,10 @@ class ScanVisitor {
   // reach OnRollupRow, in time order with the points and stats, and the
   // points they cover are not delivered.
   virtual bool UsesRollups() const { return false; }
+  // Whether OnChunkStats would take these stats (no side effect). Scan skips
+  // the rollup rows of a segment whose chunks in range all serve as stats:
+  // those are in memory, rows must be decoded.
+  virtual bool ChunkStatsSuffice(const ChunkStats& /*stats*/) const { return false; }
   virtual bool WantsRollupRow(int64_t /*step_ms*/, const RollupRow& /*row*/) { return false; }
   virtual Status OnRollupRow(int64_t /*step_ms*/, const RollupRow& /*row*/) {
     return Status::Ok();

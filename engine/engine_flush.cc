@@ -103,7 +103,8 @@ Status Engine::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {
         slot.first = next_file_number_++;
         KPIDB_ASSIGN_OR_RETURN(slot.second, SegmentWriter::Create(SegmentPath(slot.first),
                                                                   options_.max_points_per_chunk,
-                                                                  options_.rollup_tiers_ms));
+                                                                  options_.rollup_tiers_ms,
+                                                                  options_.rollup_stddev));
       }
       KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(
           id, *canonical, std::span<const int64_t>(ts).subspan(start, end - start),

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "engine/chunk.h"
+#include "engine/codec/decimal_codec.h"
 #include "engine/codec/timestamp_codec.h"
 #include "engine/coding.h"
 
@@ -16,12 +17,14 @@ namespace {
 // See docs/segment-format.md, "Rollup blocks".
 constexpr uint8_t kRollupMagic = 0xB1;  // rollup block format version 1
 constexpr uint8_t kFlagLz4 = 0x01;
+constexpr uint8_t kTierWithM2 = 0x01;  // tier flags
 constexpr size_t kChecksumSize = 8;
 constexpr uint64_t kMaxTiers = 16;
 constexpr size_t kMaxBodyBytes = 64u << 20;
 
-// The statistics columns of a tier, in their stored order.
-constexpr int kColumns = 7;
+// The statistics columns of a tier, in their stored order (after count);
+// m2, the last, only in tiers with_m2.
+constexpr int kColumns = 6;
 template <typename Row>  // RollupRow or const RollupRow
 auto* Column(Row& row, int c) {
   switch (c) {
@@ -44,16 +47,51 @@ int64_t RollupBucketEnd(int64_t step_ms, int64_t bucket) {
   return SaturateInt64((static_cast<__int128>(bucket) + 1) * step_ms);
 }
 
+namespace {
+
+// The exact decimal sum of `values`, rounded once to a double, when every
+// value is a decimal with at most kMaxDecimalExponent fraction digits whose
+// scaled integer fits 2^53 (and the sum's fits 2^53 as well).
+bool ExactDecimalSum(std::span<const double> values, double* sum) {
+  int e = 0;
+  for (double v : values) {
+    // The fewest digits that give v back bit for bit.
+    while (true) {
+      const double scaled = v * codec::kPow10[e];
+      if (std::fabs(scaled) < 9007199254740992.0 &&
+          DoubleBits(codec::DecimalToDouble(static_cast<int64_t>(std::nearbyint(scaled)), e)) ==
+              DoubleBits(v)) {
+        break;
+      }
+      if (++e > codec::kMaxDecimalExponent) return false;
+    }
+  }
+  __int128 total = 0;
+  for (double v : values) total += static_cast<int64_t>(std::nearbyint(v * codec::kPow10[e]));
+  if (total >= (__int128{1} << 53) || total <= -(__int128{1} << 53)) return false;
+  *sum = codec::DecimalToDouble(static_cast<int64_t>(total), e);
+  return true;
+}
+
+}  // namespace
+
 std::vector<RollupRow> ComputeRollupRows(int64_t step_ms, std::span<const int64_t> timestamps,
                                          std::span<const double> values) {
   std::vector<RollupRow> rows;
   double mean = 0;  // Welford's running mean of the current row
+  size_t row_start = 0;
+  auto finish_row = [&](size_t end) {
+    double exact;
+    if (ExactDecimalSum(values.subspan(row_start, end - row_start), &exact)) rows.back().sum = exact;
+  };
   for (size_t i = 0; i < timestamps.size(); ++i) {
     const int64_t bucket = FloorDiv(timestamps[i], step_ms);
     const double v = values[i];
     if (rows.empty() || rows.back().bucket != bucket) {
-      rows.push_back(RollupRow{bucket, 1, v, v, v, v, v, 0});
+      if (!rows.empty()) finish_row(i);
+      rows.push_back(RollupRow{bucket, 1, v, v, v, v, v, 0, true});
       mean = v;
+      row_start = i;
       continue;
     }
     RollupRow& r = rows.back();
@@ -66,6 +104,7 @@ std::vector<RollupRow> ComputeRollupRows(int64_t step_ms, std::span<const int64_
     if (v > r.max) r.max = v;
     r.last = v;
   }
+  if (!rows.empty()) finish_row(timestamps.size());
   return rows;
 }
 
@@ -76,6 +115,7 @@ void EncodeRollupBlock(std::span<const RollupTier> tiers, std::string* out) {
   std::vector<double> column;
   for (const RollupTier& tier : tiers) {
     PutVarint64(&body, static_cast<uint64_t>(tier.step_ms));
+    body.push_back(static_cast<char>(tier.with_m2 ? kTierWithM2 : 0));
     PutVarint64(&body, tier.rows.size());
     buckets.clear();
     for (const RollupRow& r : tier.rows) buckets.push_back(r.bucket);
@@ -85,7 +125,7 @@ void EncodeRollupBlock(std::span<const RollupTier> tiers, std::string* out) {
     column.clear();
     for (const RollupRow& r : tier.rows) column.push_back(static_cast<double>(r.count));
     EncodeValueColumn(column, ChunkEncodeOptions{}, &body);
-    for (int c = 0; c < kColumns - 1; ++c) {
+    for (int c = 0; c < (tier.with_m2 ? kColumns : kColumns - 1); ++c) {
       column.clear();
       for (const RollupRow& r : tier.rows) column.push_back(*Column(r, c));
       EncodeValueColumn(column, ChunkEncodeOptions{}, &body);
@@ -152,11 +192,14 @@ Status DecodeRollupBlock(std::string_view block, std::vector<RollupTier>* tiers)
   std::vector<double> column;
   for (uint64_t t = 0; t < tier_count; ++t) {
     uint64_t step, rows;
+    uint8_t tier_flags;
     std::string_view bucket_bytes;
     ByteReader r(rest);
-    if (!r.GetVarint64(&step) || !r.GetVarint64(&rows) || !r.GetLengthPrefixed(&bucket_bytes)) {
+    if (!r.GetVarint64(&step) || !r.GetByte(&tier_flags) || !r.GetVarint64(&rows) ||
+        !r.GetLengthPrefixed(&bucket_bytes)) {
       return Status::Corruption("rollup block: tier header truncated");
     }
+    if (tier_flags & ~kTierWithM2) return Status::Corruption("rollup block: unknown tier flags");
     if (step == 0 || step > static_cast<uint64_t>(INT64_MAX) ||
         (!tiers->empty() && static_cast<int64_t>(step) <= tiers->back().step_ms)) {
       return Status::Corruption("rollup block: tier steps not increasing");
@@ -164,6 +207,7 @@ Status DecodeRollupBlock(std::string_view block, std::vector<RollupTier>* tiers)
     if (rows == 0 || rows > kMaxRollupRows) return Status::Corruption("rollup block: bad row count");
     RollupTier tier;
     tier.step_ms = static_cast<int64_t>(step);
+    tier.with_m2 = (tier_flags & kTierWithM2) != 0;
     tier.rows.resize(static_cast<size_t>(rows));
     buckets.resize(static_cast<size_t>(rows));
     column.resize(static_cast<size_t>(rows));
@@ -185,11 +229,12 @@ Status DecodeRollupBlock(std::string_view block, std::vector<RollupTier>* tiers)
       }
       tier.rows[i].count = static_cast<uint64_t>(c);
     }
-    for (int c = 0; c < kColumns - 1; ++c) {
+    for (int c = 0; c < (tier.with_m2 ? kColumns : kColumns - 1); ++c) {
       s = DecodeValueColumn(&rest, column.size(), column.data());
       if (!s.ok()) return Status::Corruption("rollup block: statistics: " + s.message());
       for (size_t i = 0; i < column.size(); ++i) *Column(tier.rows[i], c) = column[i];
     }
+    for (RollupRow& row : tier.rows) row.has_m2 = tier.with_m2;
     tiers->push_back(std::move(tier));
   }
   if (!rest.empty()) return Status::Corruption("rollup block: trailing bytes");

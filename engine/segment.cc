@@ -57,16 +57,18 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
 }
 
 SegmentWriter::SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
-                             std::vector<int64_t> rollup_steps_ms)
+                             std::vector<int64_t> rollup_steps_ms, bool rollup_m2)
     : file_(std::move(file)),
       max_points_per_chunk_(max_points_per_chunk),
-      rollup_steps_ms_(std::move(rollup_steps_ms)) {
+      rollup_steps_ms_(std::move(rollup_steps_ms)),
+      rollup_m2_(rollup_m2) {
   buffer_ = SegmentHeader();
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
                                                              uint32_t max_points_per_chunk,
-                                                             std::vector<int64_t> rollup_steps_ms) {
+                                                             std::vector<int64_t> rollup_steps_ms,
+                                                             bool rollup_m2) {
   if (max_points_per_chunk == 0 || max_points_per_chunk > kMaxChunkPoints) {
     return Status::InvalidArgument("max_points_per_chunk must be in [1, " +
                                    std::to_string(kMaxChunkPoints) + "]");
@@ -78,7 +80,8 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& 
   }
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
   return std::unique_ptr<SegmentWriter>(
-      new SegmentWriter(std::move(file), max_points_per_chunk, std::move(rollup_steps_ms)));
+      new SegmentWriter(std::move(file), max_points_per_chunk, std::move(rollup_steps_ms),
+                        rollup_m2));
 }
 
 Status SegmentWriter::MaybeFlushBuffer(bool force) {
@@ -112,7 +115,7 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
   std::vector<RollupTier> tiers;
   if (!rollup_steps_ms_.empty()) {
     for (int64_t step : rollup_steps_ms_) {
-      tiers.push_back({step, ComputeRollupRows(step, timestamps, values)});
+      tiers.push_back({step, rollup_m2_, ComputeRollupRows(step, timestamps, values)});
       // A tier too fine for this many points is left out (scans then use
       // the points, or a coarser tier).
       if (tiers.back().rows.size() > kMaxRollupRows) tiers.pop_back();

@@ -53,10 +53,12 @@ struct SegmentSeries {
 class SegmentWriter {
  public:
   // `max_points_per_chunk` in [1, kMaxChunkPoints]; `rollup_steps_ms`:
-  // the tiers to build for every series, increasing (empty: none).
+  // the tiers to build for every series, increasing (empty: none), with m2
+  // (for stddev) when `rollup_m2`.
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        uint32_t max_points_per_chunk,
-                                                       std::vector<int64_t> rollup_steps_ms = {});
+                                                       std::vector<int64_t> rollup_steps_ms = {},
+                                                       bool rollup_m2 = false);
   // REQUIRES: ids strictly increasing across calls; timestamps strictly
   // increasing, non-empty, same length as values.
   Status AddSeries(SeriesId id, std::string_view canonical, std::span<const int64_t> timestamps,
@@ -68,12 +70,13 @@ class SegmentWriter {
 
  private:
   SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
-                std::vector<int64_t> rollup_steps_ms);
+                std::vector<int64_t> rollup_steps_ms, bool rollup_m2);
   Status MaybeFlushBuffer(bool force);
 
   std::unique_ptr<AppendFile> file_;
   const uint32_t max_points_per_chunk_;
   const std::vector<int64_t> rollup_steps_ms_;
+  const bool rollup_m2_;
   std::string buffer_;
   std::vector<SegmentSeries> series_;
   int64_t min_ts_ = INT64_MAX;

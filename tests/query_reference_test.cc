@@ -636,6 +636,7 @@ class World {
     // Rollup tiers: none, or steps the queries' steps are often unions of,
     // with the partition a multiple of the coarsest so that rows can serve.
     options_.rollup_tiers_ms.clear();
+    options_.rollup_stddev = Chance(0.5);
     if (Chance(0.8)) {
       for (int64_t step : {10, 1000, 60'000, 3'600'000, 86'400'000}) {
         if (Chance(0.5)) options_.rollup_tiers_ms.push_back(step);
@@ -995,7 +996,7 @@ TEST(QueryReferenceCoverage, RollupRowsAndChunkStatsServeSomeQueries) {
     total.points += read.points;
   }
   EXPECT_GT(total.rollup_rows, 100u);
-  EXPECT_GT(total.chunk_stats, 100u);
+  EXPECT_GT(total.chunk_stats, 20u);
   EXPECT_GT(total.points, 1000u);
   std::printf("rollup rows %llu, chunk stats %llu, points %llu\n",
               static_cast<unsigned long long>(total.rollup_rows),

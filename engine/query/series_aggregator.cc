@@ -59,11 +59,13 @@ void SeriesAggregator::AddStats(Bucket& b, uint64_t count, double sum, double mi
   b.last = last;
 }
 
+bool SeriesAggregator::ChunkStatsSuffice(const ChunkStats& stats) const {
+  return use_precomputed_ && StatsSuffice(aggregation_) &&
+         grid_.BucketOf(stats.min_timestamp_ms) == grid_.BucketOf(stats.max_timestamp_ms);
+}
+
 bool SeriesAggregator::OnChunkStats(const ChunkStats& stats) {
-  if (!use_precomputed_ || !StatsSuffice(aggregation_)) return false;
-  if (grid_.BucketOf(stats.min_timestamp_ms) != grid_.BucketOf(stats.max_timestamp_ms)) {
-    return false;
-  }
+  if (!ChunkStatsSuffice(stats)) return false;
   Bucket& b = BucketFor(stats.min_timestamp_ms);
   AddStats(b, stats.count, stats.sum, stats.min, stats.max, stats.first, stats.last);
   ++read_.chunk_stats;
@@ -76,7 +78,7 @@ bool SeriesAggregator::UsesRollups() const {
 }
 
 bool SeriesAggregator::WantsRollupRow(int64_t step_ms, const RollupRow& row) {
-  if (!UsesRollups()) return false;
+  if (!UsesRollups() || (aggregation_ == Aggregation::kStddev && !row.has_m2)) return false;
   // The row's bucket must lie inside one of ours (Scan offers only rows
   // inside the scanned range, which the grid covers).
   return grid_.BucketOf(RollupBucketStart(step_ms, row.bucket)) ==

@@ -37,6 +37,7 @@ class SeriesAggregator : public ScanVisitor {
 
   bool OnChunkStats(const ChunkStats& stats) override;
   bool UsesRollups() const override;
+  bool ChunkStatsSuffice(const ChunkStats& stats) const override;
   bool WantsRollupRow(int64_t step_ms, const RollupRow& row) override;
   Status OnRollupRow(int64_t step_ms, const RollupRow& row) override;
   Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) override;
