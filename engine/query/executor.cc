@@ -89,32 +89,53 @@ Result<std::vector<std::pair<SeriesId, SeriesKey>>> Select(const Run& run, const
   return out;
 }
 
+// How many time slices to cut one series' scan into, so that a few series
+// with many points still use every core. Slices are whole buckets; rate and
+// increase carry the previous point across buckets, so they are not cut.
+size_t SlicesPerSeries(const Run& run, const BucketGrid& grid, size_t series, size_t cores) {
+  const Aggregation a = run.query.aggregation;
+  if (a == Aggregation::kRate || a == Aggregation::kIncrease) return 1;
+  if (series == 0 || series >= cores) return 1;
+  constexpr size_t kMinBucketsPerSlice = 64;
+  return std::max<size_t>(1, std::min(cores / series, grid.size() / kMinBucketsPerSlice));
+}
+
 // Aggregates every series per bucket, in parallel blocks, and hands each
 // result to `consume` in key order.
 template <typename Consume>
 Status ForEachSeries(Run& run, const BucketGrid& grid,
                      const std::vector<std::pair<SeriesId, SeriesKey>>& series, Consume consume) {
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  // One task per (series, slice); a slice's results follow the previous one's.
+  const size_t slices = SlicesPerSeries(run, grid, series.size(), cores);
   std::vector<BucketValues> results;
   std::vector<Status> statuses;
   std::vector<QueryStats> read;
   for (size_t block = 0; block < series.size(); block += kBlockSeries) {
     KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
     const size_t n = std::min(kBlockSeries, series.size() - block);
-    results.assign(n, BucketValues{});
-    statuses.assign(n, Status::Ok());
-    read.assign(n, QueryStats{});
+    const size_t tasks = n * slices;
+    results.assign(tasks, BucketValues{});
+    statuses.assign(tasks, Status::Ok());
+    read.assign(tasks, QueryStats{});
     std::atomic<size_t> next{0};
-    const size_t threads =
-        n < 4 ? 1 : std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+    const size_t threads = tasks < 2 || (slices == 1 && n < 4) ? 1 : std::min(tasks, cores);
     auto work = [&] {
-      for (size_t i = next++; i < n; i = next++) {
+      for (size_t t = next++; t < tasks; t = next++) {
+        const size_t i = t / slices, slice = t % slices;
+        int64_t start_ms = run.query.start_ms, end_ms = run.query.end_ms;
+        if (slices > 1) {
+          if (slice > 0) start_ms = std::max(start_ms, grid.bucket_start(grid.size() * slice / slices));
+          if (slice + 1 < slices) {
+            end_ms = std::min(end_ms, grid.bucket_start(grid.size() * (slice + 1) / slices));
+          }
+        }
         SeriesAggregator aggregator(grid, run.query.aggregation, run.deadline,
                                     run.query.limits.max_memory_bytes / threads,
                                     run.query.use_precomputed);
-        statuses[i] = run.engine.Scan(series[block + i].first, run.query.start_ms,
-                                      run.query.end_ms, &aggregator);
-        if (statuses[i].ok()) results[i] = aggregator.Finish();
-        read[i] = aggregator.read();
+        statuses[t] = run.engine.Scan(series[block + i].first, start_ms, end_ms, &aggregator);
+        if (statuses[t].ok()) results[t] = aggregator.Finish();
+        read[t] = aggregator.read();
       }
     };
     std::vector<std::thread> pool;
@@ -128,17 +149,23 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     work();
     for (auto& t : pool) t.join();
     size_t block_bytes = 0;
-    for (size_t i = 0; i < n; ++i) {
-      KPIDB_RETURN_IF_ERROR(statuses[i]);
-      run.stats.series += 1;
-      run.stats.points += read[i].points;
-      run.stats.chunk_stats += read[i].chunk_stats;
-      run.stats.rollup_rows += read[i].rollup_rows;
-      block_bytes += results[i].buckets.size() * (sizeof(uint32_t) + sizeof(double));
+    for (size_t t = 0; t < tasks; ++t) {
+      KPIDB_RETURN_IF_ERROR(statuses[t]);
+      run.stats.points += read[t].points;
+      run.stats.chunk_stats += read[t].chunk_stats;
+      run.stats.rollup_rows += read[t].rollup_rows;
+      block_bytes += results[t].buckets.size() * (sizeof(uint32_t) + sizeof(double));
     }
     KPIDB_RETURN_IF_ERROR(run.CheckMemory(block_bytes, "a block of per-series buckets"));
     for (size_t i = 0; i < n; ++i) {
-      KPIDB_RETURN_IF_ERROR(consume(series[block + i].second, std::move(results[i])));
+      BucketValues& whole = results[i * slices];
+      for (size_t slice = 1; slice < slices; ++slice) {
+        BucketValues& part = results[i * slices + slice];
+        whole.buckets.insert(whole.buckets.end(), part.buckets.begin(), part.buckets.end());
+        whole.values.insert(whole.values.end(), part.values.begin(), part.values.end());
+      }
+      run.stats.series += 1;
+      KPIDB_RETURN_IF_ERROR(consume(series[block + i].second, std::move(whole)));
     }
   }
   return Status::Ok();
