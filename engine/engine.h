@@ -138,6 +138,7 @@ class Engine {
 
   EngineStats GetStats() const;
   const std::string& dir() const { return dir_; }
+  const EngineOptions& options() const { return options_; }
 
  private:
   struct Writer;

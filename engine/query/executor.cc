@@ -92,10 +92,21 @@ Result<std::vector<std::pair<SeriesId, SeriesKey>>> Select(const Run& run, const
 // How many time slices to cut one series' scan into, so that a few series
 // with many points still use every core. Slices are whole buckets; rate and
 // increase carry the previous point across buckets, so they are not cut.
+// Cutting pays only where points are decoded: not when the buckets are
+// unions of a rollup tier's (calendar steps, or a multiple of a tier's step),
+// where rows answer and a thread would cost more than it saves.
 size_t SlicesPerSeries(const Run& run, const BucketGrid& grid, size_t series, size_t cores) {
   const Aggregation a = run.query.aggregation;
   if (a == Aggregation::kRate || a == Aggregation::kIncrease) return 1;
   if (series == 0 || series >= cores) return 1;
+  const int64_t step = run.query.step.step_ms;
+  const bool rows_serve = a != Aggregation::kStddev || run.engine.options().rollup_stddev;
+  if (run.query.use_precomputed && rows_serve && !run.engine.options().rollup_tiers_ms.empty()) {
+    if (step == 0) return 1;  // calendar
+    for (int64_t tier : run.engine.options().rollup_tiers_ms) {
+      if (step % tier == 0) return 1;
+    }
+  }
   constexpr size_t kMinBucketsPerSlice = 64;
   return std::max<size_t>(1, std::min(cores / series, grid.size() / kMinBucketsPerSlice));
 }
