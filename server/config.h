@@ -1,0 +1,38 @@
+// kpidb-server configuration: flags, optionally a config file of the same
+// names (`name = value` lines, '#' comments; flags win), and --help text
+// that documents every one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/options.h"
+#include "engine/query/query.h"
+#include "engine/status.h"
+
+namespace kpidb::server {
+
+inline constexpr char kDefaultListen[] = "127.0.0.1:7411";
+
+struct ServerConfig {
+  std::string listen = kDefaultListen;
+  std::string data_dir = "./kpidb-data";
+  size_t max_message_bytes = 64u << 20;  // one request or response message
+  uint32_t workers = 8;                  // threads running engine calls
+  EngineOptions engine;
+  query::QueryLimits query_limits;       // maxima; a request may ask for less
+};
+
+struct ParsedArgs {
+  ServerConfig config;
+  bool help = false;
+  bool version = false;
+};
+
+// INVALID_ARGUMENT naming the flag (or the config file line) on a bad value
+// or an unknown name.
+Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args);
+std::string HelpText();
+
+}  // namespace kpidb::server

@@ -1,0 +1,95 @@
+// kpidb-server: the kpidb.v1 gRPC API over one data dir. See --help and
+// README.md ("Running the server").
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "server/config.h"
+#include "server/services.h"
+
+namespace {
+
+void Log(std::string_view line) {
+  std::fprintf(stderr, "kpidb-server: %.*s\n", static_cast<int>(line.size()), line.data());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kpidb;
+  auto parsed = server::ParseArgs(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "kpidb-server: %s\n", parsed.status().message().c_str());
+    return 2;
+  }
+  if (parsed->help) {
+    std::cout << server::HelpText();
+    return 0;
+  }
+  if (parsed->version) {
+    std::cout << "kpidb-server " << KPIDB_VERSION << "\n";
+    return 0;
+  }
+  server::ServerConfig config = parsed->config;
+  config.engine.logger = Log;
+
+  // SIGTERM and SIGINT are taken by sigwait below, in no other thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Log("opening " + config.data_dir);
+  auto opened = Engine::Open(config.data_dir, config.engine);
+  if (!opened.ok()) {
+    Log("cannot open " + config.data_dir + ": " + opened.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<Engine> engine = std::move(opened).value();
+
+  server::WorkerPool pool(config.workers);
+  server::ServerContext ctx{*engine, config, pool, std::chrono::steady_clock::now()};
+  server::WriteServiceImpl write_service(ctx);
+  server::QueryServiceImpl query_service(ctx);
+  server::AdminServiceImpl admin_service(ctx);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(config.max_message_bytes, INT32_MAX)));
+  builder.SetMaxSendMessageSize(static_cast<int>(std::min<size_t>(config.max_message_bytes, INT32_MAX)));
+  builder.RegisterService(&write_service);
+  builder.RegisterService(&query_service);
+  builder.RegisterService(&admin_service);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (!grpc_server || port == 0) {
+    Log("cannot listen on " + config.listen);
+    return 1;
+  }
+  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  std::printf("listening on %s:%d\n", host.c_str(), port);
+  std::fflush(stdout);
+  Log("serving kpidb.v1 on " + host + ":" + std::to_string(port));
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+      ": stopping (in-flight calls finish, then the WAL is synced)");
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  pool.Stop();
+  Status closed = engine->Close();
+  if (!closed.ok()) {
+    Log("close failed: " + closed.ToString());
+    return 1;
+  }
+  Log("stopped cleanly");
+  return 0;
+}

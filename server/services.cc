@@ -1,0 +1,312 @@
+#include "server/services.h"
+
+#include <filesystem>
+#include <set>
+
+#include "engine/query/selector.h"
+#include "server/convert.h"
+
+namespace kpidb::server {
+
+WorkerPool::WorkerPool(size_t threads) {
+  for (size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      while (true) {
+        std::function<void()> task;
+        {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+          if (tasks_.empty()) return;
+          task = std::move(tasks_.front());
+          tasks_.pop_front();
+        }
+        task();
+      }
+    });
+  }
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Submit(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+void WorkerPool::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+namespace {
+
+// Runs `work` on the pool and finishes the unary call with its status.
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, WorkerPool& pool,
+                                   std::function<Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  pool.Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpc(work())); });
+  return reactor;
+}
+
+Status ApplyWrite(Engine& engine, const v1::WriteRequest& request, v1::WriteResponse* response) {
+  const WriteBatch batch = ToWriteBatch(request);
+  KPIDB_RETURN_IF_ERROR(engine.Write(batch));
+  uint64_t points = 0;
+  for (const SeriesPoints& s : batch.series) points += s.timestamps_ms.size();
+  response->set_points_written(response->points_written() + points);
+  response->set_series_written(response->series_written() + batch.series.size());
+  response->set_requests(response->requests() + 1);
+  return Status::Ok();
+}
+
+class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest> {
+ public:
+  WriteStreamReactor(ServerContext& ctx, v1::WriteResponse* response)
+      : ctx_(ctx), response_(response) {
+    StartRead(&request_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client finished sending (or went away)
+      Finish(grpc::Status::OK);
+      return;
+    }
+    ctx_.pool.Submit([this] {
+      const uint64_t index = response_->requests();
+      Status s = ApplyWrite(ctx_.engine, request_, response_);
+      if (!s.ok()) {
+        Finish(ToGrpc(Status(s.code(), "requests[" + std::to_string(index) + "]: " + s.message())));
+        return;
+      }
+      StartRead(&request_);
+    });
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  ServerContext& ctx_;
+  v1::WriteResponse* response_;
+  v1::WriteRequest request_;
+};
+
+// Streams the results of one query: Execute runs on a worker, and its sink
+// waits for the previous message to be written before starting the next, so
+// at most one result is held at a time.
+class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeResponse> {
+ public:
+  QueryRangeReactor(ServerContext& ctx, const v1::QueryRangeRequest* request)
+      : ctx_(ctx), request_(request) {
+    ctx_.pool.Submit([this] { Run(); });
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) broken_ = true;
+    cv_.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    broken_ = true;
+    cv_.notify_all();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Run() {
+    Result<query::Query> q = ToQuery(*request_, ctx_.config.query_limits);
+    Status s = q.status();
+    if (s.ok()) {
+      // A series larger than a message continues in the next messages, with
+      // the same metric and labels.
+      const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
+      s = query::Execute(ctx_.engine, *q, [&](query::ResultSeries&& r) -> Status {
+        for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [this] { return !writing_ || broken_; });
+          if (broken_) return Status::Unavailable("the client went away");
+          response_.Clear();
+          const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
+          query::ResultSeries part{r.metric, r.labels, {}, {}};
+          part.timestamps_ms.assign(r.timestamps_ms.begin() + from, r.timestamps_ms.begin() + from + n);
+          part.values.assign(r.values.begin() + from, r.values.begin() + from + n);
+          ToProto(part, &response_);
+          writing_ = true;
+          lock.unlock();
+          StartWrite(&response_);
+          if (n == r.timestamps_ms.size()) break;
+        }
+        return Status::Ok();
+      });
+    }
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return !writing_ || broken_; });
+    }
+    Finish(ToGrpc(s));  // `this` may be deleted from here on
+  }
+
+  ServerContext& ctx_;
+  const v1::QueryRangeRequest* request_;
+  v1::QueryRangeResponse response_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool writing_ = false;
+  bool broken_ = false;
+};
+
+void SetLabels(const Labels& labels, google::protobuf::RepeatedPtrField<v1::Label>* out) {
+  for (const Label& l : labels) {
+    v1::Label* label = out->Add();
+    label->set_name(l.name);
+    label->set_value(l.value);
+  }
+}
+
+// The series of `metric` (every series when empty), through the postings.
+std::vector<SeriesId> SeriesOfMetric(const Engine& engine, const std::string& metric) {
+  return metric.empty() ? engine.series_index().AllIds()
+                        : engine.series_index().Postings("__name__", metric);
+}
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) total += it->file_size(size_ec);
+  }
+  return total;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* WriteServiceImpl::Write(grpc::CallbackServerContext* context,
+                                                  const v1::WriteRequest* request,
+                                                  v1::WriteResponse* response) {
+  return RunUnary(context, ctx_.pool,
+                  [this, request, response] { return ApplyWrite(ctx_.engine, *request, response); });
+}
+
+grpc::ServerReadReactor<v1::WriteRequest>* WriteServiceImpl::WriteStream(
+    grpc::CallbackServerContext*, v1::WriteResponse* response) {
+  return new WriteStreamReactor(ctx_, response);
+}
+
+grpc::ServerWriteReactor<v1::QueryRangeResponse>* QueryServiceImpl::QueryRange(
+    grpc::CallbackServerContext*, const v1::QueryRangeRequest* request) {
+  return new QueryRangeReactor(ctx_, request);
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerContext* context,
+                                                       const v1::ListSeriesRequest* request,
+                                                       v1::ListSeriesResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+    KPIDB_ASSIGN_OR_RETURN(query::Selector selector, ToSelector(request->selector(), "selector"));
+    KPIDB_ASSIGN_OR_RETURN(auto matchers, query::CompileSelector(selector, "selector"));
+    size_t limit = ctx_.config.query_limits.max_series;
+    if (request->limit() > 0) limit = std::min<size_t>(limit, request->limit());
+    KPIDB_ASSIGN_OR_RETURN(auto ids, query::SelectSeries(ctx_.engine.series_index(), selector,
+                                                         matchers, limit));
+    std::vector<SeriesKey> keys;
+    for (SeriesId id : ids) {
+      if (auto key = ctx_.engine.SeriesKeyOf(id)) keys.push_back(std::move(*key));
+    }
+    std::sort(keys.begin(), keys.end(), [](const SeriesKey& a, const SeriesKey& b) {
+      return std::tie(a.metric, a.labels) < std::tie(b.metric, b.labels);
+    });
+    for (const SeriesKey& key : keys) {
+      v1::SeriesKey* out = response->add_series();
+      out->set_metric(key.metric);
+      SetLabels(key.labels, out->mutable_labels());
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::LabelNames(grpc::CallbackServerContext* context,
+                                                       const v1::LabelNamesRequest* request,
+                                                       v1::LabelNamesResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+    if (request->metric().empty()) {
+      for (const std::string& name : ctx_.engine.series_index().LabelNames()) response->add_names(name);
+      return Status::Ok();
+    }
+    std::set<std::string> names;
+    for (SeriesId id : SeriesOfMetric(ctx_.engine, request->metric())) {
+      if (auto key = ctx_.engine.SeriesKeyOf(id)) {
+        for (const Label& l : key->labels) names.insert(l.name);
+      }
+    }
+    for (const std::string& name : names) response->add_names(name);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::LabelValues(grpc::CallbackServerContext* context,
+                                                        const v1::LabelValuesRequest* request,
+                                                        v1::LabelValuesResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+    if (request->name().empty()) return Status::InvalidArgument("name: required");
+    if (request->metric().empty()) {
+      for (const std::string& v : ctx_.engine.series_index().LabelValues(request->name())) {
+        response->add_values(v);
+      }
+      return Status::Ok();
+    }
+    std::set<std::string> values;
+    for (SeriesId id : SeriesOfMetric(ctx_.engine, request->metric())) {
+      if (auto key = ctx_.engine.SeriesKeyOf(id)) {
+        for (const Label& l : key->labels) {
+          if (l.name == request->name()) values.insert(l.value);
+        }
+      }
+    }
+    for (const std::string& v : values) response->add_values(v);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* context,
+                                                  const v1::StatsRequest*,
+                                                  v1::StatsResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, response]() -> Status {
+    const EngineStats s = ctx_.engine.GetStats();
+    response->set_series(s.series);
+    response->set_points(s.segment_points + s.head_points);
+    response->set_segments(s.segments);
+    response->set_segment_bytes(s.segment_bytes);
+    response->set_bytes_on_disk(DirectoryBytes(ctx_.engine.dir()));
+    response->set_bytes_per_point(
+        s.segment_points == 0 ? 0 : static_cast<double>(s.segment_bytes) / static_cast<double>(s.segment_points));
+    response->set_wal_files(s.wal_files);
+    response->set_wal_bytes(s.wal_bytes);
+    response->set_head_points(s.head_points);
+    response->set_head_bytes(s.head_bytes);
+    response->set_flushes(s.flushes);
+    response->set_uptime_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx_.started).count());
+    response->set_version(KPIDB_VERSION);
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::Flush(grpc::CallbackServerContext* context,
+                                                  const v1::FlushRequest*,
+                                                  v1::FlushResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, response]() -> Status {
+    KPIDB_RETURN_IF_ERROR(ctx_.engine.Flush());
+    response->set_segments(ctx_.engine.GetStats().segments);
+    return Status::Ok();
+  });
+}
+
+}  // namespace kpidb::server

@@ -1,0 +1,91 @@
+// The kpidb.v1 services over one Engine, with gRPC's callback API: gRPC's
+// threads never block on the engine; a fixed pool of workers runs the engine
+// calls (a write waits for its fsync there, sharing it with the writes of
+// the other workers through the engine's group commit).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "kpidb/v1/kpidb.grpc.pb.h"
+#include "server/config.h"
+
+namespace kpidb::server {
+
+// Runs tasks on a fixed set of threads. Stop() runs what is queued, then joins.
+class WorkerPool {
+ public:
+  explicit WorkerPool(size_t threads);
+  ~WorkerPool();
+  void Submit(std::function<void()> task);
+  void Stop();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// What the services share.
+struct ServerContext {
+  Engine& engine;
+  const ServerConfig& config;
+  WorkerPool& pool;
+  std::chrono::steady_clock::time_point started;
+};
+
+class WriteServiceImpl final : public v1::WriteService::CallbackService {
+ public:
+  explicit WriteServiceImpl(ServerContext& ctx) : ctx_(ctx) {}
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context,
+                                  const v1::WriteRequest* request,
+                                  v1::WriteResponse* response) override;
+  grpc::ServerReadReactor<v1::WriteRequest>* WriteStream(grpc::CallbackServerContext* context,
+                                                         v1::WriteResponse* response) override;
+
+ private:
+  ServerContext& ctx_;
+};
+
+class QueryServiceImpl final : public v1::QueryService::CallbackService {
+ public:
+  explicit QueryServiceImpl(ServerContext& ctx) : ctx_(ctx) {}
+  grpc::ServerWriteReactor<v1::QueryRangeResponse>* QueryRange(
+      grpc::CallbackServerContext* context, const v1::QueryRangeRequest* request) override;
+  grpc::ServerUnaryReactor* ListSeries(grpc::CallbackServerContext* context,
+                                       const v1::ListSeriesRequest* request,
+                                       v1::ListSeriesResponse* response) override;
+  grpc::ServerUnaryReactor* LabelNames(grpc::CallbackServerContext* context,
+                                       const v1::LabelNamesRequest* request,
+                                       v1::LabelNamesResponse* response) override;
+  grpc::ServerUnaryReactor* LabelValues(grpc::CallbackServerContext* context,
+                                        const v1::LabelValuesRequest* request,
+                                        v1::LabelValuesResponse* response) override;
+
+ private:
+  ServerContext& ctx_;
+};
+
+class AdminServiceImpl final : public v1::AdminService::CallbackService {
+ public:
+  explicit AdminServiceImpl(ServerContext& ctx) : ctx_(ctx) {}
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request,
+                                  v1::StatsResponse* response) override;
+  grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* context,
+                                  const v1::FlushRequest* request,
+                                  v1::FlushResponse* response) override;
+
+ private:
+  ServerContext& ctx_;
+};
+
+}  // namespace kpidb::server
