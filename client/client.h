@@ -1,0 +1,92 @@
+// kpidb::Client: the kpidb.v1 gRPC API in plain C++ (no Protobuf or gRPC
+// types here). Errors are values: a Status with the server's code (numbered
+// like gRPC's) and message, or UNAVAILABLE / DEADLINE_EXCEEDED from the
+// transport. Thread-safe: one Client may serve many threads.
+//
+//   auto client = kpidb::Client::Connect("127.0.0.1:7411").value();
+//   kpidb::WriteBatch batch;
+//   batch.series.push_back({"kpi_visits", {{"channel", "email"}}, {t0, t1}, {12, 15}});
+//   kpidb::Status s = client->Write(batch).status();
+//   kpidb::query::Query q;  // the engine's query type; see engine/query/query.h
+//   q.selector.metric = "kpi_visits";
+//   q.start_ms = t0; q.end_ms = t0 + 86'400'000; q.step.step_ms = 3'600'000;
+//   q.aggregation = kpidb::query::Aggregation::kSum;
+//   auto results = client->QueryRange(q);
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/query/query.h"
+#include "engine/series.h"
+#include "engine/status.h"
+
+namespace kpidb {
+
+struct ClientOptions {
+  std::chrono::milliseconds deadline{10'000};  // per call (a query stream: the whole stream)
+  size_t max_message_bytes = 64u << 20;        // largest message sent or received
+};
+
+struct WriteResult {
+  uint64_t points_written = 0;
+  uint64_t series_written = 0;
+  uint64_t requests = 0;
+};
+
+struct ServerStats {
+  uint64_t series = 0;
+  uint64_t points = 0;
+  uint64_t segments = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t bytes_on_disk = 0;
+  double bytes_per_point = 0;
+  uint64_t wal_files = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t head_points = 0;
+  uint64_t head_bytes = 0;
+  uint64_t flushes = 0;
+  double uptime_seconds = 0;
+  std::string version;
+};
+
+class Client {
+ public:
+  // Connects lazily: an unreachable server shows as UNAVAILABLE on calls.
+  static Result<std::unique_ptr<Client>> Connect(const std::string& address,
+                                                 const ClientOptions& options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // All or nothing; durable when OK (the server's fsync policy permitting).
+  Result<WriteResult> Write(const WriteBatch& batch);
+  // The batches over one client stream, applied in order; stops at the
+  // first rejected one (its error names requests[i]).
+  Result<WriteResult> WriteStream(const std::vector<WriteBatch>& batches);
+
+  // Streams the results to `sink` as they arrive (in key order). The
+  // query's limits are sent as requests; the server caps them at its own.
+  Status QueryRange(const query::Query& query,
+                    const std::function<Status(query::ResultSeries&&)>& sink);
+  // The same, collected.
+  Result<std::vector<query::ResultSeries>> QueryRange(const query::Query& query);
+
+  Result<std::vector<SeriesKey>> ListSeries(const query::Selector& selector, uint64_t limit = 0);
+  Result<std::vector<std::string>> LabelNames(std::string_view metric = "");
+  Result<std::vector<std::string>> LabelValues(std::string_view name, std::string_view metric = "");
+  Result<ServerStats> Stats();
+  Status Flush();
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kpidb
