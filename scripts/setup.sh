@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake ninja-build ccache pkg-config tzdata python3
           liblz4-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
-          libabsl-dev libre2-dev)
+          libabsl-dev libre2-dev
+          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

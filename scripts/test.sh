@@ -25,7 +25,7 @@ if [ "$FAST" = 0 ]; then
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest build-asan
 
   scripts/setup.sh build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DKPIDB_SANITIZE=thread -DKPIDB_BUILD_BENCH=OFF
+    -DKPIDB_SANITIZE=thread -DKPIDB_BUILD_BENCH=OFF -DKPIDB_BUILD_SERVER=OFF
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     run_ctest build-tsan -L concurrency
 fi
