@@ -258,4 +258,12 @@ Status Client::Flush() {
   return FromGrpc(impl_->admin->Flush(&context, v1::FlushRequest(), &response));
 }
 
+Result<uint64_t> Client::Compact() {
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  v1::CompactResponse response;
+  KPIDB_RETURN_IF_ERROR(FromGrpc(impl_->admin->Compact(&context, v1::CompactRequest(), &response)));
+  return response.segments_merged();
+}
+
 }  // namespace kpidb

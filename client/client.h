@@ -82,6 +82,8 @@ class Client {
   Result<std::vector<std::string>> LabelValues(std::string_view name, std::string_view metric = "");
   Result<ServerStats> Stats();
   Status Flush();
+  // Merges each partition's segments; the number of files replaced.
+  Result<uint64_t> Compact();
 
  private:
   struct Impl;

@@ -131,6 +131,13 @@ class Engine {
 
   // Writes the head to segments and truncates the WAL; returns when done.
   Status Flush();
+  // Merges the segments of each time partition that has several into one
+  // (newest write wins), so that reads of it touch one file and its rollup
+  // rows cover every point again. One partition at a time: flushes wait for
+  // at most one partition's merge; reads never wait. Crash-safe (the new
+  // file is in place before the manifest names it; files no manifest names
+  // are removed at open). `merged`: segment files replaced, if given.
+  Status Compact(uint64_t* merged = nullptr);
   // Stops accepting writes, waits for in-flight ones, syncs the WAL and
   // stops background work. Idempotent. Does not flush the head (the WAL
   // holds it).

@@ -309,4 +309,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Flush(grpc::CallbackServerContext* c
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext* context,
+                                                    const v1::CompactRequest*,
+                                                    v1::CompactResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, response]() -> Status {
+    uint64_t merged = 0;
+    KPIDB_RETURN_IF_ERROR(ctx_.engine.Compact(&merged));
+    response->set_segments_merged(merged);
+    response->set_segments(ctx_.engine.GetStats().segments);
+    return Status::Ok();
+  });
+}
+
 }  // namespace kpidb::server

@@ -158,6 +158,11 @@ TEST(ServerE2E, WritesQueriesAndPersistsAcrossARestart) {
     EXPECT_EQ(stats->series, 6u);
     EXPECT_GE(stats->segments, 1u);
     EXPECT_GT(stats->bytes_on_disk, 0u);
+    ASSERT_TRUE(client->Flush().ok());
+    auto merged = client->Compact();  // two flushes: two segments per day merge into one
+    ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+    EXPECT_GT(*merged, 0u);
+    ExpectRawEquals(*client, ref);
     EXPECT_EQ(server.Stop(), 0);  // clean shutdown
   }
   ServerProcess again(dir.path());
