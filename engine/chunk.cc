@@ -93,6 +93,21 @@ Status ParseHeader(ByteReader* reader, ChunkHeader* header) {
   return Status::Ok();
 }
 
+// Room for a decompressed body of `size` bytes: a per-thread buffer that is
+// only zero-filled when it grows (bodies of ordinary chunks are a few KiB),
+// or *large for bodies above kMaxReusedBodySize, so that one huge chunk does
+// not pin its memory to the thread. Valid until the next call on this thread.
+constexpr size_t kMaxReusedBodySize = 256 << 10;
+char* DecompressionBuffer(size_t size, std::string* large) {
+  if (size > kMaxReusedBodySize) {
+    large->resize(size);
+    return large->data();
+  }
+  thread_local std::string buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+
 }  // namespace
 
 ChunkStats ComputeChunkStats(std::span<const int64_t> timestamps, std::span<const double> values) {
@@ -168,17 +183,17 @@ Status DecodeChunk(std::string_view chunk, std::vector<int64_t>* timestamps,
   const size_t body_size = static_cast<size_t>(header.timestamp_bytes + header.value_bytes);
   std::string_view stored = covered.substr(reader.position());
 
-  std::string decompressed;
+  std::string large_body;
   std::string_view body;
   if (header.flags & kFlagLz4) {
     if (stored.size() > static_cast<size_t>(INT32_MAX)) return Status::Corruption("chunk: LZ4 body too large");
-    decompressed.resize(body_size);
-    int n = LZ4_decompress_safe(stored.data(), decompressed.data(), static_cast<int>(stored.size()),
+    char* buffer = DecompressionBuffer(body_size, &large_body);
+    int n = LZ4_decompress_safe(stored.data(), buffer, static_cast<int>(stored.size()),
                                 static_cast<int>(body_size));
     if (n < 0 || static_cast<size_t>(n) != body_size) {
       return Status::Corruption("chunk: LZ4 body malformed");
     }
-    body = decompressed;
+    body = std::string_view(buffer, body_size);
   } else {
     if (stored.size() != body_size) return Status::Corruption("chunk: body length mismatch");
     body = stored;

@@ -112,14 +112,25 @@ std::vector<uint8_t> CodeBits(const std::vector<uint8_t>& lengths) {
   return bits;
 }
 
-struct DecoderScratch {
+// A block's decoding tables (rebuilt per block: keeping the last block's
+// tables for a block with the same code bytes measured no faster on the KPI
+// workload, as consecutive blocks rarely share a code).
+struct DecoderTables {
   std::array<HuffmanDecodeEntry, 1 << kMaxCodeLength> table;
   std::array<uint8_t, kMaxHuffmanSymbols> lengths;
   TokenBase tokens;
+  int table_bits = 0;
+  int max_symbol_bits = 0;  // max code + extra bits of a used symbol
 };
+
+// Symbols of at most this many bits (code + extra) come two per 8-byte load,
+// which always provides >= 57 bits.
+constexpr int kMaxTwoPerLoadBits = 28;
 
 // Decodes count values, value i from stream i % 4 at bit position
 // bit_pos[i % 4] (advanced past it), reading only inside data[0..size).
+// kTwoPerLoad: every used symbol takes <= kMaxTwoPerLoadBits.
+template <bool kTwoPerLoad>
 void DecodeStreams(const uint8_t* __restrict data, size_t size,
                    const HuffmanDecodeEntry* __restrict table, uint64_t table_mask,
                    const TokenBase& tokens, size_t count, uint64_t* bit_pos,
@@ -127,27 +138,51 @@ void DecodeStreams(const uint8_t* __restrict data, size_t size,
   const uint64_t* __restrict base = tokens.base.data();
   const uint64_t* __restrict extra_mask = tokens.extra_mask.data();
   // Fast path: an 8-byte load at every stream's position stays inside the
-  // input, and code (<= 11) + extra bits (<= 45) fit the 56 bits such a
-  // load always provides.
-  constexpr int kMaxFastExtraBits = 56 - kMaxCodeLength;
+  // input, and a symbol of <= 56 bits (code <= 11, extra <= 45) fits the 57
+  // bits such a load always provides.
+  constexpr int kMaxFastBits = 56;
   const uint64_t fast_limit = size >= 8 ? uint64_t{size - 8} * 8 : 0;
+  // Decodes the symbol at the bottom of `word` (already shifted to bit_pos).
+  auto value_of = [&](const HuffmanDecodeEntry& e, uint64_t word) {
+    return base[e.symbol] + ((word >> e.code_length) & extra_mask[e.symbol]);
+  };
   auto decode_one = [&](uint64_t& bp, bool fast) -> uint64_t {
     const uint64_t word =
         (fast ? Load64(data + (bp >> 3)) : LoadLE64Padded(data, size, bp >> 3)) >> (bp & 7);
     const HuffmanDecodeEntry e = table[word & table_mask];
     uint64_t value;
-    if (fast && e.extra_bits <= kMaxFastExtraBits) [[likely]] {
-      value = base[e.symbol] + ((word >> e.code_length) & extra_mask[e.symbol]);
+    if (fast && e.total_bits <= kMaxFastBits) [[likely]] {
+      value = value_of(e, word);
     } else {
-      value = base[e.symbol] + ReadBitsAt(data, size, bp + e.code_length, e.extra_bits);
+      value =
+          base[e.symbol] + ReadBitsAt(data, size, bp + e.code_length, e.total_bits - e.code_length);
     }
-    bp += static_cast<uint64_t>(e.code_length) + e.extra_bits;
+    bp += e.total_bits;
     return value;
+  };
+  // Two symbols of one stream: values i and i + 4.
+  auto decode_two = [&](uint64_t& bp, uint64_t* first) {
+    uint64_t word = Load64(data + (bp >> 3)) >> (bp & 7);
+    const HuffmanDecodeEntry e1 = table[word & table_mask];
+    first[0] = value_of(e1, word);
+    word >>= e1.total_bits;
+    const HuffmanDecodeEntry e2 = table[word & table_mask];
+    first[kEntropyStreams] = value_of(e2, word);
+    bp += e1.total_bits + e2.total_bits;
   };
   uint64_t p0 = bit_pos[0], p1 = bit_pos[1], p2 = bit_pos[2], p3 = bit_pos[3];
   size_t i = 0;
-  for (; i + 4 <= count && p0 < fast_limit && p1 < fast_limit && p2 < fast_limit &&
-         p3 < fast_limit;
+  if constexpr (kTwoPerLoad) {
+    for (;
+         i + 8 <= count && p0 < fast_limit && p1 < fast_limit && p2 < fast_limit && p3 < fast_limit;
+         i += 8) {
+      decode_two(p0, out + i);
+      decode_two(p1, out + i + 1);
+      decode_two(p2, out + i + 2);
+      decode_two(p3, out + i + 3);
+    }
+  }
+  for (; i + 4 <= count && p0 < fast_limit && p1 < fast_limit && p2 < fast_limit && p3 < fast_limit;
        i += 4) {
     out[i] = decode_one(p0, true);
     out[i + 1] = decode_one(p1, true);
@@ -159,6 +194,32 @@ void DecodeStreams(const uint8_t* __restrict data, size_t size,
   bit_pos[2] = p2;
   bit_pos[3] = p3;
   for (; i < count; ++i) out[i] = decode_one(bit_pos[i % kEntropyStreams], false);
+}
+
+// Parses the parameter byte and code lengths at in[*pos] into *t,
+// advancing *pos.
+Status LoadTables(std::string_view in, size_t* pos, DecoderTables* t) {
+  size_t p = *pos;
+  if (p >= in.size()) return Status::Corruption("entropy ints: truncated");
+  const uint8_t params = static_cast<uint8_t>(in[p++]);
+  const int d = params & 15, m = params >> 4;
+  if (d > kMaxDirectBits || m > kMaxMantissaBits || m > d) {
+    return Status::Corruption("entropy ints: bad token parameters");
+  }
+  size_t used;  // symbols 0..used-1 may have codes
+  KPIDB_RETURN_IF_ERROR(GetCodeLengths(in, &p, AlphabetSize(d, m), t->lengths.data(), &used));
+  FillTokenBases(d, m, used, &t->tokens);
+  KPIDB_RETURN_IF_ERROR(BuildDecodeTable(std::span(t->lengths.data(), used), t->tokens.extra_bits,
+                                         t->table.data(), &t->table_bits));
+  int max_symbol_bits = 0;
+  for (size_t s = 0; s < used; ++s) {
+    if (t->lengths[s] != 0) {
+      max_symbol_bits = std::max(max_symbol_bits, t->lengths[s] + t->tokens.extra_bits[s]);
+    }
+  }
+  t->max_symbol_bits = max_symbol_bits;
+  *pos = p;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -228,23 +289,10 @@ void EncodeEntropyInts(std::span<const uint64_t> values, const EntropyIntsPlan& 
 }
 
 Status DecodeEntropyInts(std::string_view in, size_t* pos, size_t count, uint64_t* out) {
-  thread_local DecoderScratch scratch;
+  thread_local DecoderTables tables;
   size_t p = *pos;
-  if (p >= in.size()) return Status::Corruption("entropy ints: truncated");
-  const uint8_t params = static_cast<uint8_t>(in[p++]);
-  const int d = params & 15, m = params >> 4;
-  if (d > kMaxDirectBits || m > kMaxMantissaBits || m > d) {
-    return Status::Corruption("entropy ints: bad token parameters");
-  }
-  size_t used;  // symbols 0..used-1 may have codes
-  KPIDB_RETURN_IF_ERROR(GetCodeLengths(in, &p, AlphabetSize(d, m), scratch.lengths.data(), &used));
-  TokenBase& tokens = scratch.tokens;
-  FillTokenBases(d, m, used, &tokens);
-  int table_bits;
-  HuffmanDecodeEntry* table = scratch.table.data();
-  KPIDB_RETURN_IF_ERROR(BuildDecodeTable(std::span(scratch.lengths.data(), used),
-                                         tokens.extra_bits, table, &table_bits));
-  const size_t table_size = size_t{1} << table_bits;
+  KPIDB_RETURN_IF_ERROR(LoadTables(in, &p, &tables));
+  const size_t table_size = size_t{1} << tables.table_bits;
 
   ByteReader lengths(in.substr(p));
   std::array<uint64_t, kEntropyStreams> bit_pos, bit_end;
@@ -252,6 +300,7 @@ Status DecodeEntropyInts(std::string_view in, size_t* pos, size_t count, uint64_
   for (int j = 0; j < kEntropyStreams; ++j) {
     uint64_t len;
     if (!lengths.GetVarint64(&len)) return Status::Corruption("entropy ints: truncated lengths");
+    if (len > in.size()) return Status::Corruption("entropy ints: streams truncated");
     bit_pos[j] = start;
     start += len;
     bit_end[j] = start;
@@ -263,8 +312,14 @@ Status DecodeEntropyInts(std::string_view in, size_t* pos, size_t count, uint64_
     bit_end[j] = (bit_end[j] + p) * 8;
   }
 
-  DecodeStreams(reinterpret_cast<const uint8_t*>(in.data()), in.size(), table, table_size - 1,
-                tokens, count, bit_pos.data(), out);
+  const auto* data = reinterpret_cast<const uint8_t*>(in.data());
+  if (tables.max_symbol_bits <= kMaxTwoPerLoadBits) {
+    DecodeStreams<true>(data, in.size(), tables.table.data(), table_size - 1, tables.tokens, count,
+                        bit_pos.data(), out);
+  } else {
+    DecodeStreams<false>(data, in.size(), tables.table.data(), table_size - 1, tables.tokens, count,
+                         bit_pos.data(), out);
+  }
   for (int j = 0; j < kEntropyStreams; ++j) {
     // Each stream must end in its last byte (the rest is padding).
     if (bit_pos[j] > bit_end[j] || bit_pos[j] + 8 <= bit_end[j]) {

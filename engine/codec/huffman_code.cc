@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "engine/coding.h"
@@ -10,6 +11,20 @@ namespace kpidb::codec {
 namespace {
 
 constexpr uint8_t kZeroRunNibble = 15;
+
+// The low `bits` bits of v in reverse order (bits <= 16).
+constexpr std::array<uint8_t, 256> kReversedBytes = [] {
+  std::array<uint8_t, 256> r{};
+  for (int b = 0; b < 256; ++b) {
+    for (int i = 0; i < 8; ++i) r[b] |= static_cast<uint8_t>(((b >> i) & 1) << (7 - i));
+  }
+  return r;
+}();
+inline uint32_t ReverseBits(uint32_t v, int bits) {
+  const uint32_t reversed16 =
+      uint32_t{kReversedBytes[v & 255]} << 8 | kReversedBytes[(v >> 8) & 255];
+  return reversed16 >> (16 - bits);
+}
 constexpr size_t kMinZeroRun = 2, kMaxZeroRun = 17;
 
 // Unlimited Huffman code lengths of the used symbols (two-queue method over
@@ -153,18 +168,15 @@ Status GetCodeLengths(std::string_view in, size_t* pos, size_t alphabet_size, ui
 
 Status BuildDecodeTable(std::span<const uint8_t> lengths, std::span<const uint8_t> extra_bits,
                         HuffmanDecodeEntry* table, int* table_bits) {
-  uint32_t kraft = 0;  // in units of 2^-kMaxCodeLength
-  size_t used = 0, last_used = 0;
-  int max_length = 0;
+  std::array<uint32_t, kMaxCodeLength + 2> length_count{};  // [l]: symbols of length l
+  size_t last_used = 0;
   for (size_t s = 0; s < lengths.size(); ++s) {
     const int l = lengths[s];
-    if (l == 0) continue;
     if (l > kMaxCodeLength) return Status::Corruption("huffman code: length too large");
-    kraft += uint32_t{1} << (kMaxCodeLength - l);
-    ++used;
-    last_used = s;
-    max_length = std::max(max_length, l);
+    ++length_count[l];
+    if (l != 0) last_used = s;
   }
+  const size_t used = lengths.size() - length_count[0];
   if (used == 0) return Status::Corruption("huffman code: no symbols");
   if (used == 1) {
     if (lengths[last_used] != 1) return Status::Corruption("huffman code: lone symbol length");
@@ -172,20 +184,43 @@ Status BuildDecodeTable(std::span<const uint8_t> lengths, std::span<const uint8_
     table[0] = {static_cast<uint16_t>(last_used), 0, extra_bits[last_used]};
     return Status::Ok();
   }
+  uint32_t kraft = 0;  // in units of 2^-kMaxCodeLength
+  int max_length = 0;
+  for (int l = 1; l <= kMaxCodeLength; ++l) {
+    kraft += length_count[l] << (kMaxCodeLength - l);
+    if (length_count[l] != 0) max_length = l;
+  }
   if (kraft != (uint32_t{1} << kMaxCodeLength)) {
     return Status::Corruption(kraft > (uint32_t{1} << kMaxCodeLength)
                                   ? "huffman code: over-subscribed"
                                   : "huffman code: incomplete");
   }
-  std::array<uint16_t, kMaxHuffmanSymbols> codes;
-  BuildEncoderCodes(lengths, codes.data());
-  const size_t size = size_t{1} << max_length;
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    const int l = lengths[s];
-    if (l == 0) continue;
-    HuffmanDecodeEntry entry{static_cast<uint16_t>(s), static_cast<uint8_t>(l), extra_bits[s]};
-    const size_t step = size_t{1} << l;
-    for (size_t i = codes[s]; i < size; i += step) table[i] = entry;
+  // Symbols in canonical order (by length, then symbol): a counting sort.
+  std::array<uint16_t, kMaxCodeLength + 2> first_of_length{};
+  for (int l = 1; l <= kMaxCodeLength; ++l) {
+    first_of_length[l + 1] = static_cast<uint16_t>(first_of_length[l] + length_count[l]);
+  }
+  std::array<uint16_t, kMaxHuffmanSymbols> canonical;
+  std::array<uint16_t, kMaxCodeLength + 2> next = first_of_length;
+  for (size_t s = 0; s <= last_used; ++s) {
+    if (lengths[s] != 0) canonical[next[lengths[s]]++] = static_cast<uint16_t>(s);
+  }
+  // Doubling: once table[0 .. 2^l) is right for every code of length <= l,
+  // its copy is right for 2^(l+1) entries except where codes of length
+  // l + 1 go, which are then written once each (at their bit-reversed code,
+  // as the stream is LSB-first). Complete codes leave no entry unwritten.
+  table[0] = {};
+  size_t size = 1;
+  uint32_t code = 0;  // canonical code of the next symbol, MSB-first
+  for (int l = 1; l <= max_length; ++l) {
+    std::memcpy(table + size, table, size * sizeof(HuffmanDecodeEntry));
+    size *= 2;
+    code <<= 1;
+    for (size_t k = first_of_length[l]; k < first_of_length[l + 1]; ++k, ++code) {
+      const uint16_t s = canonical[k];
+      table[ReverseBits(code, l)] = {s, static_cast<uint8_t>(l),
+                                     static_cast<uint8_t>(l + extra_bits[s])};
+    }
   }
   *table_bits = max_length;
   return Status::Ok();

@@ -61,14 +61,17 @@ Status GetCodeLengths(std::string_view in, size_t* pos, size_t alphabet_size, ui
 struct HuffmanDecodeEntry {
   uint16_t symbol;
   uint8_t code_length;  // bits the code occupies (0 for a one-symbol code)
-  uint8_t extra_bits;   // extra_bits[symbol] as passed to BuildDecodeTable
+  uint8_t total_bits;   // code_length + extra_bits[symbol]: the bits to skip
 };
 
 // Fills table[0 .. 1 << *table_bits) so that table[next table_bits bits of
-// the stream] gives the symbol, its code length and extra_bits[symbol].
-// Corruption unless `lengths` is a valid length set (see above).
-// REQUIRES: extra_bits.size() >= lengths.size(); table has room for
-// 1 << kMaxCodeLength entries.
+// the stream] gives the symbol, its code length and code length +
+// extra_bits[symbol]. Costs one store per used symbol plus copying the
+// table (it is built by doubling, not by strided fills), so it is cheap
+// enough to run per block. Corruption unless `lengths` is a valid length
+// set (see above).
+// REQUIRES: extra_bits.size() >= lengths.size(), every extra_bits[s] <= 64;
+// table has room for 1 << kMaxCodeLength entries.
 Status BuildDecodeTable(std::span<const uint8_t> lengths, std::span<const uint8_t> extra_bits,
                         HuffmanDecodeEntry* table, int* table_bits);
 
