@@ -123,24 +123,26 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   void Run() {
     Result<query::Query> q = ToQuery(*request_, ctx_.config.query_limits);
     Status s = q.status();
+    bool pending = false;  // response_ holds a message not yet written
     if (s.ok()) {
       // A series larger than a message continues in the next messages, with
-      // the same metric and labels.
+      // the same metric and labels. The last message goes out with the
+      // status (one round trip fewer), so each one waits for the next.
       const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
       s = query::Execute(ctx_.engine, *q, [&](query::ResultSeries&& r) -> Status {
         for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
-          std::unique_lock lock(mu_);
-          cv_.wait(lock, [this] { return !writing_ || broken_; });
-          if (broken_) return Status::Unavailable("the client went away");
-          response_.Clear();
+          if (pending) KPIDB_RETURN_IF_ERROR(WritePending());
           const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
-          query::ResultSeries part{r.metric, r.labels, {}, {}};
-          part.timestamps_ms.assign(r.timestamps_ms.begin() + from, r.timestamps_ms.begin() + from + n);
-          part.values.assign(r.values.begin() + from, r.values.begin() + from + n);
-          ToProto(part, &response_);
-          writing_ = true;
-          lock.unlock();
-          StartWrite(&response_);
+          next_.Clear();
+          if (n == r.timestamps_ms.size()) {
+            ToProto(r, &next_);
+          } else {
+            query::ResultSeries part{r.metric, r.labels, {}, {}};
+            part.timestamps_ms.assign(r.timestamps_ms.begin() + from, r.timestamps_ms.begin() + from + n);
+            part.values.assign(r.values.begin() + from, r.values.begin() + from + n);
+            ToProto(part, &next_);
+          }
+          pending = true;
           if (n == r.timestamps_ms.size()) break;
         }
         return Status::Ok();
@@ -149,13 +151,32 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return !writing_ || broken_; });
+      if (s.ok() && pending && !broken_) {
+        response_.Swap(&next_);
+        lock.unlock();
+        StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+        return;  // `this` may be deleted from here on
+      }
     }
     Finish(ToGrpc(s));  // `this` may be deleted from here on
   }
 
+  // Starts writing next_ once the previous write is done.
+  Status WritePending() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !writing_ || broken_; });
+    if (broken_) return Status::Unavailable("the client went away");
+    response_.Swap(&next_);
+    writing_ = true;
+    lock.unlock();
+    StartWrite(&response_);
+    return Status::Ok();
+  }
+
   ServerContext& ctx_;
   const v1::QueryRangeRequest* request_;
-  v1::QueryRangeResponse response_;
+  v1::QueryRangeResponse response_;  // being written
+  v1::QueryRangeResponse next_;      // the next one, held back
   std::mutex mu_;
   std::condition_variable cv_;
   bool writing_ = false;
