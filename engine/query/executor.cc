@@ -6,12 +6,12 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <system_error>
 #include <thread>
 
 #include "engine/query/query.h"
 #include "engine/query/selector.h"
 #include "engine/query/series_aggregator.h"
+#include "engine/query/task_pool.h"
 
 namespace kpidb::query {
 namespace {
@@ -149,16 +149,7 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
         read[t] = aggregator.read();
       }
     };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) {
-      try {
-        pool.emplace_back(work);
-      } catch (const std::system_error&) {
-        break;  // no more threads to be had: the others (and this one) do the work
-      }
-    }
-    work();
-    for (auto& t : pool) t.join();
+    RunInParallel(threads - 1, work);
     size_t block_bytes = 0;
     for (size_t t = 0; t < tasks; ++t) {
       KPIDB_RETURN_IF_ERROR(statuses[t]);
