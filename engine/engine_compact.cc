@@ -21,11 +21,24 @@ Status Engine::Compact(uint64_t* merged) {
     auto state = State();
     // Segments by partition, oldest first.
     std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> partitions;
+    std::vector<std::shared_ptr<SegmentReader>> spanning;
     for (const auto& segment : state->segments) {
       const int64_t p = FloorDiv(segment->min_timestamp_ms(), options_.segment_partition_ms);
-      // A file spanning partitions (written with another segment_partition_ms) stays as it is.
-      if (FloorDiv(segment->max_timestamp_ms(), options_.segment_partition_ms) != p) continue;
+      // A file spanning partitions (written with another segment_partition_ms)
+      // stays as it is...
+      if (FloorDiv(segment->max_timestamp_ms(), options_.segment_partition_ms) != p) {
+        spanning.push_back(segment);
+        continue;
+      }
       partitions[p].push_back(segment);
+    }
+    // ...and so do the partitions it overlaps: the merged file is the newest,
+    // which would put it ahead of a spanning file that is newer than some of
+    // the files merged.
+    for (const auto& s : spanning) {
+      const int64_t first = FloorDiv(s->min_timestamp_ms(), options_.segment_partition_ms);
+      const int64_t last = FloorDiv(s->max_timestamp_ms(), options_.segment_partition_ms);
+      partitions.erase(partitions.lower_bound(first), partitions.upper_bound(last));
     }
     auto group = std::find_if(partitions.begin(), partitions.end(),
                               [](const auto& entry) { return entry.second.size() > 1; });

@@ -67,7 +67,12 @@ bool ExactDecimalSum(std::span<const double> values, double* sum) {
     }
   }
   __int128 total = 0;
-  for (double v : values) total += static_cast<int64_t>(std::nearbyint(v * codec::kPow10[e]));
+  for (double v : values) {
+    // A value checked at a smaller exponent may not fit 2^53 at the final one.
+    const double scaled = std::nearbyint(v * codec::kPow10[e]);
+    if (!(std::fabs(scaled) < 9007199254740992.0)) return false;
+    total += static_cast<int64_t>(scaled);
+  }
   if (total >= (__int128{1} << 53) || total <= -(__int128{1} << 53)) return false;
   *sum = codec::DecimalToDouble(static_cast<int64_t>(total), e);
   return true;

@@ -35,14 +35,14 @@
 
 namespace kpidb {
 
-// Rows per tier in one block, at most (EngineOptions keeps
-// segment_partition_ms / step below it).
+// Rows per tier in one block, at most (a tier that would need more for one
+// series in one segment is left out of that segment's block).
 inline constexpr uint64_t kMaxRollupRows = 65536;
 
 struct RollupRow {
   int64_t bucket = 0;  // bucket index: the row covers [bucket * step, (bucket + 1) * step)
   uint64_t count = 0;
-  double sum = 0;  // left-to-right double sum, in time order
+  double sum = 0;  // exact decimal sum rounded once, else left to right (see above)
   double min = 0;
   double max = 0;
   double first = 0;

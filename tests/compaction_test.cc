@@ -120,5 +120,35 @@ TEST_F(Compaction, MergesEachPartitionIntoOneFileLosingNothing) {
   ExpectReference();
 }
 
+TEST_F(Compaction, LeavesAPartitionAloneThatANewerSpanningFileOverlaps) {
+  // Written with week partitions: A (Monday only), then F (Monday and
+  // Tuesday, rewriting A's point). Reopened with day partitions, F spans
+  // two; a late Monday write adds B. Merging A and B would put them ahead
+  // of F, the newer file: Monday is left as it is.
+  const int64_t monday = kBase + 10 * kHour;
+  options_.segment_partition_ms = 7 * kDay;
+  Open();
+  auto put = [&](int64_t t, double v) {
+    WriteBatch batch;
+    batch.series.push_back({"kpi_c", {{"s", "0"}}, {t}, {v}});
+    ASSERT_TRUE(engine_->Write(batch).ok());
+  };
+  put(monday, 1);
+  ASSERT_TRUE(engine_->Flush().ok());  // A
+  put(monday, 2);
+  put(monday + kDay, 3);
+  ASSERT_TRUE(engine_->Flush().ok());  // F
+  options_.segment_partition_ms = kDay;
+  Open();
+  put(monday + kHour, 4);
+  ASSERT_TRUE(engine_->Flush().ok());  // B
+  ASSERT_TRUE(engine_->Compact().ok());
+  auto id = engine_->FindSeries("kpi_c", {{"s", "0"}});
+  auto data = engine_->Read(*id, monday, monday + 1);
+  ASSERT_TRUE(data.ok());
+  ASSERT_EQ(data->values.size(), 1u);
+  EXPECT_EQ(data->values[0], 2);  // F's rewrite, not A's original
+}
+
 }  // namespace
 }  // namespace kpidb

@@ -102,6 +102,18 @@ TEST(RollupRows, SumsOfValuesThatAreNotShortDecimalsAreLeftToRight) {
   EXPECT_EQ(Bits(exact[0].sum), Bits(7.303));  // 0.1 + 0.2 + 0.003 + 7 left to right is 7.303000000000001
 }
 
+TEST(RollupRows, ALargeValueAndAManyDigitDecimalFallBackToTheDoubleSum) {
+  // At the exponent the many-digit values need, 1e15 no longer fits 2^53:
+  // the exact sum is impossible and the row keeps the left-to-right sum.
+  const std::vector<int64_t> ts = {0, 1, 2, 3};
+  const std::vector<double> vs = {1e15, 9.0071992547409, 0.2161727821137838, 1e-18};
+  const std::vector<RollupRow> rows = ComputeRollupRows(10, ts, vs);
+  ASSERT_EQ(rows.size(), 1u);
+  double sum = 0;
+  for (double v : vs) sum += v;
+  EXPECT_EQ(Bits(rows[0].sum), Bits(sum));
+}
+
 TEST(RollupRows, BucketsAtTheEndsOfTheInt64RangeAreClamped) {
   const int64_t lo = std::numeric_limits<int64_t>::min();
   const int64_t hi = std::numeric_limits<int64_t>::max() - 1;

@@ -65,7 +65,8 @@ bool SeriesAggregator::ChunkStatsSuffice(const ChunkStats& stats) const {
 }
 
 bool SeriesAggregator::OnChunkStats(const ChunkStats& stats) {
-  if (!ChunkStatsSuffice(stats)) return false;
+  // Past a limit, take the points instead: OnPoints reports it.
+  if (!ChunkStatsSuffice(stats) || !CheckLimits().ok()) return false;
   Bucket& b = BucketFor(stats.min_timestamp_ms);
   AddStats(b, stats.count, stats.sum, stats.min, stats.max, stats.first, stats.last);
   ++read_.chunk_stats;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -64,19 +65,31 @@ size_t PoolThreads() { return Pool().size(); }
 
 void RunInParallel(size_t helpers, const std::function<void()>& work) {
   helpers = std::min(helpers, Pool().size());
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t running = helpers;
+  // Helpers that start only after the caller is done (the pool was busy with
+  // another query) return at once: the caller waits only for started ones.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t running = 0;
+    bool closed = false;
+  };
+  auto shared = std::make_shared<Shared>();
   for (size_t i = 0; i < helpers; ++i) {
-    Pool().Submit([&] {
+    Pool().Submit([shared, &work] {
+      {
+        std::lock_guard lock(shared->mu);
+        if (shared->closed) return;
+        ++shared->running;
+      }
       work();
-      std::lock_guard lock(mu);
-      if (--running == 0) cv.notify_all();
+      std::lock_guard lock(shared->mu);
+      if (--shared->running == 0) shared->cv.notify_all();
     });
   }
   work();
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return running == 0; });
+  std::unique_lock lock(shared->mu);
+  shared->closed = true;
+  shared->cv.wait(lock, [&] { return shared->running == 0; });
 }
 
 }  // namespace kpidb::query

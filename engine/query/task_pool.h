@@ -10,9 +10,10 @@
 namespace kpidb::query {
 
 // Runs `work` on the calling thread and on up to `helpers` pool threads at
-// once, returning when every invocation has returned. `work` must be safe
-// to run concurrently and must return promptly once nothing is left to do
-// (a pool thread busy with another query may start it late).
+// once, returning when the caller's run and every helper run that started
+// have returned (a helper that would start later, the pool being busy with
+// another query, is skipped). `work` must be safe to run concurrently and
+// share its work through its own counter, so that whoever runs finishes it.
 void RunInParallel(size_t helpers, const std::function<void()>& work);
 
 // The pool's size: hardware threads - 1, at least 1.
