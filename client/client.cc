@@ -266,4 +266,17 @@ Result<uint64_t> Client::Compact() {
   return response.segments_merged();
 }
 
+Result<uint64_t> Client::DeleteSeries(const query::Selector& selector, int64_t start_ms,
+                                      int64_t end_ms) {
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  v1::DeleteSeriesRequest request;
+  ToProto(selector, request.mutable_selector());
+  request.set_start_ms(start_ms);
+  request.set_end_ms(end_ms);
+  v1::DeleteSeriesResponse response;
+  KPIDB_RETURN_IF_ERROR(FromGrpc(impl_->admin->DeleteSeries(&context, request, &response)));
+  return response.points_deleted();
+}
+
 }  // namespace kpidb

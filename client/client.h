@@ -84,6 +84,10 @@ class Client {
   Status Flush();
   // Merges each partition's segments; the number of files replaced.
   Result<uint64_t> Compact();
+  // Deletes the points of the matching series in [start_ms, end_ms) (both 0:
+  // all of them); the number of points deleted. Idempotent.
+  Result<uint64_t> DeleteSeries(const query::Selector& selector, int64_t start_ms = 0,
+                                int64_t end_ms = 0);
 
  private:
   struct Impl;

@@ -22,9 +22,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -138,6 +140,14 @@ class Engine {
   // file is in place before the manifest names it; files no manifest names
   // are removed at open). `merged`: segment files replaced, if given.
   Status Compact(uint64_t* merged = nullptr);
+  // Deletes the points of `ids` in [start_ms, end_ms): flushes the head, then
+  // rewrites the partitions holding such points (as Compact merges them).
+  // Points written while it runs are kept. Idempotent: if it fails (or the
+  // process dies) part-way, some partitions may be done; run it again.
+  // `deleted_points`: how many were removed, if given. The series stay
+  // known (listed) even when no point is left.
+  Status Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
+                uint64_t* deleted_points = nullptr);
   // Stops accepting writes, waits for in-flight ones, syncs the WAL and
   // stops background work. Idempotent. Does not flush the head (the WAL
   // holds it).
@@ -165,6 +175,17 @@ class Engine {
   // The write leader's work for one group; REQUIRES wal_mu_ held.
   Status WriteGroup(std::vector<Writer*>& group);
   Status FlushLocked();  // REQUIRES flush_mu_
+  struct DeleteRange {
+    std::set<SeriesId> ids;
+    int64_t start_ms;
+    int64_t end_ms;
+  };
+  // REQUIRES flush_mu_. Replaces `old` (one partition's segments, oldest
+  // first) by one merged file, leaving out `remove` if given.
+  Status MergeSegments(const std::vector<std::shared_ptr<SegmentReader>>& old,
+                       const DeleteRange* remove, uint64_t* removed_points);
+  std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> SegmentsByPartition(
+      const ReadState& state, std::vector<std::shared_ptr<SegmentReader>>* spanning) const;
   Status WriteFrozenHead();  // REQUIRES flush_mu_; flushes state_->flushing
   // REQUIRES wal_mu_. Starts a new WAL file when the current one is full;
   // a failure is logged and the current file kept.

@@ -342,4 +342,30 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext*
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteSeries(grpc::CallbackServerContext* context,
+                                                         const v1::DeleteSeriesRequest* request,
+                                                         v1::DeleteSeriesResponse* response) {
+  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+    int64_t start = request->start_ms(), end = request->end_ms();
+    if (start == 0 && end == 0) {
+      start = INT64_MIN;
+      end = INT64_MAX;
+    } else if (end <= start) {
+      return Status::InvalidArgument("end_ms: must be after start_ms (both 0: all points)");
+    }
+    KPIDB_ASSIGN_OR_RETURN(query::Selector selector, ToSelector(request->selector(), "selector"));
+    if (selector.metric.empty() && selector.matchers.empty()) {
+      return Status::InvalidArgument("selector: empty; give a metric or a matcher");
+    }
+    KPIDB_ASSIGN_OR_RETURN(auto matchers, query::CompileSelector(selector, "selector"));
+    KPIDB_ASSIGN_OR_RETURN(auto ids, query::SelectSeries(ctx_.engine.series_index(), selector,
+                                                         matchers, ctx_.config.query_limits.max_series));
+    uint64_t deleted = 0;
+    KPIDB_RETURN_IF_ERROR(ctx_.engine.Delete(ids, start, end, &deleted));
+    response->set_series_matched(ids.size());
+    response->set_points_deleted(deleted);
+    return Status::Ok();
+  });
+}
+
 }  // namespace kpidb::server

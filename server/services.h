@@ -86,6 +86,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context,
                                     const v1::CompactRequest* request,
                                     v1::CompactResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSeries(grpc::CallbackServerContext* context,
+                                         const v1::DeleteSeriesRequest* request,
+                                         v1::DeleteSeriesResponse* response) override;
 
  private:
   ServerContext& ctx_;

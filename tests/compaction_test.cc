@@ -150,5 +150,43 @@ TEST_F(Compaction, LeavesAPartitionAloneThatANewerSpanningFileOverlaps) {
   EXPECT_EQ(data->values[0], 2);  // F's rewrite, not A's original
 }
 
+TEST_F(Compaction, DeleteRemovesTheRangeOfTheSeriesGivenAndNothingElse) {
+  WriteRounds(4, 5);
+  // Some of it still in the head (written before the delete: deleted too).
+  WriteBatch late;
+  late.series.push_back({"kpi_c", {{"s", "0"}}, {kBase + kDay + 5}, {7}});
+  ASSERT_TRUE(engine_->Write(late).ok());
+  ref_[0][kBase + kDay + 5] = 7;
+  auto id0 = engine_->FindSeries("kpi_c", {{"s", "0"}});
+  auto id1 = engine_->FindSeries("kpi_c", {{"s", "1"}});
+  uint64_t expected = 0;
+  for (int s : {0, 1}) {
+    for (auto it = ref_[s].lower_bound(kBase + kDay); it != ref_[s].end() && it->first < kBase + 2 * kDay;) {
+      ++expected;
+      it = ref_[s].erase(it);
+    }
+  }
+  uint64_t deleted = 0;
+  ASSERT_TRUE(engine_->Delete({*id0, *id1}, kBase + kDay, kBase + 2 * kDay, &deleted).ok());
+  EXPECT_EQ(deleted, expected);
+  ExpectReference();
+  Open();  // durable
+  ExpectReference();
+  // Deleting again deletes nothing; writing into the range afterwards shows.
+  ASSERT_TRUE(engine_->Delete({*id0, *id1}, kBase + kDay, kBase + 2 * kDay, &deleted).ok());
+  EXPECT_EQ(deleted, 0u);
+  WriteBatch after;
+  after.series.push_back({"kpi_c", {{"s", "0"}}, {kBase + kDay + 60'000}, {9}});
+  ASSERT_TRUE(engine_->Write(after).ok());
+  ref_[0][kBase + kDay + 60'000] = 9;
+  ExpectReference();
+  // All of a series' points.
+  ASSERT_TRUE(engine_->Delete({*id1}, INT64_MIN, INT64_MAX, &deleted).ok());
+  EXPECT_GT(deleted, 0u);
+  ref_[1].clear();
+  ExpectReference();
+  EXPECT_EQ(engine_->Delete({*id1}, 5, 5).code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace kpidb

@@ -163,6 +163,19 @@ TEST(ServerE2E, WritesQueriesAndPersistsAcrossARestart) {
     ASSERT_TRUE(merged.ok()) << merged.status().ToString();
     EXPECT_GT(*merged, 0u);
     ExpectRawEquals(*client, ref);
+    // Delete kpi_revenue{channel="email"} on the first day.
+    auto deleted = client->DeleteSeries({"kpi_revenue", {{"channel", query::MatchOp::kEqual, "email"}}},
+                                        kBase, kBase + 24 * kHour);
+    ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+    auto& email = ref["kpi_revenue{channel=\"email\",region=\"eu\"}"];
+    uint64_t expected = 0;
+    for (auto it = email.begin(); it != email.end() && it->first < kBase + 24 * kHour;) {
+      ++expected;
+      it = email.erase(it);
+    }
+    EXPECT_EQ(*deleted, expected);
+    ExpectRawEquals(*client, ref);
+    EXPECT_EQ(client->DeleteSeries({"", {}}).status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(server.Stop(), 0);  // clean shutdown
   }
   ServerProcess again(dir.path());
