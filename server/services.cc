@@ -97,9 +97,11 @@ class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest
   v1::WriteRequest request_;
 };
 
-// Streams the results of one query: Execute runs on a worker, and its sink
-// waits for the previous message to be written before starting the next, so
-// at most one result is held at a time.
+// Streams the results of one query. Execute runs on a worker and queues
+// messages (at most kQueueBytes ahead of the network); each write's
+// completion starts the next one from the queue on gRPC's thread, so a
+// result of many series costs no thread hand-off per message. The last
+// message goes out with the status (StartWriteAndFinish).
 class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeResponse> {
  public:
   QueryRangeReactor(ServerContext& ctx, const v1::QueryRangeRequest* request)
@@ -107,80 +109,125 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     ctx_.pool.Submit([this] { Run(); });
   }
   void OnWriteDone(bool ok) override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     writing_ = false;
     if (!ok) broken_ = true;
     cv_.notify_all();
+    const Action next = NextLocked();
+    lock.unlock();
+    Perform(next);  // `this` may be deleted from here on
   }
   void OnCancel() override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     broken_ = true;
     cv_.notify_all();
+    const Action next = NextLocked();
+    lock.unlock();
+    Perform(next);  // `this` may be deleted from here on
   }
   void OnDone() override { delete this; }
 
  private:
+  static constexpr size_t kQueueBytes = 4u << 20;
+  enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
+
+  // REQUIRES mu_. What to start next, if anything; at most one write is in
+  // flight, and Finish is issued once, only after Run produced everything
+  // (so no thread touches the reactor after it).
+  Action NextLocked() {
+    if (writing_ || finished_) return Action::kNone;
+    if (!broken_ && !queue_.empty()) {
+      response_ = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= sizes_.front();
+      sizes_.pop_front();
+      writing_ = true;
+      if (queue_.empty() && produced_all_ && final_.ok()) {
+        finished_ = true;
+        return Action::kWriteAndFinish;
+      }
+      return Action::kWrite;
+    }
+    if (produced_all_) {
+      finished_ = true;
+      return Action::kFinish;
+    }
+    return Action::kNone;
+  }
+  void Perform(Action action) {
+    switch (action) {
+      case Action::kNone: break;
+      case Action::kWrite: StartWrite(&response_); break;
+      case Action::kWriteAndFinish:
+        StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+        break;
+      case Action::kFinish:
+        Finish(broken_ && final_.ok() ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")
+                                      : ToGrpc(final_));
+        break;
+    }
+  }
+
+  Status Enqueue(v1::QueryRangeResponse&& message) {
+    const size_t bytes = message.ByteSizeLong();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return broken_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kQueueBytes; });
+    if (broken_) return Status::Unavailable("the client went away");
+    queue_.push_back(std::move(message));
+    sizes_.push_back(bytes);
+    queued_bytes_ += bytes;
+    const Action next = NextLocked();  // a write at most: Run has not finished
+    lock.unlock();
+    Perform(next);
+    return Status::Ok();
+  }
+
   void Run() {
     Result<query::Query> q = ToQuery(*request_, ctx_.config.query_limits);
     Status s = q.status();
-    bool pending = false;  // response_ holds a message not yet written
     if (s.ok()) {
       // A series larger than a message continues in the next messages, with
-      // the same metric and labels. The last message goes out with the
-      // status (one round trip fewer), so each one waits for the next.
+      // the same metric and labels.
       const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
       s = query::Execute(ctx_.engine, *q, [&](query::ResultSeries&& r) -> Status {
         for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
-          if (pending) KPIDB_RETURN_IF_ERROR(WritePending());
           const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
-          next_.Clear();
+          v1::QueryRangeResponse message;
           if (n == r.timestamps_ms.size()) {
-            ToProto(r, &next_);
+            ToProto(r, &message);
           } else {
             query::ResultSeries part{r.metric, r.labels, {}, {}};
             part.timestamps_ms.assign(r.timestamps_ms.begin() + from, r.timestamps_ms.begin() + from + n);
             part.values.assign(r.values.begin() + from, r.values.begin() + from + n);
-            ToProto(part, &next_);
+            ToProto(part, &message);
           }
-          pending = true;
+          KPIDB_RETURN_IF_ERROR(Enqueue(std::move(message)));
           if (n == r.timestamps_ms.size()) break;
         }
         return Status::Ok();
       });
     }
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return !writing_ || broken_; });
-      if (s.ok() && pending && !broken_) {
-        response_.Swap(&next_);
-        lock.unlock();
-        StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
-        return;  // `this` may be deleted from here on
-      }
-    }
-    Finish(ToGrpc(s));  // `this` may be deleted from here on
-  }
-
-  // Starts writing next_ once the previous write is done.
-  Status WritePending() {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return !writing_ || broken_; });
-    if (broken_) return Status::Unavailable("the client went away");
-    response_.Swap(&next_);
-    writing_ = true;
+    produced_all_ = true;
+    final_ = s;
+    const Action next = NextLocked();
     lock.unlock();
-    StartWrite(&response_);
-    return Status::Ok();
+    Perform(next);  // `this` may be deleted from here on
   }
 
   ServerContext& ctx_;
   const v1::QueryRangeRequest* request_;
-  v1::QueryRangeResponse response_;  // being written
-  v1::QueryRangeResponse next_;      // the next one, held back
   std::mutex mu_;
   std::condition_variable cv_;
+  std::deque<v1::QueryRangeResponse> queue_;  // produced, not yet written
+  std::deque<size_t> sizes_;
+  size_t queued_bytes_ = 0;
+  v1::QueryRangeResponse response_;  // being written
   bool writing_ = false;
   bool broken_ = false;
+  bool produced_all_ = false;
+  bool finished_ = false;
+  Status final_;
 };
 
 void SetLabels(const Labels& labels, google::protobuf::RepeatedPtrField<v1::Label>* out) {
