@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<Engine> engine = std::move(opened).value();
 
-  server::WorkerPool pool(config.workers);
+  WorkerPool pool(config.workers);
   server::ServerContext ctx{*engine, config, pool, std::chrono::steady_clock::now()};
   server::WriteServiceImpl write_service(ctx);
   server::QueryServiceImpl query_service(ctx);

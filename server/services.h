@@ -5,34 +5,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "engine/engine.h"
+#include "engine/worker_pool.h"
 #include "kpidb/v1/kpidb.grpc.pb.h"
 #include "server/config.h"
 
 namespace kpidb::server {
-
-// Runs tasks on a fixed set of threads. Stop() runs what is queued, then joins.
-class WorkerPool {
- public:
-  explicit WorkerPool(size_t threads);
-  ~WorkerPool();
-  void Submit(std::function<void()> task);
-  void Stop();
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
 
 // What the services share.
 struct ServerContext {

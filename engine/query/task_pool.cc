@@ -2,60 +2,17 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <vector>
+
+#include "engine/worker_pool.h"
 
 namespace kpidb::query {
 namespace {
 
-class TaskPool {
- public:
-  explicit TaskPool(size_t threads) {
-    for (size_t i = 0; i < threads; ++i) {
-      threads_.emplace_back([this] {
-        std::unique_lock lock(mu_);
-        while (true) {
-          cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
-          if (tasks_.empty()) return;
-          std::function<void()> task = std::move(tasks_.front());
-          tasks_.pop_front();
-          lock.unlock();
-          task();
-          lock.lock();
-        }
-      });
-    }
-  }
-  ~TaskPool() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  size_t size() const { return threads_.size(); }
-  void Submit(std::function<void()> task) {
-    {
-      std::lock_guard lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
-
-TaskPool& Pool() {
-  static TaskPool pool(std::max(2u, std::thread::hardware_concurrency()) - 1);
+WorkerPool& Pool() {
+  static WorkerPool pool(std::max(2u, std::thread::hardware_concurrency()) - 1);
   return pool;
 }
 
