@@ -1,95 +1,23 @@
 // Compaction: the segments of each partition merge into one, newest write
 // winning, with nothing lost or changed (checked against a reference, also
 // after reopening), and the merged file's rollup rows serve again where late
-// points had made the old ones unusable. Reads during compaction see the
-// data throughout.
+// points had made the old ones unusable (reads during compaction:
+// concurrency_compaction_test.cc). Delete leaves out a range of series.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <map>
 #include <random>
-#include <thread>
 
-#include "engine/engine.h"
-#include "engine/query/query.h"
-#include "tests/test_util.h"
+#include "tests/compaction_fixture.h"
 
 namespace kpidb {
 namespace {
 
-using testing::TempDir;
-
-constexpr int64_t kHour = 3'600'000;
-constexpr int64_t kDay = 24 * kHour;
-constexpr int64_t kBase = 20'000 * kDay;
-
-class Compaction : public ::testing::Test {
- protected:
-  void SetUp() override {
-    options_.logger = [](std::string_view) {};
-    options_.wal_sync = WalSyncPolicy::kNone;
-    Open();
-  }
-  void Open() {
-    engine_.reset();
-    auto e = Engine::Open(dir_.path(), options_);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
-  }
-  // Random points over 3 days for 4 series, out of order, with rewrites;
-  // flushed after every batch so each day gets many segments.
-  void WriteRounds(int rounds, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    for (int r = 0; r < rounds; ++r) {
-      WriteBatch batch;
-      for (int s = 0; s < 4; ++s) {
-        SeriesPoints sp{"kpi_c", {{"s", std::to_string(s)}}, {}, {}};
-        for (int i = 0; i < 300; ++i) {
-          const int64_t t = kBase + std::uniform_int_distribution<int64_t>(0, 3 * 2880 - 1)(rng) * 30'000;
-          if (std::find(sp.timestamps_ms.begin(), sp.timestamps_ms.end(), t) != sp.timestamps_ms.end()) continue;
-          sp.timestamps_ms.push_back(t);
-          sp.values.push_back(std::round(std::uniform_real_distribution<double>(0, 100)(rng) * 100) / 100);
-          ref_[s][t] = sp.values.back();
-        }
-        batch.series.push_back(std::move(sp));
-      }
-      ASSERT_TRUE(engine_->Write(batch).ok());
-      ASSERT_TRUE(engine_->Flush().ok());
-    }
-  }
-  void ExpectReference() {
-    for (int s = 0; s < 4; ++s) {
-      auto id = engine_->FindSeries("kpi_c", {{"s", std::to_string(s)}});
-      ASSERT_TRUE(id.has_value());
-      auto data = engine_->Read(*id, INT64_MIN, INT64_MAX);
-      ASSERT_TRUE(data.ok());
-      ASSERT_EQ(data->timestamps_ms.size(), ref_[s].size());
-      size_t i = 0;
-      for (const auto& [t, v] : ref_[s]) {
-        ASSERT_EQ(data->timestamps_ms[i], t);
-        ASSERT_EQ(std::bit_cast<uint64_t>(data->values[i]), std::bit_cast<uint64_t>(v)) << t;
-        ++i;
-      }
-    }
-  }
-  uint64_t RollupRowsOfHourlyMax() {
-    query::Query q;
-    q.selector.metric = "kpi_c";
-    q.start_ms = kBase;
-    q.end_ms = kBase + 3 * kDay;
-    q.step.step_ms = kHour;
-    q.aggregation = query::Aggregation::kMax;
-    query::QueryStats stats;
-    EXPECT_TRUE(query::Execute(*engine_, q, [](query::ResultSeries&&) { return Status::Ok(); }, &stats).ok());
-    return stats.rollup_rows;
-  }
-
-  TempDir dir_;
-  EngineOptions options_;
-  std::unique_ptr<Engine> engine_;
-  std::map<int, std::map<int64_t, double>> ref_;
-};
+using testing::Compaction;
+using testing::kBase;
+using testing::kDay;
+using testing::kHour;
 
 TEST_F(Compaction, MergesEachPartitionIntoOneFileLosingNothing) {
   WriteRounds(8, 1);
