@@ -175,6 +175,8 @@ class Engine {
   // The write leader's work for one group; REQUIRES wal_mu_ held.
   Status WriteGroup(std::vector<Writer*>& group);
   Status FlushLocked();  // REQUIRES flush_mu_
+  // UNAVAILABLE once Close() has begun.
+  Status CheckOpen();
   struct DeleteRange {
     std::set<SeriesId> ids;
     int64_t start_ms;

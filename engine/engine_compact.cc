@@ -122,10 +122,7 @@ Status Engine::Compact(uint64_t* merged) {
   if (merged != nullptr) *merged = 0;
   while (true) {
     std::lock_guard lock(flush_mu_);
-    {
-      std::lock_guard queue_lock(queue_mu_);
-      if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
-    }
+    KPIDB_RETURN_IF_ERROR(CheckOpen());
     std::vector<std::shared_ptr<SegmentReader>> spanning;
     auto partitions = SegmentsByPartition(*State(), &spanning);
     auto group = std::find_if(partitions.begin(), partitions.end(),
@@ -142,10 +139,7 @@ Status Engine::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_
   if (start_ms >= end_ms) return Status::InvalidArgument("end_ms must be after start_ms");
   if (ids.empty()) return Status::Ok();
   std::lock_guard lock(flush_mu_);
-  {
-    std::lock_guard queue_lock(queue_mu_);
-    if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
-  }
+  KPIDB_RETURN_IF_ERROR(CheckOpen());
   // Everything written before the call goes to segments first; points
   // written while it runs land in the new head and are kept.
   KPIDB_RETURN_IF_ERROR(FlushLocked());

@@ -11,11 +11,14 @@ namespace kpidb {
 
 Status Engine::Flush() {
   std::lock_guard lock(flush_mu_);
-  {
-    std::lock_guard queue_lock(queue_mu_);
-    if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
-  }
+  KPIDB_RETURN_IF_ERROR(CheckOpen());
   return FlushLocked();
+}
+
+Status Engine::CheckOpen() {
+  std::lock_guard lock(queue_mu_);
+  if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
+  return Status::Ok();
 }
 
 Status Engine::FlushLocked() {
