@@ -133,13 +133,17 @@ Result<query::Query> ToQuery(const v1::QueryRangeRequest& r, const query::QueryL
   return q;
 }
 
-void ToProto(const query::ResultSeries& series, v1::QueryRangeResponse* out) {
-  out->set_metric(series.metric);
-  for (const Label& l : series.labels) {
-    v1::Label* label = out->add_labels();
+void SetLabels(const Labels& labels, google::protobuf::RepeatedPtrField<v1::Label>* out) {
+  for (const Label& l : labels) {
+    v1::Label* label = out->Add();
     label->set_name(l.name);
     label->set_value(l.value);
   }
+}
+
+void ToProto(const query::ResultSeries& series, v1::QueryRangeResponse* out) {
+  out->set_metric(series.metric);
+  SetLabels(series.labels, out->mutable_labels());
   out->mutable_timestamps_ms()->Add(series.timestamps_ms.begin(), series.timestamps_ms.end());
   out->mutable_values()->Add(series.values.begin(), series.values.end());
 }

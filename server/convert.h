@@ -24,5 +24,6 @@ Result<query::Query> ToQuery(const v1::QueryRangeRequest& request,
 Result<query::Selector> ToSelector(const v1::Selector& selector, std::string_view field);
 
 void ToProto(const query::ResultSeries& series, v1::QueryRangeResponse* out);
+void SetLabels(const Labels& labels, google::protobuf::RepeatedPtrField<v1::Label>* out);
 
 }  // namespace kpidb::server

@@ -194,14 +194,6 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   Status final_;
 };
 
-void SetLabels(const Labels& labels, google::protobuf::RepeatedPtrField<v1::Label>* out) {
-  for (const Label& l : labels) {
-    v1::Label* label = out->Add();
-    label->set_name(l.name);
-    label->set_value(l.value);
-  }
-}
-
 // The series of `metric` (every series when empty), through the postings.
 std::vector<SeriesId> SeriesOfMetric(const Engine& engine, const std::string& metric) {
   return metric.empty() ? engine.series_index().AllIds()
