@@ -64,7 +64,8 @@ Engine::Engine(std::string dir, EngineOptions options)
     : dir_(std::move(dir)),
       wal_dir_(JoinPath(dir_, "wal")),
       segment_dir_(JoinPath(dir_, "segments")),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      head_slabs_(std::make_shared<SlabPool>(options_.head_max_bytes)) {}
 
 Result<std::unique_ptr<Engine>> Engine::Open(const std::string& dir,
                                              const EngineOptions& options) {

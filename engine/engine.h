@@ -227,6 +227,8 @@ class Engine {
 
   mutable std::shared_mutex state_mu_;
   std::shared_ptr<const ReadState> state_;
+  // Memory of flushed heads, kept (up to head_max_bytes) for the next.
+  const std::shared_ptr<SlabPool> head_slabs_;
 
   // Background thread: flushes when the head is full, syncs the WAL on the
   // interval policy.

@@ -37,7 +37,7 @@ Status Engine::FlushLocked() {
     new_series_.clear();
     auto next = std::make_shared<ReadState>(*state);
     next->flushing = state->active;
-    next->active = std::make_shared<Head>();
+    next->active = std::make_shared<Head>(head_slabs_);
     SetState(next);
   }
   return WriteFrozenHead();

@@ -42,7 +42,7 @@ Status Engine::OpenSegments() {
   }
   manifest_.segments = live;
   auto state = std::make_shared<ReadState>();
-  state->active = std::make_shared<Head>();
+  state->active = std::make_shared<Head>(head_slabs_);
   state->segments = std::move(readers);
   SetState(state);
   return Status::Ok();

@@ -6,20 +6,22 @@
 
 namespace kpidb {
 
-size_t Head::MemSeries::AppendLocked(std::span<const int64_t> timestamps,
+size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
                                      std::span<const double> values) const {
   size_t allocated = 0;
-  bool have_last = !blocks.empty() && blocks.back()->size > 0;
-  int64_t last = have_last ? blocks.back()->timestamps[blocks.back()->size - 1] : 0;
+  bool have_last = !blocks.empty() && blocks.back().size > 0;
+  int64_t last = have_last ? blocks.back().timestamps[blocks.back().size - 1] : 0;
   for (size_t i = 0; i < timestamps.size();) {
-    if (blocks.empty() || blocks.back()->size == blocks.back()->capacity) {
-      const size_t capacity =
-          blocks.empty() ? PointBlock::kMinCapacity
-                         : std::min(PointBlock::kMaxCapacity, 2 * blocks.back()->capacity);
-      blocks.push_back(std::make_unique<PointBlock>(capacity));
-      allocated += sizeof(PointBlock) + capacity * (sizeof(int64_t) + sizeof(double));
+    if (blocks.empty() || blocks.back().size == blocks.back().capacity) {
+      PointBlock& b = blocks.emplace_back();
+      b.capacity = blocks.size() == 1 ? PointBlock::kMinCapacity
+                                      : std::min(PointBlock::kMaxCapacity, 2 * blocks[blocks.size() - 2].capacity);
+      void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
+      b.timestamps = static_cast<int64_t*>(memory);
+      b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);
+      allocated += sizeof(PointBlock) + b.capacity * PointBlock::kPointBytes;
     }
-    PointBlock& b = *blocks.back();
+    PointBlock& b = blocks.back();
     const size_t n = std::min(b.capacity - b.size, timestamps.size() - i);
     for (size_t k = 0; k < n; ++k) {
       const int64_t t = timestamps[i + k];
@@ -35,18 +37,19 @@ size_t Head::MemSeries::AppendLocked(std::span<const int64_t> timestamps,
   return allocated;
 }
 
-void Head::MemSeries::NormalizeLocked() const {
+void Head::MemSeries::NormalizeLocked(BlockArena& arena) const {
   if (normalized) return;
   std::vector<int64_t> ts;
   std::vector<double> vs;
-  for (const auto& b : blocks) {
-    ts.insert(ts.end(), b->timestamps.get(), b->timestamps.get() + b->size);
-    vs.insert(vs.end(), b->values.get(), b->values.get() + b->size);
+  for (const PointBlock& b : blocks) {
+    ts.insert(ts.end(), b.timestamps, b.timestamps + b.size);
+    vs.insert(vs.end(), b.values, b.values + b.size);
+    arena.Free(b.timestamps, b.capacity * PointBlock::kPointBytes);
   }
   SortByTimestampKeepingLast(&ts, &vs);
   blocks.clear();
   normalized = true;
-  AppendLocked(ts, vs);  // Head::bytes_ keeps counting the old blocks: errs early
+  AppendLocked(arena, ts, vs);  // Head::bytes_ keeps counting the old blocks: errs early
 }
 
 Head::MemSeries* Head::FindOrNull(SeriesId id) const {
@@ -65,7 +68,7 @@ void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
     s = slot.get();
   }
   std::lock_guard lock(s->mu);
-  bytes_.fetch_add(s->AppendLocked(timestamps, values), std::memory_order_relaxed);
+  bytes_.fetch_add(s->AppendLocked(arena_, timestamps, values), std::memory_order_relaxed);
   // Counts appended points; duplicates dropped by normalisation stay counted
   // until the head is flushed, which errs on the side of flushing early.
   points_.fetch_add(timestamps.size(), std::memory_order_relaxed);
@@ -76,22 +79,22 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
   MemSeries* s = FindOrNull(id);
   if (s == nullptr) return 0;
   std::lock_guard lock(s->mu);
-  s->NormalizeLocked();
+  s->NormalizeLocked(arena_);
   const auto& blocks = s->blocks;
   // Normalised: sorted across blocks. Skip the blocks that end before start.
   auto first = std::partition_point(blocks.begin(), blocks.end(), [&](const auto& b) {
-    return b->timestamps[b->size - 1] < start_ms;
+    return b.timestamps[b.size - 1] < start_ms;
   });
   size_t added = 0;
   for (auto it = first; it != blocks.end(); ++it) {
-    const PointBlock& b = **it;
-    const int64_t* ts = b.timestamps.get();
+    const PointBlock& b = *it;
+    const int64_t* ts = b.timestamps;
     const int64_t* begin = std::lower_bound(ts, ts + b.size, start_ms);
     const int64_t* end = std::lower_bound(begin, ts + b.size, end_ms);
     const size_t from = static_cast<size_t>(begin - ts);
     const size_t to = static_cast<size_t>(end - ts);
     timestamps->insert(timestamps->end(), begin, end);
-    values->insert(values->end(), b.values.get() + from, b.values.get() + to);
+    values->insert(values->end(), b.values + from, b.values + to);
     added += to - from;
     if (to < b.size) break;  // reached end_ms
   }

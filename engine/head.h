@@ -18,13 +18,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/block_arena.h"
 #include "engine/series.h"
 
 namespace kpidb {
 
 class Head {
  public:
-  Head() = default;
+  // Point blocks come from slabs of `slabs` (null: the head's own).
+  explicit Head(std::shared_ptr<SlabPool> slabs = nullptr) : arena_(std::move(slabs)) {}
   Head(const Head&) = delete;
   Head& operator=(const Head&) = delete;
 
@@ -43,34 +45,33 @@ class Head {
   bool empty() const { return points() == 0; }
 
  private:
-  // Points are kept in fixed-size blocks, so a growing series never copies
-  // what it holds (no reallocation), and memory freed by a flushed head is
-  // reused by the next.
+  // Points are kept in fixed-size blocks from the head's arena, so a
+  // growing series never copies what it holds (no reallocation), and memory
+  // freed by a flushed head is reused by the next (block_arena.h).
   struct PointBlock {
     // A series' first block holds kMinCapacity points; each next one twice
     // its predecessor, up to kMaxCapacity: small series stay small.
     static constexpr size_t kMinCapacity = 16;
     static constexpr size_t kMaxCapacity = 1024;
-    explicit PointBlock(size_t capacity)
-        : capacity(capacity),
-          timestamps(new int64_t[capacity]),
-          values(new double[capacity]) {}
+    static constexpr size_t kPointBytes = sizeof(int64_t) + sizeof(double);
     size_t size = 0;
-    const size_t capacity;
-    std::unique_ptr<int64_t[]> timestamps;
-    std::unique_ptr<double[]> values;
+    size_t capacity = 0;
+    int64_t* timestamps = nullptr;  // capacity of each, in one arena block
+    double* values = nullptr;
   };
   struct MemSeries {
     mutable std::mutex mu;
     // Mutable so that a const read can normalise in place.
-    mutable std::vector<std::unique_ptr<PointBlock>> blocks;
+    mutable std::vector<PointBlock> blocks;
     mutable bool normalized = true;  // strictly increasing across all blocks
     // Returns the bytes of the blocks it allocated.
-    size_t AppendLocked(std::span<const int64_t> timestamps, std::span<const double> values) const;
-    void NormalizeLocked() const;
+    size_t AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
+                        std::span<const double> values) const;
+    void NormalizeLocked(BlockArena& arena) const;
   };
   MemSeries* FindOrNull(SeriesId id) const;
 
+  mutable BlockArena arena_;  // outlives series_: declared first
   mutable std::shared_mutex mu_;  // guards the map, not the series
   std::unordered_map<SeriesId, std::unique_ptr<MemSeries>> series_;
   std::atomic<uint64_t> points_{0};
