@@ -4,12 +4,15 @@
 //   kpidb-loadgen --server HOST:PORT [--mode kpi|synthetic] [--writers N]
 //                 [--batch-points N] [--series N] [--points N] [--readers N]
 //                 [--query-runs N] [--server-pid PID] [--kpi-bin FILE]
+//                 [--days N] [--no-ingest]
 //
 // mode kpi (default): loads the reference KPI workload (kpi.bin from
 //   --kpi-bin or $KPIDB_KPI_BIN, else the generated imitation), ingests it,
 //   flushes, and runs the five reference queries Q1-Q5.
 // mode synthetic: --series series of --points points each (10 s apart,
 //   random-walk decimals), with --readers threads querying meanwhile.
+// --no-ingest skips the ingest (a server that already holds the workload,
+//   from an earlier run on the same data dir): queries only.
 // Prints ingest points/s, bytes/point after flush, the server's peak RSS
 // (VmHWM of --server-pid, same machine), and query latency p50/p99.
 #include <algorithm>
@@ -45,12 +48,17 @@ struct Args {
   int server_pid = 0;
   std::string kpi_bin;
   int days = 14;
+  bool ingest = true;  // --no-ingest: the server already holds the workload
 };
 
 bool ParseArgs(int argc, char** argv, Args* a) {
   for (int i = 1; i < argc; ++i) {
     std::string name = argv[i];
     if (name == "--help") return false;
+    if (name == "--no-ingest") {
+      a->ingest = false;
+      continue;
+    }
     if (i + 1 >= argc) return false;
     std::string v = argv[++i];
     if (name == "--server") a->server = v;
@@ -240,7 +248,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: kpidb-loadgen --server HOST:PORT [--mode kpi|synthetic] "
                          "[--writers N] [--batch-points N] [--series N] [--points N] "
                          "[--readers N] [--query-runs N] [--server-pid PID] [--kpi-bin FILE] "
-                         "[--days N]\n");
+                         "[--days N] [--no-ingest]\n");
     return 2;
   }
   std::vector<bench::KpiSeries> data;
@@ -286,7 +294,7 @@ int main(int argc, char** argv) {
       }
     });
   }
-  Ingest(a, data);
+  if (a.ingest) Ingest(a, data);
   ingesting = false;
   for (auto& t : readers) t.join();
   if (!reader_ms.empty()) {

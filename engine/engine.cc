@@ -394,6 +394,30 @@ Result<SeriesData> Engine::Read(SeriesId id, int64_t start_ms, int64_t end_ms) c
   return out;
 }
 
+uint64_t Engine::EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms, int64_t end_ms,
+                                uint64_t enough) const {
+  if (start_ms >= end_ms) return 0;
+  auto state = State();
+  uint64_t points = 0;
+  for (SeriesId id : ids) {
+    for (const Head* head : {state->flushing.get(), state->active.get()}) {
+      if (head != nullptr) points += head->Count(id);
+    }
+    for (const auto& segment : state->segments) {
+      if (segment->max_timestamp_ms() < start_ms || segment->min_timestamp_ms() >= end_ms) continue;
+      const SegmentSeries* series = segment->Find(id);
+      if (series == nullptr) continue;
+      for (const ChunkMeta& c : series->chunks) {
+        if (c.stats.max_timestamp_ms >= start_ms && c.stats.min_timestamp_ms < end_ms) {
+          points += c.stats.count;
+        }
+      }
+    }
+    if (points > enough) break;
+  }
+  return points;
+}
+
 Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const {
   if (start_ms >= end_ms) return Status::Ok();
   auto state = State();

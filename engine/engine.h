@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -122,6 +123,14 @@ class Engine {
   // chunk stats where they are exact (see ScanVisitor). Stops at the first
   // error the visitor returns.
   Status Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const;
+
+  // An upper bound of the points a Read or Scan of `ids` in [start_ms,
+  // end_ms) touches: whole chunks that overlap the range, and every head
+  // point of the series. From in-memory indexes only (no decoding); a
+  // caller uses it to tell cheap reads from costly ones. Stops counting
+  // once past `enough`.
+  uint64_t EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms, int64_t end_ms,
+                          uint64_t enough = UINT64_MAX) const;
 
   // Series of `metric` (empty: any) carrying every label in `equal_labels`,
   // sorted by id; the query layer builds richer matchers on top.

@@ -101,6 +101,15 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
   return added;
 }
 
+size_t Head::Count(SeriesId id) const {
+  MemSeries* s = FindOrNull(id);
+  if (s == nullptr) return 0;
+  std::lock_guard lock(s->mu);
+  size_t n = 0;
+  for (const PointBlock& b : s->blocks) n += b.size;
+  return n;
+}
+
 std::vector<SeriesId> Head::Ids() const {
   std::shared_lock lock(mu_);
   std::vector<SeriesId> ids;

@@ -37,6 +37,9 @@ class Head {
   size_t Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int64_t>* timestamps,
               std::vector<double>* values) const;
 
+  // Points appended for `id` (duplicates not yet dropped count too).
+  size_t Count(SeriesId id) const;
+
   // Series ids present, sorted.
   std::vector<SeriesId> Ids() const;
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }

@@ -130,12 +130,24 @@ std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
   return result;
 }
 
-std::vector<SeriesId> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
-  std::shared_lock lock(mu_);
+const std::vector<SeriesId>* SeriesIndex::FindPostingsLocked(std::string_view name,
+                                                             std::string_view value) const {
   auto it = postings_.find(name == "__name__"
                                ? MetricPostingKey(value)
                                : LabelPostingKey({std::string(name), std::string(value)}));
-  return it == postings_.end() ? std::vector<SeriesId>{} : it->second;
+  return it == postings_.end() ? nullptr : &it->second;
+}
+
+std::vector<SeriesId> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
+  std::shared_lock lock(mu_);
+  const std::vector<SeriesId>* ids = FindPostingsLocked(name, value);
+  return ids == nullptr ? std::vector<SeriesId>{} : *ids;
+}
+
+size_t SeriesIndex::PostingsSize(std::string_view name, std::string_view value) const {
+  std::shared_lock lock(mu_);
+  const std::vector<SeriesId>* ids = FindPostingsLocked(name, value);
+  return ids == nullptr ? 0 : ids->size();
 }
 
 std::vector<std::string> SeriesIndex::LabelNames() const {

@@ -54,6 +54,8 @@ class SeriesIndex {
 
   // Sorted ids of the series with label name=value (metric: "__name__").
   std::vector<SeriesId> Postings(std::string_view name, std::string_view value) const;
+  // Postings(name, value).size(), without the copy.
+  size_t PostingsSize(std::string_view name, std::string_view value) const;
   // Label names in use, sorted ("__name__" not included).
   std::vector<std::string> LabelNames() const;
   // Values of a label in use, sorted; "__name__" gives the metric names.
@@ -69,6 +71,8 @@ class SeriesIndex {
     std::string canonical;
   };
   void AddLocked(SeriesId id, SeriesKey key, std::string canonical);
+  // REQUIRES mu_ (shared). The postings of name=value, or null.
+  const std::vector<SeriesId>* FindPostingsLocked(std::string_view name, std::string_view value) const;
 
   // Lets by_canonical_ be searched with a string_view, without a copy.
   struct StringHash {

@@ -86,6 +86,12 @@ const std::map<std::string, Flag>& Flags() {
            size_t{1024}, [](ServerConfig& c) -> size_t& { return c.max_message_bytes; });
     number("workers", "threads running engine calls (default 8)", uint32_t{1},
            [](ServerConfig& c) -> uint32_t& { return c.workers; });
+    number("inline-query-points",
+           "a query that will read at most this many points (estimated from the indexes, "
+           "for selectors narrowed to 64 series or fewer by a metric or an equality matcher) "
+           "runs on gRPC's own thread instead of being handed to a worker, which saves ~0.1 ms "
+           "per query; 0: every query on the workers (default 250000)",
+           uint64_t{0}, [](ServerConfig& c) -> uint64_t& { return c.inline_query_points; });
     f["query-timeout-ms"] = {"longest a query may run (default 30000)",
                              [](ServerConfig& c, const std::string& v) {
                                uint64_t ms;

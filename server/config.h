@@ -20,6 +20,9 @@ struct ServerConfig {
   std::string data_dir = "./kpidb-data";
   size_t max_message_bytes = 64u << 20;  // one request or response message
   uint32_t workers = 8;                  // threads running engine calls
+  // Queries estimated to read at most this many points run on gRPC's thread
+  // (no hand-off to a worker); 0: every query on the workers.
+  uint64_t inline_query_points = 250'000;
   EngineOptions engine;
   query::QueryLimits query_limits;       // maxima; a request may ask for less
 };

@@ -66,11 +66,29 @@ class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest
 // completion starts the next one from the queue on gRPC's thread, so a
 // result of many series costs no thread hand-off per message. The last
 // message goes out with the status (StartWriteAndFinish).
+//
+// A cheap query (ServerConfig::inline_query_points) runs right here on
+// gRPC's thread instead: waking a worker and then gRPC's thread again costs
+// more than such a query. Its messages are queued without a bound (the
+// estimate bounds them), because the writes cannot start before the
+// constructor returns.
 class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeResponse> {
  public:
-  QueryRangeReactor(ServerContext& ctx, const v1::QueryRangeRequest* request)
-      : ctx_(ctx), request_(request) {
-    ctx_.pool.Submit([this] { Run(); });
+  QueryRangeReactor(ServerContext& ctx, const v1::QueryRangeRequest* request) : ctx_(ctx) {
+    Result<query::Query> q = ToQuery(*request, ctx_.config.query_limits);
+    if (!q.ok()) {
+      Produced(q.status());
+      return;
+    }
+    const uint64_t most = ctx_.config.inline_query_points;
+    std::optional<uint64_t> points;
+    if (most > 0) points = query::EstimatePoints(ctx_.engine, *q, kInlineSeries, most);
+    if (points && *points <= most) {
+      inline_ = true;
+      Run(*q);
+      return;
+    }
+    ctx_.pool.Submit([this, q = std::move(q).value()] { Run(q); });
   }
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mu_);
@@ -93,6 +111,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
 
  private:
   static constexpr size_t kQueueBytes = 4u << 20;
+  static constexpr size_t kInlineSeries = 64;
   enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
 
   // REQUIRES mu_. What to start next, if anything; at most one write is in
@@ -135,7 +154,9 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   Status Enqueue(v1::QueryRangeResponse&& message) {
     const size_t bytes = message.ByteSizeLong();
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return broken_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kQueueBytes; });
+    cv_.wait(lock, [&] {
+      return inline_ || broken_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kQueueBytes;
+    });
     if (broken_) return Status::Unavailable("the client went away");
     queue_.push_back(std::move(message));
     sizes_.push_back(bytes);
@@ -146,31 +167,32 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     return Status::Ok();
   }
 
-  void Run() {
-    Result<query::Query> q = ToQuery(*request_, ctx_.config.query_limits);
-    Status s = q.status();
-    if (s.ok()) {
-      // A series larger than a message continues in the next messages, with
-      // the same metric and labels.
-      const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
-      s = query::Execute(ctx_.engine, *q, [&](query::ResultSeries&& r) -> Status {
-        for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
-          const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
-          v1::QueryRangeResponse message;
-          if (n == r.timestamps_ms.size()) {
-            ToProto(r, &message);
-          } else {
-            query::ResultSeries part{r.metric, r.labels, {}, {}};
-            part.timestamps_ms.assign(r.timestamps_ms.begin() + from, r.timestamps_ms.begin() + from + n);
-            part.values.assign(r.values.begin() + from, r.values.begin() + from + n);
-            ToProto(part, &message);
-          }
-          KPIDB_RETURN_IF_ERROR(Enqueue(std::move(message)));
-          if (n == r.timestamps_ms.size()) break;
+  void Run(const query::Query& q) {
+    // A series larger than a message continues in the next messages, with
+    // the same metric and labels.
+    const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
+    Status s = query::Execute(ctx_.engine, q, [&](query::ResultSeries&& r) -> Status {
+      for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
+        const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
+        v1::QueryRangeResponse message;
+        if (n == r.timestamps_ms.size()) {
+          ToProto(r, &message);
+        } else {
+          query::ResultSeries part{r.metric, r.labels, {}, {}};
+          part.timestamps_ms.assign(r.timestamps_ms.begin() + from, r.timestamps_ms.begin() + from + n);
+          part.values.assign(r.values.begin() + from, r.values.begin() + from + n);
+          ToProto(part, &message);
         }
-        return Status::Ok();
-      });
-    }
+        KPIDB_RETURN_IF_ERROR(Enqueue(std::move(message)));
+        if (n == r.timestamps_ms.size()) break;
+      }
+      return Status::Ok();
+    });
+    Produced(s);  // `this` may be deleted from here on
+  }
+
+  // Everything is queued; `s` is the call's status.
+  void Produced(const Status& s) {
     std::unique_lock lock(mu_);
     produced_all_ = true;
     final_ = s;
@@ -180,7 +202,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   }
 
   ServerContext& ctx_;
-  const v1::QueryRangeRequest* request_;
+  bool inline_ = false;  // running on gRPC's thread, in the constructor
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::QueryRangeResponse> queue_;  // produced, not yet written

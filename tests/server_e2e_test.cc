@@ -203,6 +203,47 @@ TEST(ServerE2E, WriteStreamAppliesEveryRequestInOrder) {
   EXPECT_NE(bad.status().message().find("requests[1]"), std::string::npos) << bad.status().message();
 }
 
+// A result of many messages, more than the worker path queues ahead of the
+// network (4 MiB), streams whole both where a query runs: on gRPC's thread
+// (estimated cheap) and on a worker.
+TEST(ServerE2E, LargeResultsStreamWholeInlineAndOnWorkers) {
+  for (const char* inline_points : {"100000000", "0"}) {
+    SCOPED_TRACE(std::string("--inline-query-points ") + inline_points);
+    TempDir dir;
+    // 1 MiB messages: 32,768 points each.
+    ServerProcess server(dir.path(), {"--inline-query-points", inline_points,
+                                      "--max-message-bytes", "1048576"});
+    auto client = Connect(server);
+    Reference ref;
+    for (int part = 0; part < 12; ++part) {
+      WriteBatch batch;
+      SeriesPoints sp{"kpi_big", {{"k", "v"}}, {}, {}};
+      for (int i = 0; i < 50'000; ++i) {
+        sp.timestamps_ms.push_back(kBase + (part * 50'000 + i) * 1000);
+        sp.values.push_back(std::ldexp(static_cast<double>(i * 7919 % 100'003), -(i % 40)));
+      }
+      batch.series.push_back(std::move(sp));
+      ASSERT_TRUE(client->Write(batch).ok());
+      Apply(batch, &ref);
+    }
+    Query q;
+    q.selector = {"kpi_big", {}};
+    q.start_ms = kBase;
+    q.end_ms = kBase + 700'000'000;
+    size_t messages = 0;
+    Reference back;
+    Status s = client->QueryRange(q, [&](ResultSeries&& r) {
+      ++messages;
+      auto& points = back[SeriesKey{r.metric, r.labels}.ToString()];
+      for (size_t i = 0; i < r.timestamps_ms.size(); ++i) points[r.timestamps_ms[i]] = r.values[i];
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(messages, 19u);  // 600,000 points (8.4 MB) in messages of 32,768
+    ASSERT_EQ(back, ref);
+  }
+}
+
 TEST(ServerE2E, EveryAcknowledgedPointSurvivesSigkillMidIngest) {
   TempDir dir;
   Reference acknowledged;

@@ -394,6 +394,32 @@ Status RunRatio(Run& run, const BucketGrid& grid) {
 
 }  // namespace
 
+std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
+                                       size_t max_series, uint64_t enough) {
+  const SeriesIndex& index = engine.series_index();
+  uint64_t points = 0;
+  for (const Selector* selector : {&query.selector, query.denominator ? &*query.denominator : nullptr}) {
+    if (selector == nullptr) continue;
+    // The smallest postings list that bounds the selection.
+    size_t bound = selector->metric.empty() ? SIZE_MAX : index.PostingsSize("__name__", selector->metric);
+    for (const LabelMatcher& m : selector->matchers) {
+      if (m.op == MatchOp::kRegex || m.op == MatchOp::kNotRegex) return std::nullopt;
+      if (m.op == MatchOp::kNotEqual && m.value.empty()) return std::nullopt;
+      if (m.op == MatchOp::kEqual && !m.value.empty()) {
+        bound = std::min(bound, index.PostingsSize(m.name, m.value));
+      }
+    }
+    if (bound > max_series) return std::nullopt;
+    auto matchers = CompileSelector(*selector, "selector");
+    if (!matchers.ok()) return std::nullopt;
+    auto ids = SelectSeries(index, *selector, *matchers, max_series);
+    if (!ids.ok()) return std::nullopt;
+    points += engine.EstimatePoints(*ids, query.start_ms, query.end_ms, enough);
+    if (points > enough) break;
+  }
+  return points;
+}
+
 Status ValidateQuery(const Query& q) {
   if (q.end_ms <= q.start_ms) {
     return Status::InvalidArgument("end_ms must be greater than start_ms (start_ms=" +

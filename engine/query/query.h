@@ -133,6 +133,16 @@ using ResultSink = std::function<Status(ResultSeries&&)>;
 // fill or ratio without a step...).
 Status ValidateQuery(const Query& query);
 
+// An upper bound of the points `query` would read (Engine::EstimatePoints
+// over the series its selectors select), to tell a cheap query from a costly
+// one before running it; counting stops once past `enough`. nullopt where
+// finding out would itself cost more than a lookup: a selector that no
+// metric or equality matcher narrows to at most `max_series` series, a
+// regular-expression matcher, a "label present" matcher (!= ""), or a
+// selector that does not compile.
+std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
+                                       size_t max_series, uint64_t enough = UINT64_MAX);
+
 // Runs the query against the engine's current data; fills *stats if given.
 Status Execute(const Engine& engine, const Query& query, const ResultSink& sink,
                QueryStats* stats = nullptr);
