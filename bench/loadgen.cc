@@ -4,7 +4,7 @@
 //   kpidb-loadgen --server HOST:PORT [--mode kpi|synthetic] [--writers N]
 //                 [--batch-points N] [--series N] [--points N] [--readers N]
 //                 [--query-runs N] [--server-pid PID] [--kpi-bin FILE]
-//                 [--days N] [--no-ingest]
+//                 [--days N] [--no-ingest] [--only Qn]
 //
 // mode kpi (default): loads the reference KPI workload (kpi.bin from
 //   --kpi-bin or $KPIDB_KPI_BIN, else the generated imitation), ingests it,
@@ -12,7 +12,9 @@
 // mode synthetic: --series series of --points points each (10 s apart,
 //   random-walk decimals), with --readers threads querying meanwhile.
 // --no-ingest skips the ingest (a server that already holds the workload,
-//   from an earlier run on the same data dir): queries only.
+//   from an earlier run on the same data dir): queries only. --only Qn runs
+//   one of the reference queries alone (Q0 is an empty result: the round
+//   trip), for profiling.
 // Prints ingest points/s, bytes/point after flush, the server's peak RSS
 // (VmHWM of --server-pid, same machine), and query latency p50/p99.
 #include <algorithm>
@@ -49,6 +51,7 @@ struct Args {
   std::string kpi_bin;
   int days = 14;
   bool ingest = true;  // --no-ingest: the server already holds the workload
+  std::string only;    // --only Q4: run that reference query alone (profiling)
 };
 
 bool ParseArgs(int argc, char** argv, Args* a) {
@@ -72,6 +75,7 @@ bool ParseArgs(int argc, char** argv, Args* a) {
     else if (name == "--server-pid") a->server_pid = std::stoi(v);
     else if (name == "--kpi-bin") a->kpi_bin = v;
     else if (name == "--days") a->days = std::stoi(v);
+    else if (name == "--only") a->only = v;
     else return false;
   }
   return a->writers > 0 && a->batch_points > 0 && (a->mode == "kpi" || a->mode == "synthetic");
@@ -186,6 +190,9 @@ void ReferenceQueries(const Args& a, Client& client, int64_t start_ms, int64_t e
   query::Query q;
   q.start_ms = start_ms;
   q.end_ms = end_ms;
+  query::Query q0 = q;  // what a round trip costs: a selector that matches nothing
+  q0.selector = {"kpi_nothing", {}};
+  qs.emplace_back("Q0 empty result (round trip)", q0);
   query::Query q1 = q;
   q1.selector = one;
   q1.start_ms = start_ms + 86'400'000;
@@ -214,6 +221,7 @@ void ReferenceQueries(const Args& a, Client& client, int64_t start_ms, int64_t e
   q5.aggregation = query::Aggregation::kMax;
   qs.emplace_back("Q5 every series, 1 d max", q5);
   for (const auto& [name, query] : qs) {
+    if (!a.only.empty() && name.rfind(a.only + " ", 0) != 0) continue;
     size_t points = 0;
     TimeQuery(client, query, 2, &points);  // warm up
     std::vector<double> ms = TimeQuery(client, query, a.query_runs, &points);
@@ -248,7 +256,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: kpidb-loadgen --server HOST:PORT [--mode kpi|synthetic] "
                          "[--writers N] [--batch-points N] [--series N] [--points N] "
                          "[--readers N] [--query-runs N] [--server-pid PID] [--kpi-bin FILE] "
-                         "[--days N] [--no-ingest]\n");
+                         "[--days N] [--no-ingest] [--only Qn]\n");
     return 2;
   }
   std::vector<bench::KpiSeries> data;
