@@ -394,17 +394,24 @@ Result<SeriesData> Engine::Read(SeriesId id, int64_t start_ms, int64_t end_ms) c
   return out;
 }
 
-uint64_t Engine::EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms, int64_t end_ms,
-                                uint64_t enough) const {
+std::optional<uint64_t> Engine::EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms,
+                                               int64_t end_ms, uint64_t enough,
+                                               size_t max_lookups) const {
   if (start_ms >= end_ms) return 0;
   auto state = State();
+  std::vector<const SegmentReader*> overlapping;
+  for (const auto& segment : state->segments) {
+    if (segment->max_timestamp_ms() >= start_ms && segment->min_timestamp_ms() < end_ms) {
+      overlapping.push_back(segment.get());
+    }
+  }
+  if (!overlapping.empty() && ids.size() > max_lookups / overlapping.size()) return std::nullopt;
   uint64_t points = 0;
   for (SeriesId id : ids) {
     for (const Head* head : {state->flushing.get(), state->active.get()}) {
       if (head != nullptr) points += head->Count(id);
     }
-    for (const auto& segment : state->segments) {
-      if (segment->max_timestamp_ms() < start_ms || segment->min_timestamp_ms() >= end_ms) continue;
+    for (const SegmentReader* segment : overlapping) {
       const SegmentSeries* series = segment->Find(id);
       if (series == nullptr) continue;
       for (const ChunkMeta& c : series->chunks) {

@@ -127,10 +127,12 @@ class Engine {
   // An upper bound of the points a Read or Scan of `ids` in [start_ms,
   // end_ms) touches: whole chunks that overlap the range, and every head
   // point of the series. From in-memory indexes only (no decoding); a
-  // caller uses it to tell cheap reads from costly ones. Stops counting
-  // once past `enough`.
-  uint64_t EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms, int64_t end_ms,
-                          uint64_t enough = UINT64_MAX) const;
+  // caller uses it to tell cheap reads from costly ones. Counting stops once
+  // past `enough`. nullopt, at once, when it would look up more than
+  // `max_lookups` (series, segment) pairs.
+  std::optional<uint64_t> EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms,
+                                         int64_t end_ms, uint64_t enough = UINT64_MAX,
+                                         size_t max_lookups = SIZE_MAX) const;
 
   // Series of `metric` (empty: any) carrying every label in `equal_labels`,
   // sorted by id; the query layer builds richer matchers on top.

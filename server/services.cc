@@ -82,7 +82,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     }
     const uint64_t most = ctx_.config.inline_query_points;
     std::optional<uint64_t> points;
-    if (most > 0) points = query::EstimatePoints(ctx_.engine, *q, kInlineSeries, most);
+    if (most > 0) points = query::EstimatePoints(ctx_.engine, *q, kInlineSeries, most, kInlineLookups);
     if (points && *points <= most) {
       inline_ = true;
       Run(*q);
@@ -111,7 +111,9 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
 
  private:
   static constexpr size_t kQueueBytes = 4u << 20;
+  // What the estimate itself may cost on gRPC's thread.
   static constexpr size_t kInlineSeries = 64;
+  static constexpr size_t kInlineLookups = 1024;  // (series, segment) pairs
   enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
 
   // REQUIRES mu_. What to start next, if anything; at most one write is in

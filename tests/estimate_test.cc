@@ -73,6 +73,11 @@ TEST_F(Estimate, CountsOverlappingChunksAndHeadPoints) {
   Write(3, kBase, 10);
   const std::vector<SeriesId> all = {Id(0), Id(1), Id(2)};
   EXPECT_EQ(engine_->EstimatePoints(all, kBase, kBase + 2000 * kMinute, 100), 1060u);
+  // One segment: three series are three lookups.
+  EXPECT_EQ(engine_->EstimatePoints(all, kBase, kBase + 2000 * kMinute, UINT64_MAX, 3), 1080u);
+  EXPECT_EQ(engine_->EstimatePoints(all, kBase, kBase + 2000 * kMinute, UINT64_MAX, 2), std::nullopt);
+  // A range before every segment looks nothing up (head points count whole).
+  EXPECT_EQ(engine_->EstimatePoints(all, kBase - 10 * kMinute, kBase - kMinute, UINT64_MAX, 0), 80u);
 }
 
 TEST_F(Estimate, NeverBelowWhatARandomQueryReads) {
@@ -121,6 +126,11 @@ TEST_F(Estimate, NoneWhereFindingOutWouldCost) {
   q.selector = {"kpi_nothing", {}};
   q.denominator.reset();
   EXPECT_EQ(query::EstimatePoints(*engine_, q, 64), 0u);
+  // Five series in one segment: five lookups.
+  ASSERT_TRUE(engine_->Flush().ok());
+  q.selector = {"kpi_e", {}};
+  EXPECT_EQ(query::EstimatePoints(*engine_, q, 64, UINT64_MAX, 5), 50u);
+  EXPECT_EQ(query::EstimatePoints(*engine_, q, 64, UINT64_MAX, 4), std::nullopt);
 }
 
 }  // namespace

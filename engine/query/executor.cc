@@ -395,7 +395,7 @@ Status RunRatio(Run& run, const BucketGrid& grid) {
 }  // namespace
 
 std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
-                                       size_t max_series, uint64_t enough) {
+                                       size_t max_series, uint64_t enough, size_t max_lookups) {
   const SeriesIndex& index = engine.series_index();
   uint64_t points = 0;
   for (const Selector* selector : {&query.selector, query.denominator ? &*query.denominator : nullptr}) {
@@ -414,7 +414,10 @@ std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
     if (!matchers.ok()) return std::nullopt;
     auto ids = SelectSeries(index, *selector, *matchers, max_series);
     if (!ids.ok()) return std::nullopt;
-    points += engine.EstimatePoints(*ids, query.start_ms, query.end_ms, enough);
+    const std::optional<uint64_t> more =
+        engine.EstimatePoints(*ids, query.start_ms, query.end_ms, enough, max_lookups);
+    if (!more) return std::nullopt;
+    points += *more;
     if (points > enough) break;
   }
   return points;

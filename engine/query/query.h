@@ -138,10 +138,12 @@ Status ValidateQuery(const Query& query);
 // one before running it; counting stops once past `enough`. nullopt where
 // finding out would itself cost more than a lookup: a selector that no
 // metric or equality matcher narrows to at most `max_series` series, a
-// regular-expression matcher, a "label present" matcher (!= ""), or a
-// selector that does not compile.
+// regular-expression matcher, a "label present" matcher (!= ""), a selector
+// that does not compile, or more than `max_lookups` (series, segment) pairs
+// to look up (a long range over many segments).
 std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
-                                       size_t max_series, uint64_t enough = UINT64_MAX);
+                                       size_t max_series, uint64_t enough = UINT64_MAX,
+                                       size_t max_lookups = SIZE_MAX);
 
 // Runs the query against the engine's current data; fills *stats if given.
 Status Execute(const Engine& engine, const Query& query, const ResultSink& sink,
