@@ -13,17 +13,22 @@ namespace kpidb {
 
 enum class StatusCode : int {
   kOk = 0,
+  kCancelled = 1,  // not produced by the engine; a client may receive it
+  kUnknown = 2,
   kInvalidArgument = 3,
   kDeadlineExceeded = 4,
   kNotFound = 5,
   kAlreadyExists = 6,
+  kPermissionDenied = 7,
   kResourceExhausted = 8,
   kFailedPrecondition = 9,
   kAborted = 10,
   kOutOfRange = 11,
+  kUnimplemented = 12,
   kInternal = 13,
   kUnavailable = 14,
   kDataLoss = 15,  // corruption: the message names the file and offset
+  kUnauthenticated = 16,
 };
 
 class [[nodiscard]] Status {

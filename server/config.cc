@@ -92,6 +92,11 @@ const std::map<std::string, Flag>& Flags() {
            "runs on gRPC's own thread instead of being handed to a worker, which saves ~0.1 ms "
            "per query; 0: every query on the workers (default 250000)",
            uint64_t{0}, [](ServerConfig& c) -> uint64_t& { return c.inline_query_points; });
+    number("shutdown-drain-ms",
+           "at SIGTERM/SIGINT, how long new calls are answered UNAVAILABLE (and the health "
+           "service says NOT_SERVING) before the server stops listening; calls in flight finish "
+           "either way (default 200)",
+           uint32_t{0}, [](ServerConfig& c) -> uint32_t& { return c.shutdown_drain_ms; });
     f["query-timeout-ms"] = {"longest a query may run (default 30000)",
                              [](ServerConfig& c, const std::string& v) {
                                uint64_t ms;

@@ -23,6 +23,9 @@ struct ServerConfig {
   // Queries estimated to read at most this many points run on gRPC's thread
   // (no hand-off to a worker); 0: every query on the workers.
   uint64_t inline_query_points = 250'000;
+  // At SIGTERM/SIGINT, new calls get UNAVAILABLE for this long before the
+  // server stops listening (callers learn to go elsewhere; see main.cc).
+  uint32_t shutdown_drain_ms = 200;
   EngineOptions engine;
   query::QueryLimits query_limits;       // maxima; a request may ask for less
 };

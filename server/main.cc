@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "server/config.h"
 #include "server/services.h"
@@ -91,8 +92,25 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   Log(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
-      ": stopping (in-flight calls finish, then the WAL is synced)");
-  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      ": draining for " + std::to_string(config.shutdown_drain_ms) +
+      " ms (new calls get UNAVAILABLE), then stopping (in-flight calls finish, then the WAL is "
+      "synced)");
+  // Stopping gRPC at once would leave calls that reach it in the meantime
+  // to be cancelled by it (CANCELLED, not UNAVAILABLE), and it would wait
+  // for idle client connections: answer new calls ourselves first, tell
+  // health checkers, let the calls in flight finish (30 s at most), and
+  // only then stop gRPC.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  ctx.draining = true;
+  if (grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(config.shutdown_drain_ms));
+  while (ctx.in_flight > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (ctx.in_flight > 0) Log(std::to_string(ctx.in_flight) + " calls still running after 30 s: cancelling them");
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   pool.Stop();
   Status closed = engine->Close();
   if (!closed.ok()) {

@@ -13,11 +13,34 @@ namespace kpidb::server {
 
 namespace {
 
+Status ShuttingDown() {
+  return Status::Unavailable("the server is shutting down; retry later or elsewhere");
+}
+
+// A unary call counted in flight until gRPC is done with it (its status
+// sent), so that shutdown waits for exactly that.
+class UnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit UnaryReactor(ServerContext& ctx) : ctx_(ctx) {}
+  void OnDone() override {
+    ctx_.Leave();
+    delete this;
+  }
+
+ private:
+  ServerContext& ctx_;
+};
+
 // Runs `work` on the pool and finishes the unary call with its status.
-grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, WorkerPool& pool,
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, ServerContext& ctx,
                                    std::function<Status()> work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  pool.Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpc(work())); });
+  if (!ctx.Enter()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(ShuttingDown()));
+    return reactor;
+  }
+  auto* reactor = new UnaryReactor(ctx);
+  ctx.pool.Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpc(work())); });
   return reactor;
 }
 
@@ -36,11 +59,22 @@ class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest
  public:
   WriteStreamReactor(ServerContext& ctx, v1::WriteResponse* response)
       : ctx_(ctx), response_(response) {
+    if (!ctx_.Enter()) {
+      Finish(ToGrpc(ShuttingDown()));
+      return;
+    }
+    entered_ = true;
     StartRead(&request_);
   }
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client finished sending (or went away)
       Finish(grpc::Status::OK);
+      return;
+    }
+    if (ctx_.draining) {
+      const Status s = ShuttingDown();
+      Finish(ToGrpc(Status(s.code(), "requests[" + std::to_string(response_->requests()) +
+                                         "] and later were not applied: " + s.message())));
       return;
     }
     ctx_.pool.Submit([this] {
@@ -53,10 +87,14 @@ class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest
       StartRead(&request_);
     });
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (entered_) ctx_.Leave();
+    delete this;
+  }
 
  private:
   ServerContext& ctx_;
+  bool entered_ = false;  // counted in flight
   v1::WriteResponse* response_;
   v1::WriteRequest request_;
 };
@@ -75,6 +113,11 @@ class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest
 class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeResponse> {
  public:
   QueryRangeReactor(ServerContext& ctx, const v1::QueryRangeRequest* request) : ctx_(ctx) {
+    if (!ctx_.Enter()) {
+      Produced(ShuttingDown());
+      return;
+    }
+    entered_ = true;
     Result<query::Query> q = ToQuery(*request, ctx_.config.query_limits);
     if (!q.ok()) {
       Produced(q.status());
@@ -107,7 +150,10 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     lock.unlock();
     Perform(next);  // `this` may be deleted from here on
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (entered_) ctx_.Leave();
+    delete this;
+  }
 
  private:
   static constexpr size_t kQueueBytes = 4u << 20;
@@ -204,7 +250,8 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   }
 
   ServerContext& ctx_;
-  bool inline_ = false;  // running on gRPC's thread, in the constructor
+  bool entered_ = false;  // counted in flight
+  bool inline_ = false;   // running on gRPC's thread, in the constructor
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::QueryRangeResponse> queue_;  // produced, not yet written
@@ -240,7 +287,7 @@ uint64_t DirectoryBytes(const std::string& dir) {
 grpc::ServerUnaryReactor* WriteServiceImpl::Write(grpc::CallbackServerContext* context,
                                                   const v1::WriteRequest* request,
                                                   v1::WriteResponse* response) {
-  return RunUnary(context, ctx_.pool,
+  return RunUnary(context, ctx_,
                   [this, request, response] { return ApplyWrite(ctx_.engine, *request, response); });
 }
 
@@ -257,7 +304,7 @@ grpc::ServerWriteReactor<v1::QueryRangeResponse>* QueryServiceImpl::QueryRange(
 grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerContext* context,
                                                        const v1::ListSeriesRequest* request,
                                                        v1::ListSeriesResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+  return RunUnary(context, ctx_, [this, request, response]() -> Status {
     KPIDB_ASSIGN_OR_RETURN(query::Selector selector, ToSelector(request->selector(), "selector"));
     KPIDB_ASSIGN_OR_RETURN(auto matchers, query::CompileSelector(selector, "selector"));
     size_t limit = ctx_.config.query_limits.max_series;
@@ -283,7 +330,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* QueryServiceImpl::LabelNames(grpc::CallbackServerContext* context,
                                                        const v1::LabelNamesRequest* request,
                                                        v1::LabelNamesResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+  return RunUnary(context, ctx_, [this, request, response]() -> Status {
     if (request->metric().empty()) {
       for (const std::string& name : ctx_.engine.series_index().LabelNames()) response->add_names(name);
       return Status::Ok();
@@ -302,7 +349,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::LabelNames(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* QueryServiceImpl::LabelValues(grpc::CallbackServerContext* context,
                                                         const v1::LabelValuesRequest* request,
                                                         v1::LabelValuesResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+  return RunUnary(context, ctx_, [this, request, response]() -> Status {
     if (request->name().empty()) return Status::InvalidArgument("name: required");
     if (request->metric().empty()) {
       for (const std::string& v : ctx_.engine.series_index().LabelValues(request->name())) {
@@ -326,7 +373,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::LabelValues(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* context,
                                                   const v1::StatsRequest*,
                                                   v1::StatsResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, response]() -> Status {
+  return RunUnary(context, ctx_, [this, response]() -> Status {
     const EngineStats s = ctx_.engine.GetStats();
     response->set_series(s.series);
     response->set_points(s.segment_points + s.head_points);
@@ -350,7 +397,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* AdminServiceImpl::Flush(grpc::CallbackServerContext* context,
                                                   const v1::FlushRequest*,
                                                   v1::FlushResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, response]() -> Status {
+  return RunUnary(context, ctx_, [this, response]() -> Status {
     KPIDB_RETURN_IF_ERROR(ctx_.engine.Flush());
     response->set_segments(ctx_.engine.GetStats().segments);
     return Status::Ok();
@@ -360,7 +407,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Flush(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext* context,
                                                     const v1::CompactRequest*,
                                                     v1::CompactResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, response]() -> Status {
+  return RunUnary(context, ctx_, [this, response]() -> Status {
     uint64_t merged = 0;
     KPIDB_RETURN_IF_ERROR(ctx_.engine.Compact(&merged));
     response->set_segments_merged(merged);
@@ -372,7 +419,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminServiceImpl::DeleteSeries(grpc::CallbackServerContext* context,
                                                          const v1::DeleteSeriesRequest* request,
                                                          v1::DeleteSeriesResponse* response) {
-  return RunUnary(context, ctx_.pool, [this, request, response]() -> Status {
+  return RunUnary(context, ctx_, [this, request, response]() -> Status {
     int64_t start = request->start_ms(), end = request->end_ms();
     if (start == 0 && end == 0) {
       start = INT64_MIN;

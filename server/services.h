@@ -4,6 +4,7 @@
 // the other workers through the engine's group commit).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 #include "engine/engine.h"
@@ -19,6 +20,20 @@ struct ServerContext {
   const ServerConfig& config;
   WorkerPool& pool;
   std::chrono::steady_clock::time_point started;
+  // Set at SIGTERM/SIGINT: new calls (and the next request of a write
+  // stream) get UNAVAILABLE while the calls in flight finish.
+  std::atomic<bool> draining{false};
+  // Calls accepted and not done; main waits for 0 before stopping gRPC.
+  std::atomic<int> in_flight{0};
+
+  // Counts a new call in flight, or returns false (draining: reject it).
+  bool Enter() {
+    ++in_flight;
+    if (!draining) return true;
+    --in_flight;
+    return false;
+  }
+  void Leave() { --in_flight; }
 };
 
 class WriteServiceImpl final : public v1::WriteService::CallbackService {

@@ -293,6 +293,52 @@ TEST(ServerE2E, EveryAcknowledgedPointSurvivesSigkillMidIngest) {
   EXPECT_GT(checked, 1000u);
 }
 
+// SIGTERM while writers write: the server stops taking calls, lets the ones
+// in flight finish, syncs and exits 0. Every write either succeeds (and is
+// there after a restart) or fails with UNAVAILABLE, never another code.
+TEST(ServerE2E, SigtermMidIngestFinishesInFlightWritesAndLosesNothing) {
+  TempDir dir;
+  Reference acknowledged;
+  std::map<StatusCode, std::string> failures;  // code -> a message
+  int exit_status = -1;
+  {
+    ServerProcess server(dir.path(), {"--wal-sync", "always"});
+    auto client = Connect(server);
+    std::mutex mu;
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 3; ++w) {
+      writers.emplace_back([&, w] {
+        const std::vector<WriteBatch> batches = RandomBatches(700 + w);
+        for (int pass = 0; pass < 1000; ++pass) {
+          for (const WriteBatch& b : batches) {
+            WriteBatch mine = b;
+            for (SeriesPoints& sp : mine.series) {
+              sp.labels.push_back({"writer", std::to_string(w)});
+              for (double& v : sp.values) v += pass;
+            }
+            auto r = client->Write(mine);
+            std::lock_guard lock(mu);
+            if (!r.ok()) {
+              failures[r.status().code()] = r.status().ToString();
+              return;
+            }
+            Apply(mine, &acknowledged);
+          }
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    exit_status = server.Stop();
+    for (auto& t : writers) t.join();
+  }
+  EXPECT_EQ(exit_status, 0);
+  for (const auto& [code, message] : failures) EXPECT_EQ(code, StatusCode::kUnavailable) << message;
+  ASSERT_FALSE(acknowledged.empty());
+  ServerProcess again(dir.path());
+  auto client = Connect(again);
+  ExpectRawEquals(*client, acknowledged);
+}
+
 class ServerErrors : public ::testing::Test {
  protected:
   void SetUp() override {

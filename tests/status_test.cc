@@ -62,5 +62,18 @@ TEST(Coding, VarintsRoundTripAndRejectTruncation) {
   EXPECT_FALSE(bad.GetVarint64(&got));
 }
 
+// Codes are numbered as gRPC's, so a client turns any gRPC status into one:
+// each of gRPC's 17 codes has its own name.
+TEST(Status, EveryGrpcCodeHasItsName) {
+  const char* names[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+                         "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                         "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+                         "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  for (int code = 0; code <= 16; ++code) {
+    EXPECT_STREQ(StatusCodeName(static_cast<StatusCode>(code)), names[code]) << code;
+  }
+  EXPECT_EQ(Status(StatusCode::kCancelled, "x").ToString(), "CANCELLED: x");
+}
+
 }  // namespace
 }  // namespace kpidb
