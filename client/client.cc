@@ -248,7 +248,8 @@ Result<ServerStats> Client::Stats() {
   return ServerStats{r.series(),      r.points(),         r.segments(),      r.segment_bytes(),
                      r.bytes_on_disk(), r.bytes_per_point(), r.wal_files(),    r.wal_bytes(),
                      r.head_points(), r.head_bytes(),     r.flushes(),       r.uptime_seconds(),
-                     r.version()};
+                     r.version(),     r.head_reserved_bytes(), r.queries_inline(),
+                     r.queries_on_workers()};
 }
 
 Status Client::Flush() {

@@ -53,6 +53,9 @@ struct ServerStats {
   uint64_t flushes = 0;
   double uptime_seconds = 0;
   std::string version;
+  uint64_t head_reserved_bytes = 0;
+  uint64_t queries_inline = 0;
+  uint64_t queries_on_workers = 0;
 };
 
 class Client {

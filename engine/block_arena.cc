@@ -103,6 +103,7 @@ void* BlockArena::Allocate(size_t bytes) {
       cursor_ += piece;
       left_ -= piece;
     }
+    slabs_.reserve(slabs_.size() + 1);  // so that push_back cannot throw with a slab taken
     slabs_.push_back(pool_->Take());
     cursor_ = static_cast<char*>(slabs_.back());
     left_ = SlabPool::kSlabBytes;

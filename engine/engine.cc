@@ -629,6 +629,7 @@ EngineStats Engine::GetStats() const {
     st.head_points += head->points();
     st.head_bytes += head->bytes();
   }
+  st.head_reserved_bytes = head_slabs_->kept() * SlabPool::kSlabBytes;
   st.segments = state->segments.size();
   for (const auto& s : state->segments) {
     st.segment_points += s->point_count();

@@ -89,6 +89,7 @@ struct EngineStats {
   uint64_t series = 0;
   uint64_t head_points = 0;  // points in memory (active and flushing heads)
   uint64_t head_bytes = 0;
+  uint64_t head_reserved_bytes = 0;  // memory of flushed heads kept for the next
   uint64_t segments = 0;
   uint64_t segment_points = 0;
   uint64_t segment_bytes = 0;
@@ -124,9 +125,9 @@ class Engine {
   // error the visitor returns.
   Status Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const;
 
-  // An upper bound of the points a Read or Scan of `ids` in [start_ms,
-  // end_ms) touches: whole chunks that overlap the range, and every head
-  // point of the series. From in-memory indexes only (no decoding); a
+  // The points a Read or Scan of `ids` in [start_ms, end_ms) touches, at
+  // most: whole chunks that overlap the range, and every head point of the
+  // series (rollup blocks, and points written meanwhile, aside). From in-memory indexes only (no decoding); a
   // caller uses it to tell cheap reads from costly ones. Counting stops once
   // past `enough`. nullopt, at once, when it would look up more than
   // `max_lookups` (series, segment) pairs.

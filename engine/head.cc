@@ -13,12 +13,15 @@ size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t>
   int64_t last = have_last ? blocks.back().timestamps[blocks.back().size - 1] : 0;
   for (size_t i = 0; i < timestamps.size();) {
     if (blocks.empty() || blocks.back().size == blocks.back().capacity) {
-      PointBlock& b = blocks.emplace_back();
-      b.capacity = blocks.size() == 1 ? PointBlock::kMinCapacity
-                                      : std::min(PointBlock::kMaxCapacity, 2 * blocks[blocks.size() - 2].capacity);
+      // Memory first: if it throws, the series is as it was.
+      PointBlock b;
+      b.capacity = blocks.empty() ? PointBlock::kMinCapacity
+                                  : std::min(PointBlock::kMaxCapacity, 2 * blocks.back().capacity);
+      blocks.reserve(blocks.size() + 1);
       void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
       b.timestamps = static_cast<int64_t*>(memory);
       b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);
+      blocks.push_back(b);
       allocated += sizeof(PointBlock) + b.capacity * PointBlock::kPointBytes;
     }
     PointBlock& b = blocks.back();

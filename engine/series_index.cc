@@ -21,13 +21,13 @@ void InsertSorted(std::vector<SeriesId>* ids, SeriesId id) {
   if (it == ids->end() || *it != id) ids->insert(it, id);
 }
 
-std::vector<SeriesId> Intersect(const std::vector<SeriesId>& a, const std::vector<SeriesId>& b) {
+}  // namespace
+
+std::vector<SeriesId> IntersectSorted(const std::vector<SeriesId>& a, const std::vector<SeriesId>& b) {
   std::vector<SeriesId> out;
   std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;
 }
-
-}  // namespace
 
 std::optional<SeriesId> SeriesIndex::Find(std::string_view canonical) const {
   std::shared_lock lock(mu_);
@@ -123,11 +123,38 @@ std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
     std::sort(all.begin(), all.end());
     return all;
   }
-  // Intersect shortest first.
+  // Intersect shortest first, copying only the shortest.
   std::sort(lists.begin(), lists.end(), [](auto* a, auto* b) { return a->size() < b->size(); });
   std::vector<SeriesId> result = *lists[0];
-  for (size_t i = 1; i < lists.size() && !result.empty(); ++i) result = Intersect(result, *lists[i]);
+  for (size_t i = 1; i < lists.size() && !result.empty(); ++i) KeepIn(&result, lists[i]);
   return result;
+}
+
+void SeriesIndex::KeepIn(std::vector<SeriesId>* ids, const std::vector<SeriesId>* postings) {
+  if (postings == nullptr) {
+    ids->clear();
+    return;
+  }
+  // A few ids against a long list: binary searches; else one merge.
+  const bool search = ids->size() * 16 < postings->size();
+  auto from = postings->begin();
+  auto kept = ids->begin();
+  for (SeriesId id : *ids) {
+    if (search) {
+      from = std::lower_bound(from, postings->end(), id);
+    } else {
+      while (from != postings->end() && *from < id) ++from;
+    }
+    if (from == postings->end()) break;
+    if (*from == id) *kept++ = id;
+  }
+  ids->erase(kept, ids->end());
+}
+
+void SeriesIndex::KeepInPostings(std::vector<SeriesId>* ids, std::string_view name,
+                                 std::string_view value) const {
+  std::shared_lock lock(mu_);
+  KeepIn(ids, FindPostingsLocked(name, value));
 }
 
 const std::vector<SeriesId>* SeriesIndex::FindPostingsLocked(std::string_view name,

@@ -25,6 +25,9 @@
 
 namespace kpidb {
 
+// The ids in both sorted lists, sorted.
+std::vector<SeriesId> IntersectSorted(const std::vector<SeriesId>& a, const std::vector<SeriesId>& b);
+
 class SeriesIndex {
  public:
   using HashFn = uint64_t (*)(std::string_view);
@@ -56,6 +59,9 @@ class SeriesIndex {
   std::vector<SeriesId> Postings(std::string_view name, std::string_view value) const;
   // Postings(name, value).size(), without the copy.
   size_t PostingsSize(std::string_view name, std::string_view value) const;
+  // Keeps in *ids (sorted) those with label name=value, without copying the
+  // postings list (a metric's may hold millions of ids).
+  void KeepInPostings(std::vector<SeriesId>* ids, std::string_view name, std::string_view value) const;
   // Label names in use, sorted ("__name__" not included).
   std::vector<std::string> LabelNames() const;
   // Values of a label in use, sorted; "__name__" gives the metric names.
@@ -73,6 +79,7 @@ class SeriesIndex {
   void AddLocked(SeriesId id, SeriesKey key, std::string canonical);
   // REQUIRES mu_ (shared). The postings of name=value, or null.
   const std::vector<SeriesId>* FindPostingsLocked(std::string_view name, std::string_view value) const;
+  static void KeepIn(std::vector<SeriesId>* ids, const std::vector<SeriesId>* postings);
 
   // Lets by_canonical_ be searched with a string_view, without a copy.
   struct StringHash {

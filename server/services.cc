@@ -128,9 +128,11 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     if (most > 0) points = query::EstimatePoints(ctx_.engine, *q, kInlineSeries, most, kInlineLookups);
     if (points && *points <= most) {
       inline_ = true;
+      ++ctx_.queries_inline;
       Run(*q);
       return;
     }
+    ++ctx_.queries_on_workers;
     ctx_.pool.Submit([this, q = std::move(q).value()] { Run(q); });
   }
   void OnWriteDone(bool ok) override {
@@ -390,6 +392,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* c
     response->set_uptime_seconds(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx_.started).count());
     response->set_version(KPIDB_VERSION);
+    response->set_head_reserved_bytes(s.head_reserved_bytes);
+    response->set_queries_inline(ctx_.queries_inline);
+    response->set_queries_on_workers(ctx_.queries_on_workers);
     return Status::Ok();
   });
 }

@@ -25,6 +25,9 @@ struct ServerContext {
   std::atomic<bool> draining{false};
   // Calls accepted and not done; main waits for 0 before stopping gRPC.
   std::atomic<int> in_flight{0};
+  // Range queries run on gRPC's thread and on the workers (Stats).
+  std::atomic<uint64_t> queries_inline{0};
+  std::atomic<uint64_t> queries_on_workers{0};
 
   // Counts a new call in flight, or returns false (draining: reject it).
   bool Enter() {

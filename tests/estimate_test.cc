@@ -95,10 +95,33 @@ TEST_F(Estimate, NeverBelowWhatARandomQueryReads) {
     if (rng() % 2) q.selector.matchers = {{"shard", MatchOp::kEqual, std::to_string(rng() % 4)}};
     q.start_ms = kBase + static_cast<int64_t>(rng() % 4000) * kMinute - 100 * kMinute;
     q.end_ms = q.start_ms + static_cast<int64_t>(1 + rng() % 2000) * kMinute;
+    if (rng() % 2) {  // aggregated, maybe cut in time slices
+      q.step.step_ms = (1 + static_cast<int64_t>(rng() % 30)) * kMinute;
+      q.aggregation = rng() % 2 ? query::Aggregation::kSum : query::Aggregation::kMax;
+    }
     auto estimate = query::EstimatePoints(*engine_, q, 64);
     ASSERT_TRUE(estimate.has_value());
     ASSERT_GE(*estimate, PointsRead(q)) << "query " << i;
   }
+}
+
+TEST_F(Estimate, AFillCountsAPointPerBucketOfEverySeries) {
+  Write(3, kBase, 10);
+  Query q;
+  q.selector = {"kpi_e", {}};
+  q.start_ms = kBase;
+  q.end_ms = kBase + 600 * kMinute;
+  q.step.step_ms = kMinute;
+  q.aggregation = query::Aggregation::kAvg;
+  EXPECT_EQ(query::EstimatePoints(*engine_, q, 64), 30u);  // no fill: only what is read
+  q.fill = query::Fill::kNull;
+  EXPECT_EQ(query::EstimatePoints(*engine_, q, 64), 30u + 3 * 602);  // 600 buckets (+2)
+  q.step = {0, query::CalendarUnit::kDay, "Europe/Paris"};
+  q.end_ms = kBase + 10 * 24 * 60 * kMinute;
+  EXPECT_EQ(query::EstimatePoints(*engine_, q, 64), 30u + 3 * (10 * 24 / 23 + 2));
+  // Queries that aggregate read every point of their chunks at most.
+  q.fill = query::Fill::kNone;
+  EXPECT_GE(*query::EstimatePoints(*engine_, q, 64), PointsRead(q));
 }
 
 TEST_F(Estimate, NoneWhereFindingOutWouldCost) {

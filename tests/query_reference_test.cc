@@ -1040,6 +1040,43 @@ class QueryExamples : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
 };
 
+// One bucket of 16 head points (one run, folded in 8 lanes): min and max keep
+// the zero a time-ordered scan keeps where 0 and -0 tie, even when a later
+// zero of the other sign sits in a lower lane; a sum whose lanes would
+// overflow is the left-to-right one.
+TEST_F(QueryExamples, MinMaxKeepTheFirstZeroAndSumsDoNotOverflowInLanes) {
+  std::vector<int64_t> ts;
+  for (int64_t t = 0; t < 16; ++t) ts.push_back(t);
+  std::vector<double> low(16, 5.0), high(16, -5.0), big(16);
+  low[2] = -0.0;  // first zero in time, lane 2
+  low[8] = 0.0;   // a later +0, lane 0
+  high[2] = 0.0;
+  high[8] = -0.0;
+  for (size_t i = 0; i < 16; ++i) big[i] = i % 2 ? -1e308 : 1e308;
+  Put("kpi_low", {}, ts, low);
+  Put("kpi_high", {}, ts, high);
+  Put("kpi_big", {}, ts, big);
+  Query q;
+  q.start_ms = 0;
+  q.end_ms = 16;
+  q.step.step_ms = 16;
+  q.selector.metric = "kpi_low";
+  q.aggregation = Aggregation::kMin;
+  auto got = Run(q);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(std::signbit(got[0].values[0]) && got[0].values[0] == 0) << got[0].values[0];
+  q.selector.metric = "kpi_high";
+  q.aggregation = Aggregation::kMax;
+  got = Run(q);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(!std::signbit(got[0].values[0]) && got[0].values[0] == 0) << got[0].values[0];
+  q.selector.metric = "kpi_big";
+  q.aggregation = Aggregation::kSum;
+  got = Run(q);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].values[0], 0.0);
+}
+
 TEST_F(QueryExamples, IncreaseCreditsTheLaterPointRestartsAfterAResetAndIgnoresPointsBeforeStart) {
   // Counter: 5 (before start), 10, 14, 3 (reset), 7; buckets of 10 ms.
   Put("kpi_counts", {{"channel", "web"}}, {-5, 1, 12, 15, 25}, {5, 10, 14, 3, 7});

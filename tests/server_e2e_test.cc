@@ -241,7 +241,46 @@ TEST(ServerE2E, LargeResultsStreamWholeInlineAndOnWorkers) {
     ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_EQ(messages, 19u);  // 600,000 points (8.4 MB) in messages of 32,768
     ASSERT_EQ(back, ref);
+    auto stats = client->Stats();
+    ASSERT_TRUE(stats.ok());
+    const bool inline_run = std::string(inline_points) != "0";
+    EXPECT_EQ(stats->queries_inline, inline_run ? 1u : 0u);
+    EXPECT_EQ(stats->queries_on_workers, inline_run ? 0u : 1u);
   }
+}
+
+// The estimate that decides where a query runs counts what a fill returns:
+// a few points filled into a million buckets go to a worker; the same query
+// over a day's buckets, or without the fill, runs inline.
+TEST(ServerE2E, AFilledQueryOverFewPointsRunsOnAWorker) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  auto client = Connect(server);
+  WriteBatch batch;
+  batch.series.push_back({"kpi_few", {{"k", "v"}}, {kBase, kBase + 1000}, {1, 2}});
+  ASSERT_TRUE(client->Write(batch).ok());
+  Query q;
+  q.selector = {"kpi_few", {}};
+  q.start_ms = kBase;
+  q.end_ms = kBase + 1'000'000;
+  q.step.step_ms = 1;
+  q.aggregation = Aggregation::kSum;
+  q.fill = query::Fill::kZero;
+  auto filled = client->QueryRange(q);
+  ASSERT_TRUE(filled.ok()) << filled.status().ToString();
+  ASSERT_EQ(filled->size(), 1u);
+  EXPECT_EQ((*filled)[0].values.size(), 1'000'000u);
+  EXPECT_EQ((*filled)[0].values[1000], 2);
+  q.fill = query::Fill::kNone;
+  ASSERT_TRUE(client->QueryRange(q).ok());
+  q.fill = query::Fill::kZero;
+  q.step.step_ms = kHour;
+  q.end_ms = kBase + 24 * kHour;
+  ASSERT_TRUE(client->QueryRange(q).ok());
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->queries_on_workers, 1u);
+  EXPECT_EQ(stats->queries_inline, 2u);
 }
 
 TEST(ServerE2E, EveryAcknowledgedPointSurvivesSigkillMidIngest) {

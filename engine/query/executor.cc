@@ -394,10 +394,30 @@ Status RunRatio(Run& run, const BucketGrid& grid) {
 
 }  // namespace
 
+namespace {
+
+// At least how long one bucket of `step` is (calendar units: a day of 23 h,
+// at a daylight-saving change).
+int64_t ShortestBucketMs(const StepSpec& step) {
+  constexpr int64_t kShortDay = 23 * 3'600'000;
+  switch (step.calendar) {
+    case CalendarUnit::kNone: return step.step_ms;
+    case CalendarUnit::kDay: return kShortDay;
+    case CalendarUnit::kWeek: return 7 * kShortDay;
+    case CalendarUnit::kMonth: return 28 * kShortDay;
+    case CalendarUnit::kQuarter: return 89 * kShortDay;
+    case CalendarUnit::kYear: return 365 * kShortDay;
+  }
+  return step.step_ms;
+}
+
+}  // namespace
+
 std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
                                        size_t max_series, uint64_t enough, size_t max_lookups) {
   const SeriesIndex& index = engine.series_index();
   uint64_t points = 0;
+  uint64_t series = 0;
   for (const Selector* selector : {&query.selector, query.denominator ? &*query.denominator : nullptr}) {
     if (selector == nullptr) continue;
     // The smallest postings list that bounds the selection.
@@ -414,11 +434,21 @@ std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
     if (!matchers.ok()) return std::nullopt;
     auto ids = SelectSeries(index, *selector, *matchers, max_series);
     if (!ids.ok()) return std::nullopt;
+    series += ids->size();
     const std::optional<uint64_t> more =
         engine.EstimatePoints(*ids, query.start_ms, query.end_ms, enough, max_lookups);
     if (!more) return std::nullopt;
     points += *more;
-    if (points > enough) break;
+    if (points > enough) return points;
+  }
+  // A fill returns up to a point per bucket of every series, with no point
+  // read for most of them (without one, each returned point has one read).
+  if (!IsRaw(query.step) && query.fill != Fill::kNone && query.end_ms > query.start_ms) {
+    const int64_t shortest = std::max<int64_t>(1, ShortestBucketMs(query.step));
+    const uint64_t range = static_cast<uint64_t>(query.end_ms) - static_cast<uint64_t>(query.start_ms);
+    const uint64_t buckets = std::min<uint64_t>(query.limits.max_buckets,
+                                                range / static_cast<uint64_t>(shortest) + 2);
+    points += series * buckets;
   }
   return points;
 }

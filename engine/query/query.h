@@ -47,10 +47,12 @@
 //   whatever the fill. An ungrouped ratio matching two series with the same
 //   labels on one side is INVALID_ARGUMENT (ambiguous: group them).
 //
-// Floating point: sums add in time order, except that a segment chunk lying
-// wholly in one bucket contributes its stored sum (its values summed in
-// time order): results may differ from a strict left-to-right sum by
-// rounding only (a few ulps per point).
+// Floating point: a bucket's sum adds its points' values in time order in
+// eight interleaved partial sums (one every eighth point; a plain
+// left-to-right sum where those overflow), a segment chunk lying wholly in
+// one bucket contributes its stored sum and a rollup row its stored sum:
+// results may differ from a strict left-to-right sum by rounding only (a few
+// ulps per point). min, max, count, first and last are exact.
 #pragma once
 
 #include <chrono>
@@ -133,9 +135,13 @@ using ResultSink = std::function<Status(ResultSeries&&)>;
 // fill or ratio without a step...).
 Status ValidateQuery(const Query& query);
 
-// An upper bound of the points `query` would read (Engine::EstimatePoints
-// over the series its selectors select), to tell a cheap query from a costly
-// one before running it; counting stops once past `enough`. nullopt where
+// An estimate, from in-memory indexes only, of the points `query` would read
+// (Engine::EstimatePoints over the series its selectors select: whole chunks
+// overlapping the range, and head points) plus, with a fill, the points it
+// would return (a point per bucket of every series), to tell a cheap query
+// from a costly one before running it; counting stops once past `enough`.
+// Not an exact bound of the work: a chunk at the edge of a time slice is
+// decoded once per slice, and points written meanwhile are not counted. nullopt where
 // finding out would itself cost more than a lookup: a selector that no
 // metric or equality matcher narrows to at most `max_series` series, a
 // regular-expression matcher, a "label present" matcher (!= ""), a selector

@@ -8,12 +8,6 @@
 namespace kpidb::query {
 namespace {
 
-std::vector<SeriesId> Intersect(const std::vector<SeriesId>& a, const std::vector<SeriesId>& b) {
-  std::vector<SeriesId> out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
-
 std::string_view LabelValue(const SeriesKey& key, std::string_view name) {
   for (const Label& l : key.labels) {
     if (l.name == name) return l.value;
@@ -74,19 +68,47 @@ Result<std::vector<CompiledMatcher>> CompileSelector(const Selector& selector,
 Result<std::vector<SeriesId>> SelectSeries(const SeriesIndex& index, const Selector& selector,
                                            const std::vector<CompiledMatcher>& matchers,
                                            size_t max_series) {
-  std::vector<SeriesId> candidates;
-  bool constrained = false;
-  if (!selector.metric.empty()) {
-    candidates = index.Postings("__name__", selector.metric);
-    constrained = true;
-  }
-  // Matchers requiring the label: intersect postings.
+  // Equalities (the metric, name="value"): copy the shortest postings list
+  // and keep its ids that are in the others, which are not copied (a
+  // metric's may hold millions of ids).
+  std::vector<std::pair<std::string_view, std::string_view>> equal;
+  if (!selector.metric.empty()) equal.emplace_back("__name__", selector.metric);
   for (const CompiledMatcher& m : matchers) {
-    if (m.matches_empty()) continue;
-    std::vector<SeriesId> matching;
-    if (m.matcher().op == MatchOp::kEqual) {
-      matching = index.Postings(m.name(), m.matcher().value);
+    if (m.matcher().op == MatchOp::kEqual && !m.matches_empty()) {
+      equal.emplace_back(m.name(), m.matcher().value);
+    }
+  }
+  std::vector<size_t> sizes;
+  for (const auto& [name, value] : equal) sizes.push_back(index.PostingsSize(name, value));
+  std::vector<size_t> order(equal.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes[a] < sizes[b]; });
+  std::vector<SeriesId> candidates;
+  bool constrained = !equal.empty();
+  for (size_t k = 0; k < order.size(); ++k) {
+    const auto& [name, value] = equal[order[k]];
+    if (k == 0) {
+      candidates = index.Postings(name, value);
     } else {
+      index.KeepInPostings(&candidates, name, value);
+    }
+    if (candidates.empty()) return candidates;
+  }
+  // Other matchers requiring the label (regular expressions, != ""): a few
+  // candidates are checked one by one; else the postings of every matching
+  // value are united and intersected.
+  constexpr size_t kCheckEachUpTo = 1024;
+  for (const CompiledMatcher& m : matchers) {
+    if (m.matches_empty() || m.matcher().op == MatchOp::kEqual) continue;
+    if (constrained && candidates.size() <= kCheckEachUpTo) {
+      std::vector<SeriesId> kept;
+      for (SeriesId id : candidates) {
+        auto key = index.Key(id);
+        if (key && m.Matches(LabelValue(*key, m.name()))) kept.push_back(id);
+      }
+      candidates.swap(kept);
+    } else {
+      std::vector<SeriesId> matching;
       for (const std::string& value : index.LabelValues(m.name())) {
         if (!m.Matches(value)) continue;
         std::vector<SeriesId> ids = index.Postings(m.name(), value);
@@ -95,8 +117,8 @@ Result<std::vector<SeriesId>> SelectSeries(const SeriesIndex& index, const Selec
                        std::back_inserter(merged));
         matching.swap(merged);
       }
+      candidates = constrained ? IntersectSorted(candidates, matching) : std::move(matching);
     }
-    candidates = constrained ? Intersect(candidates, matching) : std::move(matching);
     constrained = true;
     if (candidates.empty()) return candidates;
   }

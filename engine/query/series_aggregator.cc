@@ -31,7 +31,8 @@ constexpr size_t kLanes = 8;
 
 // The sum of v[0, n) added to `sum`: not left to right, so it may differ
 // from that by rounding (query.h, "Floating point"), with an error bound no
-// larger than the left-to-right one.
+// larger than the left-to-right one. Where lanes overflow (values near
+// DBL_MAX), the left-to-right sum, whose intermediate results may not.
 double AddRun(double sum, const double* v, size_t n) {
   double lanes[kLanes] = {};
   size_t k = 0;
@@ -39,8 +40,11 @@ double AddRun(double sum, const double* v, size_t n) {
     for (size_t j = 0; j < kLanes; ++j) lanes[j] += v[k + j];
   }
   for (; k < n; ++k) lanes[0] += v[k];
-  return sum + (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+  const double total = sum + (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+  if (std::isfinite(total)) return total;
+  for (k = 0; k < n; ++k) sum += v[k];
+  return sum;
 }
 
 // min(lo, v[0, n)) (max when `Max`), bit for bit what a left-to-right scan
