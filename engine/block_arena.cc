@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstdint>
@@ -103,7 +104,8 @@ void* BlockArena::Allocate(size_t bytes) {
       cursor_ += piece;
       left_ -= piece;
     }
-    slabs_.reserve(slabs_.size() + 1);  // so that push_back cannot throw with a slab taken
+    // Room first, so that push_back cannot throw with a slab taken.
+    if (slabs_.size() == slabs_.capacity()) slabs_.reserve(std::max<size_t>(4, 2 * slabs_.capacity()));
     slabs_.push_back(pool_->Take());
     cursor_ = static_cast<char*>(slabs_.back());
     left_ = SlabPool::kSlabBytes;

@@ -17,7 +17,7 @@ size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t>
       PointBlock b;
       b.capacity = blocks.empty() ? PointBlock::kMinCapacity
                                   : std::min(PointBlock::kMaxCapacity, 2 * blocks.back().capacity);
-      blocks.reserve(blocks.size() + 1);
+      if (blocks.size() == blocks.capacity()) blocks.reserve(std::max<size_t>(4, 2 * blocks.capacity()));
       void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
       b.timestamps = static_cast<int64_t*>(memory);
       b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);

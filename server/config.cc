@@ -94,9 +94,13 @@ const std::map<std::string, Flag>& Flags() {
            uint64_t{0}, [](ServerConfig& c) -> uint64_t& { return c.inline_query_points; });
     number("shutdown-drain-ms",
            "at SIGTERM/SIGINT, how long new calls are answered UNAVAILABLE (and the health "
-           "service says NOT_SERVING) before the server stops listening; calls in flight finish "
-           "either way (default 200)",
+           "service says NOT_SERVING) before the server stops listening, at least (default 200)",
            uint32_t{0}, [](ServerConfig& c) -> uint32_t& { return c.shutdown_drain_ms; });
+    number("shutdown-timeout-ms",
+           "at SIGTERM/SIGINT, how long calls in flight may take to finish before they are "
+           "cancelled (engine work already running, such as a compaction, is still waited for; "
+           "a second signal exits at once) (default 20000)",
+           uint32_t{0}, [](ServerConfig& c) -> uint32_t& { return c.shutdown_timeout_ms; });
     f["query-timeout-ms"] = {"longest a query may run (default 30000)",
                              [](ServerConfig& c, const std::string& v) {
                                uint64_t ms;

@@ -26,6 +26,9 @@ struct ServerConfig {
   // At SIGTERM/SIGINT, new calls get UNAVAILABLE for this long before the
   // server stops listening (callers learn to go elsewhere; see main.cc).
   uint32_t shutdown_drain_ms = 200;
+  // At SIGTERM/SIGINT, how long calls in flight may take before they are
+  // cancelled (below Kubernetes' default grace period of 30 s).
+  uint32_t shutdown_timeout_ms = 20'000;
   EngineOptions engine;
   query::QueryLimits query_limits;       // maxima; a request may ask for less
 };

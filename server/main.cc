@@ -97,16 +97,26 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   Log(std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
-      ": draining for " + std::to_string(config.shutdown_drain_ms) +
-      " ms (new calls get UNAVAILABLE), then stopping (in-flight calls finish, then the WAL is "
-      "synced)");
+      ": new calls get UNAVAILABLE; stopping once the calls in flight are done (at most " +
+      std::to_string(config.shutdown_timeout_ms) + " ms), then syncing the WAL. A second signal "
+      "exits at once");
+  // A second signal: exit now. With --wal-sync=always every acknowledged
+  // write is already durable (as after kill -9).
+  std::thread([&signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    Log("second signal: exiting now, without waiting for calls in flight");
+    _exit(1);
+  }).detach();
   // Stopping gRPC at once would leave calls that reach it in the meantime
   // to be cancelled by it (CANCELLED, not UNAVAILABLE), and it would wait
-  // for idle client connections: answer new calls ourselves first, tell
-  // health checkers, let the calls in flight finish (30 s at most), and
-  // only then stop gRPC.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // for idle client connections: answer new calls ourselves first, end the
+  // write streams that wait for a request, tell health checkers, let the
+  // calls in flight finish, and only then stop gRPC.
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config.shutdown_timeout_ms);
   ctx.draining = true;
+  ctx.FinishWaitingStreams();
   if (grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
@@ -114,7 +124,11 @@ int main(int argc, char** argv) {
   while (ctx.in_flight > 0 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (ctx.in_flight > 0) Log(std::to_string(ctx.in_flight) + " calls still running after 30 s: cancelling them");
+  if (ctx.in_flight > 0) {
+    Log(std::to_string(ctx.in_flight) + " calls still running after " +
+        std::to_string(config.shutdown_timeout_ms) +
+        " ms: cancelling them (engine work already running, such as a compaction, is waited for)");
+  }
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   pool.Stop();
   Status closed = engine->Close();

@@ -55,46 +55,100 @@ Status ApplyWrite(Engine& engine, const v1::WriteRequest& request, v1::WriteResp
   return Status::Ok();
 }
 
-class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest> {
+// One client stream of write requests, applied in order on the workers.
+// Who may finish it is settled by an atomic state, not a lock held across
+// gRPC calls (those may run reactions in the calling thread):
+//   kWaiting    a read is pending; OnReadDone or shutdown takes it over
+//   kReadIssued the worker has started the next read but not yet said so
+//               (only OnReadDone or that worker move it on)
+//   kApplying   a worker applies a request
+//   kFinished   Finish was called or is about to be, by whoever set it
+// A worker between its StartRead and its last look at the state holds a
+// reference, so that OnDone (which may come in between) does not free the
+// reactor under it.
+class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest>,
+                                 public DrainableStream {
  public:
   WriteStreamReactor(ServerContext& ctx, v1::WriteResponse* response)
       : ctx_(ctx), response_(response) {
     if (!ctx_.Enter()) {
+      state_ = kFinished;
       Finish(ToGrpc(ShuttingDown()));
       return;
     }
     entered_ = true;
+    ctx_.AddStream(this);
+    state_ = kWaiting;  // no read completes before the constructor returns
     StartRead(&request_);
   }
   void OnReadDone(bool ok) override {
+    State cur = state_.load();
+    const State next = ok && !ctx_.draining ? kApplying : kFinished;
+    do {
+      if (cur == kFinished) return;  // shutdown claimed it and finishes it
+    } while (!state_.compare_exchange_weak(cur, next));
     if (!ok) {  // the client finished sending (or went away)
       Finish(grpc::Status::OK);
       return;
     }
-    if (ctx_.draining) {
-      const Status s = ShuttingDown();
-      Finish(ToGrpc(Status(s.code(), "requests[" + std::to_string(response_->requests()) +
-                                         "] and later were not applied: " + s.message())));
+    if (next == kFinished) {  // draining
+      FinishDraining();
       return;
     }
-    ctx_.pool.Submit([this] {
-      const uint64_t index = response_->requests();
-      Status s = ApplyWrite(ctx_.engine, request_, response_);
-      if (!s.ok()) {
-        Finish(ToGrpc(Status(s.code(), "requests[" + std::to_string(index) + "]: " + s.message())));
-        return;
-      }
-      StartRead(&request_);
-    });
+    ctx_.pool.Submit([this] { Apply(); });
+  }
+  bool ClaimIfWaiting() override {
+    State waiting = kWaiting;
+    return state_.compare_exchange_strong(waiting, kFinished);
+  }
+  void FinishDraining() override {
+    const Status s = ShuttingDown();
+    Finish(ToGrpc(Status(s.code(), "requests[" + std::to_string(response_->requests()) +
+                                       "] and later were not applied: " + s.message())));
   }
   void OnDone() override {
-    if (entered_) ctx_.Leave();
-    delete this;
+    if (entered_) {
+      ctx_.RemoveStream(this);
+      ctx_.Leave();
+    }
+    Unref();
   }
 
  private:
+  enum State { kWaiting, kReadIssued, kApplying, kFinished };
+
+  void Apply() {  // on a worker; state kApplying
+    const uint64_t index = response_->requests();
+    Status s = ApplyWrite(ctx_.engine, request_, response_);
+    if (!s.ok()) {
+      state_ = kFinished;
+      Finish(ToGrpc(Status(s.code(), "requests[" + std::to_string(index) + "]: " + s.message())));
+      return;
+    }
+    if (ctx_.draining) {
+      state_ = kFinished;
+      FinishDraining();
+      return;
+    }
+    refs_.fetch_add(1);
+    state_ = kReadIssued;
+    StartRead(&request_);
+    // Unless OnReadDone already took over, the read is now pending. If
+    // shutdown began meanwhile it may have missed this stream: end it here.
+    State issued = kReadIssued;
+    if (state_.compare_exchange_strong(issued, kWaiting) && ctx_.draining && ClaimIfWaiting()) {
+      FinishDraining();
+    }
+    Unref();
+  }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
   ServerContext& ctx_;
-  bool entered_ = false;  // counted in flight
+  bool entered_ = false;  // counted in flight, registered
+  std::atomic<State> state_{kFinished};
+  std::atomic<int> refs_{1};  // gRPC's (until OnDone), and a worker's around StartRead
   v1::WriteResponse* response_;
   v1::WriteRequest request_;
 };

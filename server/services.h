@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 
 #include "engine/engine.h"
 #include "engine/worker_pool.h"
@@ -13,6 +15,17 @@
 #include "server/config.h"
 
 namespace kpidb::server {
+
+// A client stream the server can end at shutdown when it waits for the
+// client's next request (WriteStream).
+class DrainableStream {
+ public:
+  virtual ~DrainableStream() = default;
+  // Claims the stream if it waits for a request (no request being applied,
+  // not finished): true means the caller must call FinishDraining().
+  virtual bool ClaimIfWaiting() = 0;
+  virtual void FinishDraining() = 0;
+};
 
 // What the services share.
 struct ServerContext {
@@ -31,12 +44,41 @@ struct ServerContext {
 
   // Counts a new call in flight, or returns false (draining: reject it).
   bool Enter() {
+    if (draining) return false;
     ++in_flight;
-    if (!draining) return true;
+    if (!draining) return true;  // main sets draining, then waits for 0
     --in_flight;
     return false;
   }
   void Leave() { --in_flight; }
+
+  // Write streams alive, so that shutdown ends those waiting for a request
+  // (UNAVAILABLE) instead of waiting for their clients.
+  void AddStream(DrainableStream* s) {
+    std::lock_guard lock(streams_mu);
+    streams.insert(s);
+  }
+  void RemoveStream(DrainableStream* s) {
+    std::lock_guard lock(streams_mu);
+    streams.erase(s);
+  }
+  // REQUIRES draining. Ends the streams that wait for a request; one that
+  // is applying one ends when it is applied.
+  void FinishWaitingStreams() {
+    std::vector<DrainableStream*> claimed;
+    {
+      std::lock_guard lock(streams_mu);
+      for (DrainableStream* s : streams) {
+        if (s->ClaimIfWaiting()) claimed.push_back(s);
+      }
+    }
+    // Outside the lock: Finish may run reactions (OnDone, which removes the
+    // stream) in this thread. A claimed stream is not deleted before it is
+    // finished.
+    for (DrainableStream* s : claimed) s->FinishDraining();
+  }
+  std::mutex streams_mu;
+  std::set<DrainableStream*> streams;
 };
 
 class WriteServiceImpl final : public v1::WriteService::CallbackService {

@@ -378,6 +378,48 @@ TEST(ServerE2E, SigtermMidIngestFinishesInFlightWritesAndLosesNothing) {
   ExpectRawEquals(*client, acknowledged);
 }
 
+// A write stream whose client sends nothing more does not hold shutdown up:
+// the server ends it with UNAVAILABLE at once, and what it applied stays.
+TEST(ServerE2E, SigtermEndsAnIdleWriteStreamWithUnavailable) {
+  TempDir dir;
+  int exit_status = -1;
+  {
+    ServerProcess server(dir.path());
+    ASSERT_FALSE(server.address().empty());
+    auto stub = v1::WriteService::NewStub(
+        grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    v1::WriteResponse response;
+    auto stream = stub->WriteStream(&context, &response);
+    v1::WriteRequest request;
+    v1::Series* series = request.add_series();
+    series->set_metric("kpi_stream");
+    series->add_timestamps_ms(kBase);
+    series->add_values(42);
+    ASSERT_TRUE(stream->Write(request));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // applied by now
+    const auto start = std::chrono::steady_clock::now();
+    std::thread stopper([&] { exit_status = server.Stop(); });
+    const grpc::Status s = stream->Finish();  // the server ends it
+    stopper.join();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    EXPECT_NE(s.error_message().find("requests[1] and later were not applied"), std::string::npos)
+        << s.error_message();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(exit_status, 0);
+  ServerProcess again(dir.path());
+  auto client = Connect(again);
+  Query q;
+  q.selector = {"kpi_stream", {}};
+  q.start_ms = kBase;
+  q.end_ms = kBase + 1;
+  auto got = client->QueryRange(q);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].values, std::vector<double>{42});
+}
+
 class ServerErrors : public ::testing::Test {
  protected:
   void SetUp() override {
