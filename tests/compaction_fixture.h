@@ -14,7 +14,7 @@
 
 #include "engine/engine.h"
 #include "engine/query/query.h"
-#include "tests/test_util.h"
+#include "tests/engine_fixture.h"
 
 namespace kpidb::testing {
 
@@ -22,19 +22,8 @@ constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kDay = 24 * kHour;
 constexpr int64_t kBase = 20'000 * kDay;
 
-class Compaction : public ::testing::Test {
+class Compaction : public EngineTest {
  protected:
-  void SetUp() override {
-    options_.logger = [](std::string_view) {};
-    options_.wal_sync = WalSyncPolicy::kNone;
-    Open();
-  }
-  void Open() {
-    engine_.reset();
-    auto e = Engine::Open(dir_.path(), options_);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
-  }
   // Random points over 3 days for 4 series, out of order, with rewrites;
   // flushed after every batch so each day gets many segments.
   void WriteRounds(int rounds, uint64_t seed) {
@@ -83,9 +72,6 @@ class Compaction : public ::testing::Test {
     return stats.rollup_rows;
   }
 
-  TempDir dir_;
-  EngineOptions options_;
-  std::unique_ptr<Engine> engine_;
   std::map<int, std::map<int64_t, double>> ref_;
 };
 

@@ -7,7 +7,7 @@
 
 #include "engine/engine.h"
 #include "engine/query/query.h"
-#include "tests/test_util.h"
+#include "tests/engine_fixture.h"
 
 namespace kpidb {
 namespace {
@@ -18,16 +18,11 @@ using query::Query;
 constexpr int64_t kMinute = 60'000;
 constexpr int64_t kBase = 1'767'225'600'000;  // 2026-01-01
 
-class Estimate : public ::testing::Test {
+class Estimate : public testing::EngineTest {
  protected:
   void SetUp() override {
-    EngineOptions options;
-    options.logger = [](std::string_view) {};
-    options.wal_sync = WalSyncPolicy::kNone;
-    options.max_points_per_chunk = 100;
-    auto e = Engine::Open(dir_.path(), options);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
+    options_.max_points_per_chunk = 100;
+    EngineTest::SetUp();
   }
   // `n` points a minute apart from `from`, for kpi_e{shard=s} of every s < shards.
   void Write(int shards, int64_t from, int n) {
@@ -54,9 +49,6 @@ class Estimate : public ::testing::Test {
                                &stats).ok());
     return stats.points;
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(Estimate, CountsOverlappingChunksAndHeadPoints) {

@@ -13,26 +13,20 @@
 
 #include "engine/engine.h"
 #include "engine/query/query.h"
-#include "tests/test_util.h"
+#include "tests/engine_fixture.h"
 
 namespace kpidb::query {
 namespace {
 
-using kpidb::testing::TempDir;
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-class QueryErrors : public ::testing::Test {
+class QueryErrors : public kpidb::testing::EngineTest {
  protected:
   void SetUp() override {
-    EngineOptions o;
-    o.logger = [](std::string_view) {};
-    o.wal_sync = WalSyncPolicy::kNone;
-    auto e = Engine::Open(dir_.path(), o);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
+    ASSERT_NO_FATAL_FAILURE(EngineTest::SetUp());
     // kpi_visits: 4 series (channel x region), 10 points each at 0, 10, ..., 90.
     WriteBatch b;
     for (const char* channel : {"ads", "web"}) {
@@ -86,8 +80,6 @@ class QueryErrors : public ::testing::Test {
     EXPECT_TRUE(results_.empty()) << "a malformed query sent " << results_.size() << " results";
   }
 
-  TempDir dir_;
-  std::unique_ptr<Engine> engine_;
   std::vector<ResultSeries> results_;
   size_t points_ = 0;
 };

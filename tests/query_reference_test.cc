@@ -36,6 +36,7 @@
 #include "engine/engine.h"
 #include "engine/query/query.h"
 #include "engine/query/time_buckets.h"
+#include "tests/engine_fixture.h"
 #include "tests/test_util.h"
 
 namespace kpidb::query {
@@ -1009,16 +1010,11 @@ INSTANTIATE_TEST_SUITE_P(Seeds, QueryReference, ::testing::Range<uint32_t>(1, 33
 // ---------------------------------------------------------------------------
 // A few hand-computed cases: the contract in examples a reader can check.
 
-class QueryExamples : public ::testing::Test {
+class QueryExamples : public testing::EngineTest {
  protected:
   void SetUp() override {
-    EngineOptions o;
-    o.logger = [](std::string_view) {};
-    o.wal_sync = WalSyncPolicy::kNone;
-    o.max_points_per_chunk = 7;
-    auto e = Engine::Open(dir_.path(), o);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
+    options_.max_points_per_chunk = 7;
+    EngineTest::SetUp();
   }
   void Put(std::string metric, Labels labels, std::vector<int64_t> ts, std::vector<double> vs) {
     WriteBatch b;
@@ -1035,9 +1031,6 @@ class QueryExamples : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return got;
   }
-
-  TempDir dir_;
-  std::unique_ptr<Engine> engine_;
 };
 
 // One bucket of 16 head points (one run, folded in 8 lanes): min and max keep

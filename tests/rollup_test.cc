@@ -14,6 +14,7 @@
 
 #include "engine/engine.h"
 #include "engine/query/query.h"
+#include "tests/engine_fixture.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -24,7 +25,6 @@ using query::CalendarUnit;
 using query::Query;
 using query::QueryStats;
 using query::ResultSeries;
-using testing::TempDir;
 
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 
@@ -194,19 +194,9 @@ constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kDay = 24 * kHour;
 constexpr int64_t kBase = 19'000 * kDay;  // 2022-01-08, a UTC midnight
 
-class RollupQueries : public ::testing::Test {
+// options_: the defaults, one 1 h tier.
+class RollupQueries : public testing::EngineTest {
  protected:
-  void SetUp() override {
-    options_.logger = [](std::string_view) {};
-    options_.wal_sync = WalSyncPolicy::kNone;
-    Open();
-  }
-  void Open() {
-    engine_.reset();
-    auto e = Engine::Open(dir_.path(), options_);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
-  }
   // Two days of a KPI every 10 s.
   void WriteTwoDays() {
     std::mt19937_64 rng(3);
@@ -266,10 +256,6 @@ class RollupQueries : public ::testing::Test {
     }
     return with.rollup_rows;
   }
-
-  TempDir dir_;
-  EngineOptions options_;  // the defaults: one 1 h tier
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(RollupQueries, HourlyAndDailyQueriesReadRowsAndGiveThePointsAnswer) {
