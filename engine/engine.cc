@@ -344,8 +344,7 @@ Status ChooseRollupRows(const std::vector<ChunkRef>& refs, const std::vector<int
     }
     done.push_back(ref.entry);
     bool stats_serve = true;
-    for (const ChunkMeta& c : ref.entry->chunks) {
-      if (c.stats.max_timestamp_ms < start_ms || c.stats.min_timestamp_ms >= end_ms) continue;
+    for (const ChunkMeta& c : ref.entry->ChunksOverlapping(start_ms, end_ms)) {
       if (c.stats.min_timestamp_ms < start_ms || c.stats.max_timestamp_ms >= end_ms ||
           !visitor->ChunkStatsSuffice(c.stats) ||
           OthersMayHavePoints(refs, max_span, head_ts, ref.age, c.stats.min_timestamp_ms,
@@ -401,9 +400,7 @@ std::optional<uint64_t> Engine::EstimatePoints(std::span<const SeriesId> ids, in
   auto state = State();
   std::vector<const SegmentReader*> overlapping;
   for (const auto& segment : state->segments) {
-    if (segment->max_timestamp_ms() >= start_ms && segment->min_timestamp_ms() < end_ms) {
-      overlapping.push_back(segment.get());
-    }
+    if (segment->Overlaps(start_ms, end_ms)) overlapping.push_back(segment.get());
   }
   if (!overlapping.empty() && ids.size() > max_lookups / overlapping.size()) return std::nullopt;
   uint64_t points = 0;
@@ -412,13 +409,7 @@ std::optional<uint64_t> Engine::EstimatePoints(std::span<const SeriesId> ids, in
       if (head != nullptr) points += head->Count(id);
     }
     for (const SegmentReader* segment : overlapping) {
-      const SegmentSeries* series = segment->Find(id);
-      if (series == nullptr) continue;
-      for (const ChunkMeta& c : series->chunks) {
-        if (c.stats.max_timestamp_ms >= start_ms && c.stats.min_timestamp_ms < end_ms) {
-          points += c.stats.count;
-        }
-      }
+      for (const ChunkMeta& c : segment->ChunksOverlapping(id, start_ms, end_ms)) points += c.stats.count;
     }
     if (points > enough) break;
   }
@@ -442,13 +433,9 @@ Status Engine::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* 
   std::vector<ChunkRef> refs;
   for (size_t age = 0; age < state->segments.size(); ++age) {
     const SegmentReader& segment = *state->segments[age];
-    if (segment.max_timestamp_ms() < start_ms || segment.min_timestamp_ms() >= end_ms) continue;
-    const SegmentSeries* series = segment.Find(id);
-    if (series == nullptr) continue;
-    for (const ChunkMeta& c : series->chunks) {
-      if (c.stats.max_timestamp_ms >= start_ms && c.stats.min_timestamp_ms < end_ms) {
-        refs.push_back({series, &segment, &c, age});
-      }
+    const SegmentSeries* series = nullptr;
+    for (const ChunkMeta& c : segment.ChunksOverlapping(id, start_ms, end_ms, &series)) {
+      refs.push_back({series, &segment, &c, age});
     }
   }
   std::stable_sort(refs.begin(), refs.end(), [](const ChunkRef& a, const ChunkRef& b) {

@@ -145,15 +145,9 @@ Status Engine::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_
   KPIDB_RETURN_IF_ERROR(FlushLocked());
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
   auto touches = [&](const SegmentReader& segment) {
-    if (segment.max_timestamp_ms() < start_ms || segment.min_timestamp_ms() >= end_ms) return false;
-    for (SeriesId id : remove.ids) {
-      const SegmentSeries* s = segment.Find(id);
-      if (s == nullptr) continue;
-      for (const ChunkMeta& c : s->chunks) {
-        if (c.stats.max_timestamp_ms >= start_ms && c.stats.min_timestamp_ms < end_ms) return true;
-      }
-    }
-    return false;
+    return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
+      return !segment.ChunksOverlapping(id, start_ms, end_ms).empty();
+    });
   };
   std::vector<std::shared_ptr<SegmentReader>> spanning;
   auto partitions = SegmentsByPartition(*State(), &spanning);

@@ -323,15 +323,33 @@ Status SegmentReader::ReadRollup(const SegmentSeries& series,
   return Status::Ok();
 }
 
+std::span<const ChunkMeta> SegmentSeries::ChunksOverlapping(int64_t start_ms, int64_t end_ms) const {
+  // Chunks are in time order and do not overlap: the run from the first
+  // that ends at or after start_ms to the first that begins at end_ms.
+  auto first = std::partition_point(chunks.begin(), chunks.end(), [&](const ChunkMeta& c) {
+    return c.stats.max_timestamp_ms < start_ms;
+  });
+  auto last = std::partition_point(first, chunks.end(), [&](const ChunkMeta& c) {
+    return c.stats.min_timestamp_ms < end_ms;
+  });
+  return {first, last};
+}
+
+std::span<const ChunkMeta> SegmentReader::ChunksOverlapping(SeriesId id, int64_t start_ms,
+                                                            int64_t end_ms,
+                                                            const SegmentSeries** entry) const {
+  if (start_ms >= end_ms || !Overlaps(start_ms, end_ms)) return {};
+  const SegmentSeries* s = Find(id);
+  if (s == nullptr) return {};
+  if (entry != nullptr) *entry = s;
+  return s->ChunksOverlapping(start_ms, end_ms);
+}
+
 Status SegmentReader::Read(SeriesId id, int64_t start_ms, int64_t end_ms,
                            std::vector<int64_t>* timestamps, std::vector<double>* values) const {
-  const SegmentSeries* s = Find(id);
-  if (s == nullptr || start_ms >= end_ms) return Status::Ok();
   std::vector<int64_t> ts;
   std::vector<double> vs;
-  for (const ChunkMeta& c : s->chunks) {
-    if (c.stats.max_timestamp_ms < start_ms) continue;
-    if (c.stats.min_timestamp_ms >= end_ms) break;
+  for (const ChunkMeta& c : ChunksOverlapping(id, start_ms, end_ms)) {
     if (c.stats.min_timestamp_ms >= start_ms && c.stats.max_timestamp_ms < end_ms) {
       KPIDB_RETURN_IF_ERROR(ReadChunk(c, timestamps, values));  // wholly inside
       continue;

@@ -47,6 +47,9 @@ struct SegmentSeries {
   // The rollup block of these points (all tiers), if any (length 0: none).
   uint64_t rollup_offset = 0;
   uint32_t rollup_length = 0;
+
+  // The chunks holding points in [start_ms, end_ms): a run of `chunks`.
+  std::span<const ChunkMeta> ChunksOverlapping(int64_t start_ms, int64_t end_ms) const;
 };
 
 // Writes one segment file. Not thread-safe.
@@ -95,6 +98,15 @@ class SegmentReader {
 
   // The series' entry, or nullptr.
   const SegmentSeries* Find(SeriesId id) const;
+  // Whether the file holds points in [start_ms, end_ms) (of any series).
+  bool Overlaps(int64_t start_ms, int64_t end_ms) const {
+    return max_ts_ >= start_ms && min_ts_ < end_ms;
+  }
+  // The chunks of `id` holding points in [start_ms, end_ms), in time order
+  // (none if the file does not overlap the range or lacks the series); the
+  // series' entry in *entry when there are some, if given.
+  std::span<const ChunkMeta> ChunksOverlapping(SeriesId id, int64_t start_ms, int64_t end_ms,
+                                               const SegmentSeries** entry = nullptr) const;
   const std::vector<SegmentSeries>& series() const { return series_; }
 
   // Appends the points of `id` in [start_ms, end_ms) (sorted) to the output.
