@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "bench/kpi_workload.h"
-#include "engine/chunk.h"
+#include "engine/codec/chunk.h"
 #include "engine/codec/timestamp_codec.h"
 
 namespace kpidb::bench {

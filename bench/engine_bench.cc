@@ -18,7 +18,7 @@
 
 #include "bench/engine_fixture.h"
 #include "bench/kpi_workload.h"
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 
 namespace kpidb::bench {
 namespace {
@@ -64,7 +64,7 @@ BENCHMARK(BM_Ingest)
 // One flushed data dir shared by the read benchmarks.
 struct Flushed {
   std::string dir;
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<EngineCore> engine;
   std::vector<SeriesId> ids;
 };
 Flushed& FlushedEngine() {

@@ -59,8 +59,8 @@ std::string FreshDir() {
   return tmpl;
 }
 
-std::unique_ptr<Engine> OpenOrDie(const std::string& dir, const EngineOptions& o) {
-  auto e = Engine::Open(dir, o);
+std::unique_ptr<EngineCore> OpenOrDie(const std::string& dir, const EngineOptions& o) {
+  auto e = EngineCore::Open(dir, o);
   if (!e.ok()) {
     std::fprintf(stderr, "open: %s\n", e.status().ToString().c_str());
     std::abort();
@@ -68,7 +68,7 @@ std::unique_ptr<Engine> OpenOrDie(const std::string& dir, const EngineOptions& o
   return std::move(e).value();
 }
 
-void WriteAll(Engine& engine, int writers) {
+void WriteAll(EngineCore& engine, int writers) {
   const auto& batches = Batches();
   std::atomic<size_t> next{0};
   std::vector<std::thread> threads;

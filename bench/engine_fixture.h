@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "bench/kpi_workload.h"
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 
 namespace kpidb::bench {
 
@@ -21,8 +21,8 @@ uint64_t TotalPoints();
 const std::vector<WriteBatch>& Batches();
 // A new empty directory under $TMPDIR.
 std::string FreshDir();
-std::unique_ptr<Engine> OpenOrDie(const std::string& dir, const EngineOptions& options);
+std::unique_ptr<EngineCore> OpenOrDie(const std::string& dir, const EngineOptions& options);
 // Writes Batches() from `writers` threads; aborts on any error.
-void WriteAll(Engine& engine, int writers);
+void WriteAll(EngineCore& engine, int writers);
 
 }  // namespace kpidb::bench

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/status.h"
+#include "kpidb/status.h"
 
 namespace kpidb::bench {
 

@@ -22,7 +22,7 @@ using query::Aggregation;
 using query::Query;
 
 struct Loaded {
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<EngineCore> engine;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
 };

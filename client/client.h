@@ -7,7 +7,7 @@
 //   kpidb::WriteBatch batch;
 //   batch.series.push_back({"kpi_visits", {{"channel", "email"}}, {t0, t1}, {12, 15}});
 //   kpidb::Status s = client->Write(batch).status();
-//   kpidb::query::Query q;  // the engine's query type; see engine/query/query.h
+//   kpidb::query::Query q;  // kpidb/query.h; semantics in docs/query.md
 //   q.selector.metric = "kpi_visits";
 //   q.start_ms = t0; q.end_ms = t0 + 86'400'000; q.step.step_ms = 3'600'000;
 //   q.aggregation = kpidb::query::Aggregation::kSum;
@@ -22,9 +22,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/query/query.h"
-#include "engine/series.h"
-#include "engine/status.h"
+#include "kpidb/query.h"
+#include "kpidb/series.h"
+#include "kpidb/status.h"
 
 namespace kpidb {
 

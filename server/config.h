@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/options.h"
-#include "engine/query/query.h"
-#include "engine/status.h"
+#include "kpidb/options.h"
+#include "kpidb/query.h"
+#include "kpidb/status.h"
 
 namespace kpidb::server {
 

@@ -5,9 +5,9 @@
 
 #include <grpcpp/support/status.h>
 
-#include "engine/query/query.h"
-#include "engine/series.h"
-#include "engine/status.h"
+#include "kpidb/query.h"
+#include "kpidb/series.h"
+#include "kpidb/status.h"
 #include "kpidb/v1/kpidb.pb.h"
 
 namespace kpidb::server {

@@ -6,7 +6,6 @@
 #include <mutex>
 #include <set>
 
-#include "engine/query/selector.h"
 #include "server/convert.h"
 
 namespace kpidb::server {
@@ -179,7 +178,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     }
     const uint64_t most = ctx_.config.inline_query_points;
     std::optional<uint64_t> points;
-    if (most > 0) points = query::EstimatePoints(ctx_.engine, *q, kInlineSeries, most, kInlineLookups);
+    if (most > 0) points = ctx_.engine.EstimateQueryPoints(*q, kInlineSeries, most, kInlineLookups);
     if (points && *points <= most) {
       inline_ = true;
       ++ctx_.queries_inline;
@@ -275,7 +274,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     // A series larger than a message continues in the next messages, with
     // the same metric and labels.
     const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
-    Status s = query::Execute(ctx_.engine, q, [&](query::ResultSeries&& r) -> Status {
+    Status s = ctx_.engine.Query(q, [&](query::ResultSeries&& r) -> Status {
       for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
         const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
         v1::QueryRangeResponse message;
@@ -321,12 +320,6 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   Status final_;
 };
 
-// The series of `metric` (every series when empty), through the postings.
-std::vector<SeriesId> SeriesOfMetric(const Engine& engine, const std::string& metric) {
-  return metric.empty() ? engine.series_index().AllIds()
-                        : engine.series_index().Postings("__name__", metric);
-}
-
 uint64_t DirectoryBytes(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;
@@ -362,18 +355,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerConte
                                                        v1::ListSeriesResponse* response) {
   return RunUnary(context, ctx_, [this, request, response]() -> Status {
     KPIDB_ASSIGN_OR_RETURN(query::Selector selector, ToSelector(request->selector(), "selector"));
-    KPIDB_ASSIGN_OR_RETURN(auto matchers, query::CompileSelector(selector, "selector"));
     size_t limit = ctx_.config.query_limits.max_series;
     if (request->limit() > 0) limit = std::min<size_t>(limit, request->limit());
-    KPIDB_ASSIGN_OR_RETURN(auto ids, query::SelectSeries(ctx_.engine.series_index(), selector,
-                                                         matchers, limit));
-    std::vector<SeriesKey> keys;
-    for (SeriesId id : ids) {
-      if (auto key = ctx_.engine.SeriesKeyOf(id)) keys.push_back(std::move(*key));
-    }
-    std::sort(keys.begin(), keys.end(), [](const SeriesKey& a, const SeriesKey& b) {
-      return std::tie(a.metric, a.labels) < std::tie(b.metric, b.labels);
-    });
+    KPIDB_ASSIGN_OR_RETURN(std::vector<SeriesKey> keys, ctx_.engine.ListSeries(selector, limit));
     for (const SeriesKey& key : keys) {
       v1::SeriesKey* out = response->add_series();
       out->set_metric(key.metric);
@@ -387,17 +371,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::LabelNames(grpc::CallbackServerConte
                                                        const v1::LabelNamesRequest* request,
                                                        v1::LabelNamesResponse* response) {
   return RunUnary(context, ctx_, [this, request, response]() -> Status {
-    if (request->metric().empty()) {
-      for (const std::string& name : ctx_.engine.series_index().LabelNames()) response->add_names(name);
-      return Status::Ok();
+    for (const std::string& name : ctx_.engine.LabelNames(request->metric())) {
+      response->add_names(name);
     }
-    std::set<std::string> names;
-    for (SeriesId id : SeriesOfMetric(ctx_.engine, request->metric())) {
-      if (auto key = ctx_.engine.SeriesKeyOf(id)) {
-        for (const Label& l : key->labels) names.insert(l.name);
-      }
-    }
-    for (const std::string& name : names) response->add_names(name);
     return Status::Ok();
   });
 }
@@ -407,21 +383,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::LabelValues(grpc::CallbackServerCont
                                                         v1::LabelValuesResponse* response) {
   return RunUnary(context, ctx_, [this, request, response]() -> Status {
     if (request->name().empty()) return Status::InvalidArgument("name: required");
-    if (request->metric().empty()) {
-      for (const std::string& v : ctx_.engine.series_index().LabelValues(request->name())) {
-        response->add_values(v);
-      }
-      return Status::Ok();
+    for (const std::string& v : ctx_.engine.LabelValues(request->name(), request->metric())) {
+      response->add_values(v);
     }
-    std::set<std::string> values;
-    for (SeriesId id : SeriesOfMetric(ctx_.engine, request->metric())) {
-      if (auto key = ctx_.engine.SeriesKeyOf(id)) {
-        for (const Label& l : key->labels) {
-          if (l.name == request->name()) values.insert(l.value);
-        }
-      }
-    }
-    for (const std::string& v : values) response->add_values(v);
     return Status::Ok();
   });
 }
@@ -490,13 +454,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteSeries(grpc::CallbackServerCon
     if (selector.metric.empty() && selector.matchers.empty()) {
       return Status::InvalidArgument("selector: empty; give a metric or a matcher");
     }
-    KPIDB_ASSIGN_OR_RETURN(auto matchers, query::CompileSelector(selector, "selector"));
-    KPIDB_ASSIGN_OR_RETURN(auto ids, query::SelectSeries(ctx_.engine.series_index(), selector,
-                                                         matchers, ctx_.config.query_limits.max_series));
-    uint64_t deleted = 0;
-    KPIDB_RETURN_IF_ERROR(ctx_.engine.Delete(ids, start, end, &deleted));
-    response->set_series_matched(ids.size());
-    response->set_points_deleted(deleted);
+    KPIDB_ASSIGN_OR_RETURN(DeleteResult deleted, ctx_.engine.Delete(selector, start, end,
+                                                                    ctx_.config.query_limits.max_series));
+    response->set_series_matched(deleted.series_matched);
+    response->set_points_deleted(deleted.points_deleted);
     return Status::Ok();
   });
 }

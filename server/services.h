@@ -9,8 +9,8 @@
 #include <mutex>
 #include <set>
 
-#include "engine/engine.h"
-#include "engine/worker_pool.h"
+#include "kpidb/engine.h"
+#include "engine/common/worker_pool.h"
 #include "kpidb/v1/kpidb.grpc.pb.h"
 #include "server/config.h"
 

@@ -1,7 +1,7 @@
 // The head's block arena: blocks never overlap, freed blocks and the tail of
 // a slab are reused, and a destroyed arena's slabs go back to the pool (up
 // to its cap) for the next head.
-#include "engine/block_arena.h"
+#include "engine/head/block_arena.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <map>
 #include <random>
 
-#include "engine/head.h"
+#include "engine/head/head.h"
 
 namespace kpidb {
 namespace {

@@ -1,7 +1,7 @@
 // EncodeChunk/DecodeChunk: whole chunks round-trip bit-exactly whatever the
 // values and timestamps, and every corrupted or truncated chunk is reported
 // as Corruption without crashing, over-reading or over-allocating.
-#include "engine/chunk.h"
+#include "engine/codec/chunk.h"
 
 #include <gtest/gtest.h>
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/chunk.h"
+#include "engine/codec/chunk.h"
 #include "engine/codec/bit_stream.h"
 #include "engine/codec/decimal_codec.h"
 #include "engine/codec/decimal_ints.h"

@@ -12,7 +12,7 @@
 #include <map>
 #include <random>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "tests/engine_fixture.h"
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -24,9 +24,9 @@ TEST(ConcurrentEngine, WritersReadersAndFlushesAgreeOnEveryPoint) {
   o.head_max_bytes = 96 << 10;
   o.segment_partition_ms = 20'000;
   o.max_points_per_chunk = 64;
-  auto opened = Engine::Open(dir.path(), o);
+  auto opened = EngineCore::Open(dir.path(), o);
   ASSERT_TRUE(opened.ok());
-  Engine& engine = **opened;
+  EngineCore& engine = **opened;
 
   constexpr int kWriters = 4, kSeriesPerWriter = 3, kBatches = 150, kPoints = 40;
   std::atomic<bool> writers_done{false};

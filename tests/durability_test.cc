@@ -18,7 +18,7 @@
 #include <set>
 #include <thread>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -45,7 +45,7 @@ EngineOptions ChildOptions() {
 }
 
 [[noreturn]] void RunChild(const std::string& dir, uint64_t first_batch, int ack_fd) {
-  auto engine = Engine::Open(dir, ChildOptions());
+  auto engine = EngineCore::Open(dir, ChildOptions());
   if (!engine.ok()) {
     std::fprintf(stderr, "child: open failed: %s\n", engine.status().ToString().c_str());
     _exit(2);
@@ -111,7 +111,7 @@ TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
     std::string log;
     EngineOptions o = ChildOptions();
     o.logger = [&](std::string_view line) { log += std::string(line) + "\n"; };
-    auto engine = Engine::Open(dir.path(), o);
+    auto engine = EngineCore::Open(dir.path(), o);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     std::map<std::string, std::map<int64_t, double>> stored;
     for (int s = 0; s < kSeries; ++s) {

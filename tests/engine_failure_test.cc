@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
-#include "engine/engine.h"
-#include "engine/series_log.h"
+#include "engine/core/engine_core.h"
+#include "engine/wal/series_log.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -36,7 +36,7 @@ TEST(EngineFailure, AFailingFlushRefusesWritesWithUnavailableThenRecovers) {
     log += std::string(line) + "\n";
   };
   o.head_max_bytes = 32 << 10;
-  auto e = Engine::Open(dir.path(), o);
+  auto e = EngineCore::Open(dir.path(), o);
   ASSERT_TRUE(e.ok());
   // Break the segment directory: segment files cannot be created.
   const fs::path segments = fs::path(dir.path()) / "segments";
@@ -81,7 +81,7 @@ TEST(EngineFailure, ALostManifestRefusesToOpenRatherThanDeleteSegments) {
   {
     EngineOptions o;
     o.logger = [](std::string_view) {};
-    auto e = Engine::Open(dir.path(), o);
+    auto e = EngineCore::Open(dir.path(), o);
     ASSERT_TRUE(e.ok());
     ASSERT_TRUE((*e)->Write(Batch(0, 10)).ok());
     ASSERT_TRUE((*e)->Flush().ok());
@@ -89,7 +89,7 @@ TEST(EngineFailure, ALostManifestRefusesToOpenRatherThanDeleteSegments) {
   fs::remove(fs::path(dir.path()) / "MANIFEST");
   EngineOptions o;
   o.logger = [](std::string_view) {};
-  auto e = Engine::Open(dir.path(), o);
+  auto e = EngineCore::Open(dir.path(), o);
   ASSERT_FALSE(e.ok());
   EXPECT_TRUE(e.status().IsCorruption());
   EXPECT_NE(e.status().message().find("MANIFEST is missing"), std::string::npos);
@@ -104,7 +104,7 @@ TEST(EngineFailure, FlushAndWriteAfterCloseAreUnavailable) {
   TempDir dir;
   EngineOptions o;
   o.logger = [](std::string_view) {};
-  auto e = Engine::Open(dir.path(), o);
+  auto e = EngineCore::Open(dir.path(), o);
   ASSERT_TRUE(e.ok());
   ASSERT_TRUE((*e)->Close().ok());
   EXPECT_EQ((*e)->Flush().code(), StatusCode::kUnavailable);

@@ -9,7 +9,7 @@
 
 #include <memory>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "tests/test_util.h"
 
 namespace kpidb::testing {
@@ -23,14 +23,14 @@ class EngineTest : public ::testing::Test {
   void SetUp() override { Open(); }
   void Open() {
     engine_.reset();
-    auto e = Engine::Open(dir_.path(), options_);
+    auto e = EngineCore::Open(dir_.path(), options_);
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     engine_ = std::move(e).value();
   }
 
   TempDir dir_;  // outlives engine_
   EngineOptions options_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<EngineCore> engine_;
 };
 
 }  // namespace kpidb::testing

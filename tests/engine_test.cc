@@ -1,7 +1,7 @@
 // The engine's promises, one per test: writes are visible at once and all or
 // nothing, the last write of a (series, timestamp) wins wherever the points
 // live (head, flushing head, segments), and everything survives a reopen.
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 
 #include <gtest/gtest.h>
 
@@ -28,14 +28,14 @@ SeriesPoints Points(std::string metric, Labels labels, std::vector<int64_t> ts,
   return SeriesPoints{std::move(metric), std::move(labels), std::move(ts), std::move(vs)};
 }
 
-std::unique_ptr<Engine> OpenOrDie(const std::string& dir, const EngineOptions& o) {
-  auto e = Engine::Open(dir, o);
+std::unique_ptr<EngineCore> OpenOrDie(const std::string& dir, const EngineOptions& o) {
+  auto e = EngineCore::Open(dir, o);
   EXPECT_TRUE(e.ok()) << e.status().ToString();
   if (!e.ok()) std::abort();
   return std::move(e).value();
 }
 
-SeriesData ReadAll(const Engine& e, SeriesId id) {
+SeriesData ReadAll(const EngineCore& e, SeriesId id) {
   auto r = e.Read(id, INT64_MIN, INT64_MAX);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : SeriesData{};
@@ -43,7 +43,7 @@ SeriesData ReadAll(const Engine& e, SeriesId id) {
 
 bool SameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-TEST(Engine, WritesAreReadableAtOnceAndAfterReopen) {
+TEST(EngineCore, WritesAreReadableAtOnceAndAfterReopen) {
   TempDir dir;
   SeriesId id;
   {
@@ -71,7 +71,7 @@ TEST(Engine, WritesAreReadableAtOnceAndAfterReopen) {
   EXPECT_EQ(d.values[2], 3e300);
 }
 
-TEST(Engine, ABadPointRejectsTheWholeBatchNamingSeriesIndexAndReason) {
+TEST(EngineCore, ABadPointRejectsTheWholeBatchNamingSeriesIndexAndReason) {
   TempDir dir;
   auto e = OpenOrDie(dir.path(), QuietOptions());
   WriteBatch b;
@@ -85,7 +85,7 @@ TEST(Engine, ABadPointRejectsTheWholeBatchNamingSeriesIndexAndReason) {
   EXPECT_EQ(e->GetStats().head_points, 0u);
 }
 
-TEST(Engine, RejectsInvalidNamesMismatchedColumnsAndLimits) {
+TEST(EngineCore, RejectsInvalidNamesMismatchedColumnsAndLimits) {
   TempDir dir;
   EngineOptions o = QuietOptions();
   o.limits.max_label_value_bytes = 8;
@@ -131,7 +131,7 @@ TEST(Engine, RejectsInvalidNamesMismatchedColumnsAndLimits) {
   EXPECT_EQ(e->GetStats().series, 0u);
 }
 
-TEST(Engine, SeriesLimitRefusesNewSeriesButAcceptsExistingOnes) {
+TEST(EngineCore, SeriesLimitRefusesNewSeriesButAcceptsExistingOnes) {
   TempDir dir;
   EngineOptions o = QuietOptions();
   o.max_series = 2;
@@ -149,18 +149,18 @@ TEST(Engine, SeriesLimitRefusesNewSeriesButAcceptsExistingOnes) {
   EXPECT_TRUE(e->Write(b).ok());
 }
 
-TEST(Engine, SecondOpenOfTheSameDirFailsClearly) {
+TEST(EngineCore, SecondOpenOfTheSameDirFailsClearly) {
   TempDir dir;
   auto e = OpenOrDie(dir.path(), QuietOptions());
-  auto second = Engine::Open(dir.path(), QuietOptions());
+  auto second = EngineCore::Open(dir.path(), QuietOptions());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("in use by another kpidb process"), std::string::npos);
   ASSERT_TRUE(e->Close().ok());
-  EXPECT_TRUE(Engine::Open(dir.path(), QuietOptions()).ok());
+  EXPECT_TRUE(EngineCore::Open(dir.path(), QuietOptions()).ok());
 }
 
-TEST(Engine, SelectsSeriesByMetricAndLabels) {
+TEST(EngineCore, SelectsSeriesByMetricAndLabels) {
   TempDir dir;
   auto e = OpenOrDie(dir.path(), QuietOptions());
   WriteBatch b;
@@ -181,7 +181,7 @@ TEST(Engine, SelectsSeriesByMetricAndLabels) {
   EXPECT_TRUE(e->SelectSeries("nope", {}).empty());
 }
 
-TEST(Engine, FlushWritesOneSegmentPerTimePartitionAndTruncatesTheWal) {
+TEST(EngineCore, FlushWritesOneSegmentPerTimePartitionAndTruncatesTheWal) {
   TempDir dir;
   EngineOptions o = QuietOptions();
   o.segment_partition_ms = 1000;
@@ -201,7 +201,7 @@ TEST(Engine, FlushWritesOneSegmentPerTimePartitionAndTruncatesTheWal) {
   EXPECT_EQ(r->timestamps_ms, (std::vector<int64_t>{100, 900, 1000}));
 }
 
-TEST(Engine, LastWriteWinsAcrossHeadSegmentsAndReopen) {
+TEST(EngineCore, LastWriteWinsAcrossHeadSegmentsAndReopen) {
   TempDir dir;
   auto e = OpenOrDie(dir.path(), QuietOptions());
   auto write = [&](std::vector<int64_t> ts, std::vector<double> vs) {
@@ -214,7 +214,7 @@ TEST(Engine, LastWriteWinsAcrossHeadSegmentsAndReopen) {
   write({20, 5}, {20, 0.5});  // overwrite a flushed point, insert before it
   write({30, 30}, {31, 32});  // duplicates within one write: the last wins
   SeriesId id = *e->FindSeries("m", {});
-  auto check = [&](const Engine& eng) {
+  auto check = [&](const EngineCore& eng) {
     SeriesData d = ReadAll(eng, id);
     EXPECT_EQ(d.timestamps_ms, (std::vector<int64_t>{5, 10, 20, 30}));
     EXPECT_EQ(d.values, (std::vector<double>{0.5, 1, 20, 32}));
@@ -257,7 +257,7 @@ class SummingVisitor : public ScanVisitor {
   int64_t last = 0;
 };
 
-TEST(Engine, ScanOffersChunkStatsOnlyWhereNoOtherSourceOverridesThem) {
+TEST(EngineCore, ScanOffersChunkStatsOnlyWhereNoOtherSourceOverridesThem) {
   TempDir dir;
   EngineOptions o = QuietOptions();
   o.max_points_per_chunk = 10;
@@ -301,7 +301,7 @@ TEST(Engine, ScanOffersChunkStatsOnlyWhereNoOtherSourceOverridesThem) {
 }
 
 // The reference: a std::map per series, written in the same order.
-TEST(Engine, RandomOutOfOrderWritesWithFlushesAndReopensMatchANaiveReference) {
+TEST(EngineCore, RandomOutOfOrderWritesWithFlushesAndReopensMatchANaiveReference) {
   for (uint32_t seed = 1; seed <= 4; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     TempDir dir;

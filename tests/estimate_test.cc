@@ -1,11 +1,11 @@
-// Engine::EstimatePoints and query::EstimatePoints: an upper bound of what a
+// EngineCore::EstimatePoints and query::EstimatePoints: an upper bound of what a
 // query reads (never below the points it actually decodes, from the head and
 // segments), and no estimate where finding one would itself cost.
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "tests/engine_fixture.h"
 

@@ -1,6 +1,6 @@
 // The head keeps the last write of every timestamp and reads any range
 // sorted, however points arrived and however many blocks they span.
-#include "engine/head.h"
+#include "engine/head/head.h"
 
 #include <gtest/gtest.h>
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "tests/engine_fixture.h"
 

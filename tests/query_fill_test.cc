@@ -4,7 +4,7 @@
 #include <cfloat>
 #include <cmath>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "tests/test_util.h"
 
@@ -15,7 +15,7 @@ TEST(QueryFill, LinearFillBetweenHugeValuesOfOppositeSignsStaysFinite) {
   testing::TempDir dir;
   EngineOptions o;
   o.logger = [](std::string_view) {};
-  auto engine = std::move(Engine::Open(dir.path(), o)).value();
+  auto engine = std::move(EngineCore::Open(dir.path(), o)).value();
   WriteBatch b;
   b.series.push_back({"m", {}, {0, 40}, {-DBL_MAX, DBL_MAX}});
   ASSERT_TRUE(engine->Write(b).ok());

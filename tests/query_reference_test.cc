@@ -33,7 +33,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "engine/query/time_buckets.h"
 #include "tests/engine_fixture.h"
@@ -668,7 +668,7 @@ class World {
   int64_t span() const { return span_; }
 
   // Writes random data into `engine` and the reference, flushing at random.
-  void Populate(Engine& engine) {
+  void Populate(EngineCore& engine) {
     const char* const metrics[] = {"kpi_visits", "kpi_orders", "kpi_income", "kpi_counts"};
     std::set<Key> keys;
     const int n_series = static_cast<int>(Uniform(8, 16));
@@ -748,7 +748,7 @@ class World {
 
   // Writes in batches of random size (a (series, timestamp) at most once per
   // batch), flushing before a batch with probability `flush_chance`.
-  void WriteAll(Engine& engine, const std::vector<Write>& writes, double flush_chance) {
+  void WriteAll(EngineCore& engine, const std::vector<Write>& writes, double flush_chance) {
     size_t i = 0;
     while (i < writes.size()) {
       if (Chance(flush_chance)) {
@@ -937,10 +937,10 @@ QueryStats CheckRandomQueries(uint32_t seed) {
   QueryStats total;
   World world(seed);
   TempDir dir;
-  auto opened = Engine::Open(dir.path(), world.options());
+  auto opened = EngineCore::Open(dir.path(), world.options());
   EXPECT_TRUE(opened.ok()) << opened.status().ToString();
   if (!opened.ok()) return total;
-  std::unique_ptr<Engine> engine = std::move(opened).value();
+  std::unique_ptr<EngineCore> engine = std::move(opened).value();
   world.Populate(*engine);
   if (::testing::Test::HasFatalFailure()) return total;
 

@@ -1,8 +1,9 @@
-// The README's engine example, kept compiling and true.
+// The README's engine example, kept compiling and true. It includes the
+// public headers only (include/kpidb/), as an embedding program would.
 #include <gtest/gtest.h>
 
-#include "engine/engine.h"
-#include "engine/query/query.h"
+#include "kpidb/engine.h"
+#include "kpidb/query.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -29,8 +30,11 @@ TEST(ReadmeExample, WritesReadsSelectsFlushesAndCloses) {
   ASSERT_TRUE(data.ok());
   EXPECT_EQ(data->values, (std::vector<double>{17, 21}));
 
-  auto email = db->SelectSeries("kpi_visits", {{"channel", "email"}});
-  EXPECT_EQ(email.size(), 1u);
+  auto email = db->ListSeries({"kpi_visits", {{"channel", kpidb::query::MatchOp::kEqual, "email"}}},
+                              /*max_series=*/1000);
+  ASSERT_TRUE(email.ok());
+  EXPECT_EQ(email->size(), 1u);
+  EXPECT_EQ((*email)[0].ToString(), "kpi_visits{channel=\"email\",region=\"eu\"}");
   EXPECT_TRUE(db->Flush().ok());
   EXPECT_TRUE(db->Close().ok());
   EXPECT_EQ(db->Write(batch).code(), StatusCode::kUnavailable);
@@ -72,7 +76,7 @@ TEST(ReadmeExample, ConversionRatePerChannelPerParisDay) {
   q.group = true;
   q.group_by = {"channel"};
   std::vector<ResultSeries> results;
-  kpidb::Status s = Execute(*db, q, [&](ResultSeries&& r) {
+  kpidb::Status s = db->Query(q, [&](ResultSeries&& r) {
     results.push_back(std::move(r));
     return kpidb::Status::Ok();
   });

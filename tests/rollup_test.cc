@@ -2,7 +2,7 @@
 // round-trip every bit and detect every truncation and flipped bit, and the
 // engine uses a row only where it gives the points' answer: late points in
 // the head or in a newer segment make the rows of their buckets unused.
-#include "engine/rollup.h"
+#include "engine/segment/rollup.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <map>
 #include <random>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "tests/engine_fixture.h"
 #include "tests/test_util.h"
@@ -368,7 +368,7 @@ TEST_F(RollupQueries, NoTiersConfiguredMeansNoRowsAndTheSameAnswers) {
   WriteTwoDays();
   EXPECT_EQ(ExpectSameAnswer(Hourly(Aggregation::kAvg), true), 0u);
   options_.rollup_tiers_ms = {kHour, kHour};
-  EXPECT_EQ(Engine::Open(dir_.path() + "/other", options_).status().code(),
+  EXPECT_EQ(EngineCore::Open(dir_.path() + "/other", options_).status().code(),
             StatusCode::kInvalidArgument);
 }
 

@@ -1,13 +1,13 @@
 // Segment promises: every truncation and every flipped bit is detected and
 // reported with the file's path; the engine quarantines a corrupt segment
 // and keeps serving the rest.
-#include "engine/segment.h"
+#include "engine/segment/segment.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -94,7 +94,7 @@ TEST(Segment, CorruptSegmentIsQuarantinedReportedAndTheRestServes) {
   o.segment_partition_ms = 1000;
   SeriesId id;
   {
-    auto e = Engine::Open(dir.path(), o);
+    auto e = EngineCore::Open(dir.path(), o);
     ASSERT_TRUE(e.ok());
     WriteBatch b;
     b.series.push_back({"m", {}, {100, 200, 1100, 1200}, {1, 2, 3, 4}});
@@ -110,7 +110,7 @@ TEST(Segment, CorruptSegmentIsQuarantinedReportedAndTheRestServes) {
   ASSERT_EQ(segments.size(), 2u);  // partitions [0,1000) and [1000,2000)
   testing::FlipBit(segments[0].string(), kSegmentHeaderSize + 3);
 
-  auto e = Engine::Open(dir.path(), o);
+  auto e = EngineCore::Open(dir.path(), o);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_NE(log.find("quarantining corrupt segment " + segments[0].string()), std::string::npos)
       << log;
@@ -124,7 +124,7 @@ TEST(Segment, CorruptSegmentIsQuarantinedReportedAndTheRestServes) {
   // And the quarantine is durable: the next open does not look for it.
   e->reset();
   log.clear();
-  auto again = Engine::Open(dir.path(), o);
+  auto again = EngineCore::Open(dir.path(), o);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(log.find("quarantining"), std::string::npos);
 }

@@ -10,7 +10,7 @@
 #include <regex>
 
 #include "engine/query/selector.h"
-#include "engine/series_index.h"
+#include "engine/index/series_index.h"
 
 namespace kpidb {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/series_index.h"
+#include "engine/index/series_index.h"
 
 #include <gtest/gtest.h>
 

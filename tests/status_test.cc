@@ -1,8 +1,8 @@
-#include "engine/status.h"
+#include "kpidb/status.h"
 
 #include <gtest/gtest.h>
 
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb {
 namespace {

@@ -1,7 +1,7 @@
 // WAL promises: a cut anywhere in the last record recovers exactly the
 // complete records before it; a flipped bit anywhere is detected, and never
 // turns into wrong data.
-#include "engine/wal.h"
+#include "engine/wal/wal.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <map>
 
-#include "engine/engine.h"
-#include "engine/record_log.h"
+#include "engine/core/engine_core.h"
+#include "engine/wal/record_log.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
@@ -129,14 +129,14 @@ TEST(WalRecord, DocumentedExampleIsByteExact) {  // docs/wal-format.md
   EXPECT_EQ(body, std::string(reinterpret_cast<const char*>(want), sizeof want));
 }
 
-// Engine-level: a data dir whose WAL holds `kBatches` batches (no flush).
+// EngineCore-level: a data dir whose WAL holds `kBatches` batches (no flush).
 class WalRecovery : public ::testing::Test {
  protected:
   static constexpr int kBatches = 6;
 
   void SetUp() override {
     EngineOptions o = Options();
-    auto e = Engine::Open(source_.path(), o);
+    auto e = EngineCore::Open(source_.path(), o);
     ASSERT_TRUE(e.ok());
     for (int b = 0; b < kBatches; ++b) ASSERT_TRUE((*e)->Write(Batch(b)).ok());
     ASSERT_TRUE((*e)->Close().ok());
@@ -164,7 +164,7 @@ class WalRecovery : public ::testing::Test {
   }
 
   // Copies the source dir, applies `mutate` to the WAL contents, reopens.
-  Result<std::unique_ptr<Engine>> OpenMutated(const std::function<void(std::string*)>& mutate,
+  Result<std::unique_ptr<EngineCore>> OpenMutated(const std::function<void(std::string*)>& mutate,
                                               TempDir* target) {
     fs::copy(source_.path(), target->path(), fs::copy_options::recursive |
                                                  fs::copy_options::overwrite_existing);
@@ -174,11 +174,11 @@ class WalRecovery : public ::testing::Test {
     mutate(&contents);
     testing::WriteFileOrDie(wal, contents);
     log_.clear();
-    return Engine::Open(target->path(), Options());
+    return EngineCore::Open(target->path(), Options());
   }
 
   // The engine holds exactly batches [0, n) and nothing else.
-  static void ExpectFirstBatches(const Engine& e, int n) {
+  static void ExpectFirstBatches(const EngineCore& e, int n) {
     std::map<std::string, std::map<int64_t, double>> want;
     for (int b = 0; b < n; ++b) {
       const WriteBatch batch = Batch(b);

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/codec/decimal_ints.h"
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 namespace {

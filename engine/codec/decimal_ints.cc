@@ -7,7 +7,7 @@
 #include "engine/codec/decimal_codec.h"
 #include "engine/codec/entropy_ints.h"
 #include "engine/codec/for_blocks.h"
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 namespace {

@@ -30,7 +30,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/status.h"
+#include "kpidb/status.h"
 
 namespace kpidb::codec {
 

@@ -6,7 +6,7 @@
 
 #include "engine/codec/bit_stream.h"
 #include "engine/codec/huffman_code.h"
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 namespace {

@@ -46,7 +46,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.h"
+#include "kpidb/status.h"
 
 namespace kpidb::codec {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 namespace {

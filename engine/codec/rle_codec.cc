@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "engine/codec/for_blocks.h"
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 

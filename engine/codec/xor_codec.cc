@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "engine/codec/bit_stream.h"
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::codec {
 

@@ -42,7 +42,7 @@ bool KeyLess(const SeriesKey& a, const SeriesKey& b) {
 
 // Everything one execution shares.
 struct Run {
-  const Engine& engine;
+  const EngineCore& engine;
   const Query& query;
   const ResultSink& sink;
   Clock::time_point deadline;
@@ -413,7 +413,7 @@ int64_t ShortestBucketMs(const StepSpec& step) {
 
 }  // namespace
 
-std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
+std::optional<uint64_t> EstimatePoints(const EngineCore& engine, const Query& query,
                                        size_t max_series, uint64_t enough, size_t max_lookups) {
   const SeriesIndex& index = engine.series_index();
   uint64_t points = 0;
@@ -521,7 +521,7 @@ Status ExecuteValid(Run& run) {
 
 }  // namespace
 
-Status Execute(const Engine& engine, const Query& query, const ResultSink& sink,
+Status Execute(const EngineCore& engine, const Query& query, const ResultSink& sink,
                QueryStats* stats) {
   KPIDB_RETURN_IF_ERROR(ValidateQuery(query));
   Run run{engine, query, sink, Clock::now() + query.limits.timeout};

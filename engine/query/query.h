@@ -62,73 +62,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
-#include "engine/query/time_buckets.h"
-#include "engine/series.h"
-#include "engine/status.h"
+#include "engine/core/engine_core.h"
+#include "kpidb/query.h"
+#include "kpidb/series.h"
+#include "kpidb/status.h"
 
 namespace kpidb::query {
 
-enum class MatchOp { kEqual, kNotEqual, kRegex, kNotRegex };
-
-struct LabelMatcher {
-  std::string name;
-  MatchOp op = MatchOp::kEqual;
-  std::string value;
-};
-
-struct Selector {
-  std::string metric;  // empty: any metric
-  std::vector<LabelMatcher> matchers;
-};
-
-enum class Aggregation { kAvg, kSum, kMin, kMax, kCount, kFirst, kLast, kStddev, kRate, kIncrease };
-enum class CrossAggregation { kSum, kAvg, kMin, kMax, kCount };
-enum class Fill { kNone, kNull, kZero, kPrevious, kLinear };
-
-struct QueryLimits {
-  std::chrono::milliseconds timeout{30'000};
-  size_t max_series = 100'000;         // selected series, per selector
-  size_t max_points = 10'000'000;      // points returned, all results together
-  size_t max_buckets = 1'000'000;      // buckets in the grid
-  size_t max_memory_bytes = 1u << 30;  // working memory of the query
-};
-
-struct Query {
-  Selector selector;
-  int64_t start_ms = 0;
-  int64_t end_ms = 0;
-  StepSpec step;  // raw when step.step_ms == 0 and step.calendar == kNone
-  Aggregation aggregation = Aggregation::kAvg;
-  bool group = false;
-  std::vector<std::string> group_by;
-  CrossAggregation cross = CrossAggregation::kSum;
-  Fill fill = Fill::kNone;
-  std::optional<Selector> denominator;  // ratio: selector / denominator
-  QueryLimits limits;
-  // Answer from rollup rows and chunk stats where they give the points'
-  // answer (the default); false reads every point. Either way the result is
-  // the same up to the rounding of sums (see above); false exists for checks
-  // and measurements.
-  bool use_precomputed = true;
-};
-
-// What an execution read, for tests, benchmarks and logs.
-struct QueryStats {
-  uint64_t series = 0;       // series scanned (both sides of a ratio)
-  uint64_t points = 0;       // points read one by one
-  uint64_t chunk_stats = 0;  // chunks answered from their stored stats
-  uint64_t rollup_rows = 0;  // rollup rows used in place of points
-};
-
-struct ResultSeries {
-  std::string metric;  // the series' metric; a group's: the selector's; a ratio's: "num/den"
-  Labels labels;       // the series' labels, or the group_by labels of a group
-  std::vector<int64_t> timestamps_ms;  // bucket starts (or raw timestamps), increasing
-  std::vector<double> values;          // NaN only with Fill::kNull
-};
-
-using ResultSink = std::function<Status(ResultSeries&&)>;
 
 // INVALID_ARGUMENT naming the field for a malformed query (end_ms <= start_ms,
 // negative step_ms, bad regex, unknown time zone, rate on a ratio, group or
@@ -136,7 +76,7 @@ using ResultSink = std::function<Status(ResultSeries&&)>;
 Status ValidateQuery(const Query& query);
 
 // An estimate, from in-memory indexes only, of the points `query` would read
-// (Engine::EstimatePoints over the series its selectors select: whole chunks
+// (EngineCore::EstimatePoints over the series its selectors select: whole chunks
 // overlapping the range, and head points) plus, with a fill, the points it
 // would return (a point per bucket of every series), to tell a cheap query
 // from a costly one before running it; counting stops once past `enough`.
@@ -147,12 +87,12 @@ Status ValidateQuery(const Query& query);
 // regular-expression matcher, a "label present" matcher (!= ""), a selector
 // that does not compile, or more than `max_lookups` (series, segment) pairs
 // to look up (a long range over many segments).
-std::optional<uint64_t> EstimatePoints(const Engine& engine, const Query& query,
+std::optional<uint64_t> EstimatePoints(const EngineCore& engine, const Query& query,
                                        size_t max_series, uint64_t enough = UINT64_MAX,
                                        size_t max_lookups = SIZE_MAX);
 
 // Runs the query against the engine's current data; fills *stats if given.
-Status Execute(const Engine& engine, const Query& query, const ResultSink& sink,
+Status Execute(const EngineCore& engine, const Query& query, const ResultSink& sink,
                QueryStats* stats = nullptr);
 
 }  // namespace kpidb::query

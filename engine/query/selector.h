@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "engine/query/query.h"
-#include "engine/series_index.h"
-#include "engine/status.h"
+#include "engine/index/series_index.h"
+#include "kpidb/status.h"
 
 namespace re2 {
 class RE2;

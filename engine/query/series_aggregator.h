@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/core/engine_core.h"
 #include "engine/query/query.h"
 #include "engine/query/time_buckets.h"
 

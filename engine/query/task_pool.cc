@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/worker_pool.h"
+#include "engine/common/worker_pool.h"
 
 namespace kpidb::query {
 namespace {

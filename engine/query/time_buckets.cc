@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/coding.h"
+#include "engine/common/coding.h"
 
 namespace kpidb::query {
 namespace {

@@ -23,17 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/status.h"
+#include "kpidb/query.h"
+#include "kpidb/status.h"
 
 namespace kpidb::query {
-
-enum class CalendarUnit { kNone, kDay, kWeek, kMonth, kQuarter, kYear };
-
-struct StepSpec {
-  int64_t step_ms = 0;                       // fixed step; 0 with kNone = raw
-  CalendarUnit calendar = CalendarUnit::kNone;  // if set, step_ms must be 0
-  std::string time_zone = "UTC";             // IANA name, for calendar steps
-};
 
 class BucketGrid {
  public:

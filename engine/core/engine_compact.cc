@@ -1,0 +1,171 @@
+// Part of EngineCore (engine.h): compaction, merging the segments of a time
+// partition into one, and deletion, which is such a merge leaving points out.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "engine/common/coding.h"
+#include "engine/core/engine_core.h"
+#include "engine/common/point_order.h"
+
+namespace kpidb {
+
+// Segments by partition, oldest first, without the partitions that a file
+// spanning several partitions (written with another segment_partition_ms)
+// overlaps: a merged file is the newest, which would put it ahead of a
+// spanning file newer than some of the files merged. `spanning` receives
+// those files.
+std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> EngineCore::SegmentsByPartition(
+    const ReadState& state, std::vector<std::shared_ptr<SegmentReader>>* spanning) const {
+  std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> partitions;
+  for (const auto& segment : state.segments) {
+    const int64_t p = FloorDiv(segment->min_timestamp_ms(), options_.segment_partition_ms);
+    if (FloorDiv(segment->max_timestamp_ms(), options_.segment_partition_ms) != p) {
+      spanning->push_back(segment);
+      continue;
+    }
+    partitions[p].push_back(segment);
+  }
+  for (const auto& s : *spanning) {
+    const int64_t first = FloorDiv(s->min_timestamp_ms(), options_.segment_partition_ms);
+    const int64_t last = FloorDiv(s->max_timestamp_ms(), options_.segment_partition_ms);
+    partitions.erase(partitions.lower_bound(first), partitions.upper_bound(last));
+  }
+  return partitions;
+}
+
+Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader>>& old,
+                             const DeleteRange* remove, uint64_t* removed_points) {
+  // Every series, its points merged oldest file first so that the newest
+  // write wins; minus the deleted range.
+  std::map<SeriesId, std::string> series;  // id -> canonical key
+  for (const auto& segment : old) {
+    for (const SegmentSeries& s : segment->series()) series.emplace(s.id, s.canonical);
+  }
+  const uint64_t number = next_file_number_++;
+  KPIDB_ASSIGN_OR_RETURN(auto writer,
+                         SegmentWriter::Create(SegmentPath(number), options_.max_points_per_chunk,
+                                               options_.rollup_tiers_ms, options_.rollup_stddev));
+  std::vector<int64_t> ts, kept_ts;
+  std::vector<double> vs, kept_vs;
+  uint64_t removed = 0, written = 0;
+  for (const auto& [id, canonical] : series) {
+    ts.clear();
+    vs.clear();
+    int sources = 0;
+    for (const auto& segment : old) {
+      const size_t before = ts.size();
+      KPIDB_RETURN_IF_ERROR(segment->Read(id, INT64_MIN, INT64_MAX, &ts, &vs));
+      sources += ts.size() > before;
+    }
+    if (sources > 1) SortByTimestampKeepingLast(&ts, &vs);
+    if (remove != nullptr && remove->ids.count(id) > 0) {
+      kept_ts.clear();
+      kept_vs.clear();
+      AppendPointsInRange(ts, vs, INT64_MIN, remove->start_ms, &kept_ts, &kept_vs);
+      if (remove->end_ms != INT64_MAX) {
+        AppendPointsInRange(ts, vs, remove->end_ms, INT64_MAX, &kept_ts, &kept_vs);
+      }
+      removed += ts.size() - kept_ts.size();
+      ts.swap(kept_ts);
+      vs.swap(kept_vs);
+    }
+    written += ts.size();
+    if (!ts.empty()) KPIDB_RETURN_IF_ERROR(writer->AddSeries(id, canonical, ts, vs));
+  }
+  KPIDB_RETURN_IF_ERROR(writer->Finish());
+  KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
+  std::shared_ptr<SegmentReader> reader;
+  if (written > 0) {
+    KPIDB_ASSIGN_OR_RETURN(reader, SegmentReader::Open(SegmentPath(number), false));
+  }
+
+  std::set<uint64_t> replaced;
+  for (const auto& segment : old) {
+    uint64_t n;
+    const std::string& path = segment->path();
+    if (!ParseSegmentFileName(path.substr(path.rfind('/') + 1), &n)) {
+      return Status::Internal("segment with an unexpected name: " + path);
+    }
+    replaced.insert(n);
+  }
+  Manifest next_manifest = manifest_;
+  std::erase_if(next_manifest.segments, [&](uint64_t n) { return replaced.count(n) > 0; });
+  if (reader) next_manifest.segments.push_back(number);  // the newest number: still in age order
+  next_manifest.next_file_number = next_file_number_;
+  KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, next_manifest));
+  manifest_ = std::move(next_manifest);
+  {
+    std::unique_lock state_lock(state_mu_);
+    auto next = std::make_shared<ReadState>(*state_);
+    std::erase_if(next->segments, [&](const std::shared_ptr<SegmentReader>& s) {
+      return std::find(old.begin(), old.end(), s) != old.end();
+    });
+    if (reader) next->segments.push_back(reader);
+    state_ = next;
+  }
+  // Readers still holding the old files keep their mappings.
+  if (!reader) replaced.insert(number);  // an empty result: no file at all
+  for (uint64_t n : replaced) {
+    Status s = RemoveFile(SegmentPath(n));
+    if (!s.ok()) options_.logger("could not remove " + SegmentPath(n) + ": " + s.ToString());
+  }
+  options_.logger((remove ? "rewrote " : "compacted ") + std::to_string(old.size()) +
+                  " segments into " + (reader ? SegmentPath(number) : std::string("none")) + " (" +
+                  std::to_string(written) + " points" +
+                  (remove ? ", " + std::to_string(removed) + " deleted" : std::string()) + ")");
+  if (removed_points != nullptr) *removed_points += removed;
+  return Status::Ok();
+}
+
+Status EngineCore::Compact(uint64_t* merged) {
+  if (merged != nullptr) *merged = 0;
+  while (true) {
+    std::lock_guard lock(flush_mu_);
+    KPIDB_RETURN_IF_ERROR(CheckOpen());
+    std::vector<std::shared_ptr<SegmentReader>> spanning;
+    auto partitions = SegmentsByPartition(*State(), &spanning);
+    auto group = std::find_if(partitions.begin(), partitions.end(),
+                              [](const auto& entry) { return entry.second.size() > 1; });
+    if (group == partitions.end()) return Status::Ok();
+    KPIDB_RETURN_IF_ERROR(MergeSegments(group->second, nullptr, nullptr));
+    if (merged != nullptr) *merged += group->second.size();
+  }
+}
+
+Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
+                      uint64_t* deleted_points) {
+  if (deleted_points != nullptr) *deleted_points = 0;
+  if (start_ms >= end_ms) return Status::InvalidArgument("end_ms must be after start_ms");
+  if (ids.empty()) return Status::Ok();
+  std::lock_guard lock(flush_mu_);
+  KPIDB_RETURN_IF_ERROR(CheckOpen());
+  // Everything written before the call goes to segments first; points
+  // written while it runs land in the new head and are kept.
+  KPIDB_RETURN_IF_ERROR(FlushLocked());
+  DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
+  auto touches = [&](const SegmentReader& segment) {
+    return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
+      return !segment.ChunksOverlapping(id, start_ms, end_ms).empty();
+    });
+  };
+  std::vector<std::shared_ptr<SegmentReader>> spanning;
+  auto partitions = SegmentsByPartition(*State(), &spanning);
+  for (const auto& s : spanning) {
+    if (touches(*s)) {
+      return Status::FailedPrecondition(
+          "segment " + s->path() + " spans several partitions (written with another "
+          "segment_partition_ms) and holds points to delete; nothing was deleted");
+    }
+  }
+  for (const auto& [partition, segments] : partitions) {
+    if (std::none_of(segments.begin(), segments.end(),
+                     [&](const auto& s) { return touches(*s); })) {
+      continue;
+    }
+    KPIDB_RETURN_IF_ERROR(MergeSegments(segments, &remove, deleted_points));
+  }
+  return Status::Ok();
+}
+
+}  // namespace kpidb

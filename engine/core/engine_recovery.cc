@@ -1,0 +1,138 @@
+// Part of EngineCore (engine.h): recovery when a data dir is opened.
+#include "engine/core/engine_core.h"
+
+#include <algorithm>
+
+namespace kpidb {
+
+Status EngineCore::OpenSegments() {
+  std::vector<std::shared_ptr<SegmentReader>> readers;
+  std::vector<uint64_t> live;
+  for (uint64_t number : manifest_.segments) {
+    const std::string path = SegmentPath(number);
+    auto reader = SegmentReader::Open(path, options_.verify_segments_on_open);
+    Status s = reader.ok() ? Status::Ok() : reader.status();
+    if (s.ok()) {
+      for (const SegmentSeries& series : (*reader)->series()) {
+        s = index_.Register(series.id, series.canonical);
+        if (!s.ok()) {
+          s = Status::Corruption("segment " + path + ": " + s.message());
+          break;
+        }
+      }
+    }
+    if (!s.ok() && !s.IsCorruption() && !s.IsNotFound()) {
+      return s;  // an I/O problem, not bad data: fail rather than drop the segment
+    }
+    if (!s.ok()) {
+      // Quarantine: move it aside, keep serving everything else.
+      const std::string aside = JoinPath(JoinPath(dir_, "quarantine"), SegmentFileName(number));
+      options_.logger("quarantining corrupt segment " + path + " -> " + aside + ": " +
+                      s.ToString());
+      if (FileExists(path)) {
+        KPIDB_RETURN_IF_ERROR(RenameFile(path, aside));
+        KPIDB_RETURN_IF_ERROR(SyncDir(JoinPath(dir_, "quarantine")));
+        KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
+      }
+      quarantined_.fetch_add(1);
+      continue;
+    }
+    live.push_back(number);
+    readers.push_back(std::shared_ptr<SegmentReader>(std::move(reader).value()));
+  }
+  manifest_.segments = live;
+  auto state = std::make_shared<ReadState>();
+  state->active = std::make_shared<Head>(head_slabs_);
+  state->segments = std::move(readers);
+  SetState(state);
+  return Status::Ok();
+}
+
+Status EngineCore::Recover() {
+  auto manifest = ReadManifest(dir_);
+  if (manifest.ok()) {
+    manifest_ = std::move(manifest).value();
+  } else if (!manifest.status().IsNotFound()) {
+    return manifest.status();
+  } else {
+    // No manifest: a new dir, or a lost manifest. Never treat segments as
+    // orphans (and delete them) without one.
+    KPIDB_ASSIGN_OR_RETURN(auto existing, ListDir(segment_dir_));
+    for (const std::string& name : existing) {
+      uint64_t number;
+      if (ParseSegmentFileName(name, &number)) {
+        return Status::Corruption(JoinPath(dir_, "MANIFEST") + " is missing but " + segment_dir_ +
+                                  " holds segment files; restore the manifest or move the "
+                                  "segments aside");
+      }
+    }
+  }
+  std::vector<SeriesLog::Definition> definitions;
+  KPIDB_ASSIGN_OR_RETURN(series_log_, SeriesLog::Open(JoinPath(dir_, "series.log"),
+                                                      options_.logger, &definitions));
+  for (const auto& [id, canonical] : definitions) {
+    Status s = index_.Register(id, canonical);
+    if (!s.ok()) return Status::Corruption(JoinPath(dir_, "series.log") + ": " + s.message());
+  }
+  KPIDB_RETURN_IF_ERROR(OpenSegments());
+
+  // Files a crashed flush left behind (not in the manifest) hold nothing the
+  // WAL does not: remove them.
+  uint64_t max_number = manifest_.next_file_number;
+  KPIDB_ASSIGN_OR_RETURN(auto names, ListDir(segment_dir_));
+  for (const std::string& name : names) {
+    uint64_t number;
+    bool known = ParseSegmentFileName(name, &number) &&
+                 std::find(manifest_.segments.begin(), manifest_.segments.end(), number) !=
+                     manifest_.segments.end();
+    if (ParseSegmentFileName(name, &number)) max_number = std::max(max_number, number + 1);
+    if (!known && ParseSegmentFileName(name, &number)) {
+      options_.logger("removing unreferenced file " + JoinPath(segment_dir_, name));
+      KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(segment_dir_, name)));
+    }
+  }
+
+  std::shared_ptr<Head> head = State()->active;
+  WalReplayStats stats;
+  uint64_t max_wal = 0;
+  KPIDB_RETURN_IF_ERROR(ReplayWal(
+      wal_dir_, manifest_.wal_checkpoint, options_.logger,
+      [&](std::vector<WalSeriesEntry>& entries) -> Status {
+        for (WalSeriesEntry& e : entries) {
+          if (!e.canonical.empty()) {
+            std::string canonical(e.canonical);
+            KPIDB_RETURN_IF_ERROR(index_.Register(e.id, canonical));
+            new_series_.emplace_back(e.id, std::move(canonical));
+          } else if (!index_.Key(e.id)) {
+            return Status::Corruption("WAL refers to undefined series id " +
+                                      std::to_string(e.id));
+          }
+          head->Append(e.id, e.timestamps, e.values);
+        }
+        return Status::Ok();
+      },
+      &stats, &max_wal));
+  max_number = std::max(max_number, max_wal + 1);
+
+  // WAL files below the checkpoint were flushed before a crash.
+  KPIDB_ASSIGN_OR_RETURN(auto wal_names, ListDir(wal_dir_));
+  for (const std::string& name : wal_names) {
+    uint64_t number;
+    if (ParseWalFileName(name, &number) && number < manifest_.wal_checkpoint) {
+      KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(wal_dir_, name)));
+    }
+  }
+
+  next_file_number_ = max_number;
+  KPIDB_ASSIGN_OR_RETURN(wal_, WalWriter::Create(wal_dir_, next_file_number_++));
+  manifest_.next_file_number = next_file_number_;
+  KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, manifest_));
+  options_.logger("opened " + dir_ + ": " + std::to_string(index_.size()) + " series, " +
+                  std::to_string(manifest_.segments.size()) + " segments, replayed " +
+                  std::to_string(stats.records) + " WAL records (" +
+                  std::to_string(stats.points) + " points) from " +
+                  std::to_string(stats.files) + " files");
+  return Status::Ok();
+}
+
+}  // namespace kpidb

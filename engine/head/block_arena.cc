@@ -1,0 +1,132 @@
+#include "engine/head/block_arena.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cstdint>
+#include <new>
+
+namespace kpidb {
+
+namespace {
+
+// Maps kSlabBytes aligned to kSlabBytes (the alignment a huge page needs):
+// maps twice that and unmaps the ends.
+void* MapSlab() {
+  constexpr size_t kBytes = SlabPool::kSlabBytes;
+  void* raw = mmap(nullptr, 2 * kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kBytes - 1) & ~uintptr_t{kBytes - 1};
+  if (aligned > start) munmap(raw, aligned - start);
+  const uintptr_t end = start + 2 * kBytes;
+  if (end > aligned + kBytes) munmap(reinterpret_cast<void*>(aligned + kBytes), end - aligned - kBytes);
+  void* slab = reinterpret_cast<void*>(aligned);
+#ifdef MADV_HUGEPAGE
+  madvise(slab, kBytes, MADV_HUGEPAGE);  // advice only: no huge pages is fine
+#endif
+  return slab;
+}
+
+void UnmapSlab(void* slab) { munmap(slab, SlabPool::kSlabBytes); }
+
+}  // namespace
+
+SlabPool::~SlabPool() {
+  for (void* slab : free_) UnmapSlab(slab);
+}
+
+void* SlabPool::Take() {
+  {
+    std::lock_guard lock(mu_);
+    if (!free_.empty()) {
+      void* slab = free_.back();
+      free_.pop_back();
+      return slab;
+    }
+  }
+  return MapSlab();
+}
+
+void SlabPool::Give(void* slab) {
+  {
+    std::lock_guard lock(mu_);
+    if (free_.size() < keep_slabs_) {
+      free_.push_back(slab);
+      return;
+    }
+  }
+  UnmapSlab(slab);
+}
+
+size_t SlabPool::kept() const {
+  std::lock_guard lock(mu_);
+  return free_.size();
+}
+
+BlockArena::BlockArena(std::shared_ptr<SlabPool> pool)
+    : pool_(pool ? std::move(pool) : std::make_shared<SlabPool>(0)) {}
+
+BlockArena::~BlockArena() {
+  for (void* slab : slabs_) pool_->Give(slab);
+#if defined(__SANITIZE_ADDRESS__)
+  for (void* block : blocks_) ::operator delete(block);
+#endif
+}
+
+size_t BlockArena::ClassOf(size_t bytes) {
+  assert(std::has_single_bit(bytes) && bytes >= kMinBlockBytes && bytes <= kMaxBlockBytes);
+  return static_cast<size_t>(std::countr_zero(bytes) - std::countr_zero(kMinBlockBytes));
+}
+
+void* BlockArena::Allocate(size_t bytes) {
+  const size_t c = ClassOf(bytes);
+  std::lock_guard lock(mu_);
+#if defined(__SANITIZE_ADDRESS__)
+  (void)c;
+  void* block = ::operator new(bytes);
+  blocks_.insert(block);
+  return block;
+#else
+  if (!free_[c].empty()) {
+    void* block = free_[c].back();
+    free_[c].pop_back();
+    return block;
+  }
+  if (left_ < bytes) {
+    // The rest of the current slab goes to the free lists, in the largest
+    // pieces that fit (all sizes are powers of two, so nothing is lost).
+    while (left_ >= kMinBlockBytes) {
+      const size_t piece = std::bit_floor(left_);
+      free_[ClassOf(piece)].push_back(cursor_);
+      cursor_ += piece;
+      left_ -= piece;
+    }
+    // Room first, so that push_back cannot throw with a slab taken.
+    if (slabs_.size() == slabs_.capacity()) slabs_.reserve(std::max<size_t>(4, 2 * slabs_.capacity()));
+    slabs_.push_back(pool_->Take());
+    cursor_ = static_cast<char*>(slabs_.back());
+    left_ = SlabPool::kSlabBytes;
+  }
+  void* block = cursor_;
+  cursor_ += bytes;
+  left_ -= bytes;
+  return block;
+#endif
+}
+
+void BlockArena::Free(void* block, size_t bytes) {
+  const size_t c = ClassOf(bytes);
+  std::lock_guard lock(mu_);
+#if defined(__SANITIZE_ADDRESS__)
+  (void)c;
+  blocks_.erase(block);
+  ::operator delete(block);
+#else
+  free_[c].push_back(block);
+#endif
+}
+
+}  // namespace kpidb

@@ -1,0 +1,365 @@
+#include "engine/segment/segment.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+
+#include "engine/common/coding.h"
+#include "engine/common/point_order.h"
+
+namespace kpidb {
+namespace {
+
+constexpr size_t kWriteBufferBytes = 1 << 20;
+
+std::string SegmentHeader() {
+  std::string h(kSegmentMagic, 8);
+  PutFixed32(&h, kSegmentFormatVersion);
+  PutFixed32(&h, 0);  // flags, reserved
+  return h;
+}
+
+void EncodeIndex(const std::vector<SegmentSeries>& series, std::string* out) {
+  PutVarint64(out, series.size());
+  for (const SegmentSeries& s : series) {
+    PutFixed64(out, s.id);
+    PutLengthPrefixed(out, s.canonical);
+    PutVarint64(out, s.chunks.size());
+    uint64_t prev_end = 0;
+    int64_t prev_max_ts = 0;
+    for (const ChunkMeta& c : s.chunks) {
+      PutVarint64(out, c.offset - prev_end);
+      PutVarint64(out, c.length);
+      PutVarint64(out, c.stats.count);
+      PutVarsint64(out, static_cast<int64_t>(static_cast<uint64_t>(c.stats.min_timestamp_ms) -
+                                             static_cast<uint64_t>(prev_max_ts)));
+      PutVarint64(out, static_cast<uint64_t>(c.stats.max_timestamp_ms) -
+                           static_cast<uint64_t>(c.stats.min_timestamp_ms));
+      PutDouble(out, c.stats.sum);
+      PutDouble(out, c.stats.min);
+      PutDouble(out, c.stats.max);
+      PutDouble(out, c.stats.first);
+      PutDouble(out, c.stats.last);
+      prev_end = c.offset + c.length;
+      prev_max_ts = c.stats.max_timestamp_ms;
+    }
+    PutVarint64(out, s.rollup_length == 0 ? 0 : s.rollup_offset - prev_end);
+    PutVarint64(out, s.rollup_length);
+  }
+}
+
+}  // namespace
+
+std::string SegmentFileName(uint64_t number) { return NumberedFileName(number, ".kps"); }
+
+bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
+  return ParseNumberedFileName(name, ".kps", number);
+}
+
+SegmentWriter::SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
+                             std::vector<int64_t> rollup_steps_ms, bool rollup_m2)
+    : file_(std::move(file)),
+      max_points_per_chunk_(max_points_per_chunk),
+      rollup_steps_ms_(std::move(rollup_steps_ms)),
+      rollup_m2_(rollup_m2) {
+  buffer_ = SegmentHeader();
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
+                                                             uint32_t max_points_per_chunk,
+                                                             std::vector<int64_t> rollup_steps_ms,
+                                                             bool rollup_m2) {
+  if (max_points_per_chunk == 0 || max_points_per_chunk > kMaxChunkPoints) {
+    return Status::InvalidArgument("max_points_per_chunk must be in [1, " +
+                                   std::to_string(kMaxChunkPoints) + "]");
+  }
+  for (size_t i = 0; i < rollup_steps_ms.size(); ++i) {
+    if (rollup_steps_ms[i] <= 0 || (i > 0 && rollup_steps_ms[i] <= rollup_steps_ms[i - 1])) {
+      return Status::InvalidArgument("rollup steps must be positive and increasing");
+    }
+  }
+  KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
+  return std::unique_ptr<SegmentWriter>(
+      new SegmentWriter(std::move(file), max_points_per_chunk, std::move(rollup_steps_ms),
+                        rollup_m2));
+}
+
+Status SegmentWriter::MaybeFlushBuffer(bool force) {
+  if (buffer_.empty() || (!force && buffer_.size() < kWriteBufferBytes)) return Status::Ok();
+  KPIDB_RETURN_IF_ERROR(file_->Append(buffer_));
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
+                                std::span<const int64_t> timestamps,
+                                std::span<const double> values) {
+  if (!series_.empty() && id <= last_id_) {
+    return Status::Internal("segment series added out of id order");
+  }
+  last_id_ = id;
+  SegmentSeries entry{id, std::string(canonical), {}};
+  for (size_t start = 0; start < timestamps.size(); start += max_points_per_chunk_) {
+    size_t n = std::min<size_t>(max_points_per_chunk_, timestamps.size() - start);
+    auto ts = timestamps.subspan(start, n);
+    auto vs = values.subspan(start, n);
+    ChunkMeta meta;
+    meta.offset = file_size();
+    size_t before = buffer_.size();
+    EncodeChunk(ts, vs, &buffer_);
+    meta.length = static_cast<uint32_t>(buffer_.size() - before);
+    meta.stats = ComputeChunkStats(ts, vs);
+    entry.chunks.push_back(meta);
+    KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(false));
+  }
+  std::vector<RollupTier> tiers;
+  if (!rollup_steps_ms_.empty()) {
+    for (int64_t step : rollup_steps_ms_) {
+      tiers.push_back({step, rollup_m2_, ComputeRollupRows(step, timestamps, values)});
+      // A tier too fine for this many points is left out (scans then use
+      // the points, or a coarser tier).
+      if (tiers.back().rows.size() > kMaxRollupRows) tiers.pop_back();
+    }
+  }
+  if (!tiers.empty()) {
+    entry.rollup_offset = file_size();
+    const size_t before = buffer_.size();
+    EncodeRollupBlock(tiers, &buffer_);
+    entry.rollup_length = static_cast<uint32_t>(buffer_.size() - before);
+    KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(false));
+  }
+  min_ts_ = std::min(min_ts_, timestamps.front());
+  max_ts_ = std::max(max_ts_, timestamps.back());
+  points_ += timestamps.size();
+  series_.push_back(std::move(entry));
+  return Status::Ok();
+}
+
+Status SegmentWriter::Finish() {
+  const uint64_t index_offset = file_size();
+  std::string index;
+  EncodeIndex(series_, &index);
+  buffer_.append(index);
+  std::string footer;
+  PutFixed64(&footer, index_offset);
+  PutFixed64(&footer, index.size());
+  PutFixed64(&footer, XXH3_64bits(index.data(), index.size()));
+  PutFixed64(&footer, static_cast<uint64_t>(series_.empty() ? 0 : min_ts_));
+  PutFixed64(&footer, static_cast<uint64_t>(series_.empty() ? 0 : max_ts_));
+  PutFixed64(&footer, points_);
+  PutFixed32(&footer, static_cast<uint32_t>(series_.size()));
+  PutFixed32(&footer, kSegmentFormatVersion);
+  PutFixed64(&footer, XXH3_64bits(footer.data(), footer.size()));
+  footer.append(kSegmentMagic, 8);
+  buffer_.append(footer);
+  KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(true));
+  KPIDB_RETURN_IF_ERROR(file_->Sync());
+  return file_->Close();
+}
+
+Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path,
+                                                           bool verify_chunks) {
+  KPIDB_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  std::unique_ptr<SegmentReader> reader(new SegmentReader(std::move(file)));
+  KPIDB_RETURN_IF_ERROR(reader->Parse(verify_chunks));
+  return reader;
+}
+
+Status SegmentReader::Corrupt(uint64_t offset, std::string_view what) const {
+  return Status::Corruption("segment " + path() + " at offset " + std::to_string(offset) + ": " +
+                            std::string(what));
+}
+
+Status SegmentReader::Parse(bool verify_chunks) {
+  std::string_view data = file_->data();
+  if (data.size() < kSegmentHeaderSize + kSegmentFooterSize) {
+    return Corrupt(0, "file is " + std::to_string(data.size()) + " bytes, too short");
+  }
+  if (data.substr(0, kSegmentHeaderSize) != SegmentHeader()) {
+    return Corrupt(0, "bad magic or unsupported version in header");
+  }
+  const size_t footer_at = data.size() - kSegmentFooterSize;
+  std::string_view footer = data.substr(footer_at);
+  if (footer.substr(64) != std::string_view(kSegmentMagic, 8)) {
+    return Corrupt(footer_at + 64, "bad footer magic (truncated file?)");
+  }
+  if (XXH3_64bits(footer.data(), 56) != DecodeFixed64(footer.data() + 56)) {
+    return Corrupt(footer_at, "footer checksum mismatch");
+  }
+  ByteReader f(footer);
+  uint64_t index_offset, index_length, index_checksum, min_ts, max_ts;
+  uint32_t series_count, version;
+  f.GetFixed64(&index_offset);
+  f.GetFixed64(&index_length);
+  f.GetFixed64(&index_checksum);
+  f.GetFixed64(&min_ts);
+  f.GetFixed64(&max_ts);
+  f.GetFixed64(&points_);
+  f.GetFixed32(&series_count);
+  f.GetFixed32(&version);
+  if (version != kSegmentFormatVersion) return Corrupt(footer_at, "unsupported format version");
+  min_ts_ = static_cast<int64_t>(min_ts);
+  max_ts_ = static_cast<int64_t>(max_ts);
+  if (index_offset < kSegmentHeaderSize || index_offset > footer_at ||
+      index_length != footer_at - index_offset) {
+    return Corrupt(footer_at, "index bounds out of range");
+  }
+  std::string_view index = data.substr(index_offset, index_length);
+  if (XXH3_64bits(index.data(), index.size()) != index_checksum) {
+    return Corrupt(index_offset, "index checksum mismatch");
+  }
+  ByteReader r(index);
+  uint64_t n;
+  if (!r.GetVarint64(&n) || n != series_count) return Corrupt(index_offset, "bad series count");
+  series_.reserve(std::min<uint64_t>(n, index.size()));
+  uint64_t counted_points = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    SegmentSeries s;
+    std::string_view canonical;
+    uint64_t chunk_count;
+    if (!r.GetFixed64(&s.id) || !r.GetLengthPrefixed(&canonical) || !r.GetVarint64(&chunk_count) ||
+        chunk_count > r.remaining()) {
+      return Corrupt(index_offset + r.position(), "malformed series entry");
+    }
+    if (!series_.empty() && s.id <= series_.back().id) {
+      return Corrupt(index_offset + r.position(), "series ids not increasing");
+    }
+    s.canonical = std::string(canonical);
+    uint64_t prev_end = 0;
+    int64_t prev_max_ts = 0;
+    s.chunks.reserve(chunk_count);
+    for (uint64_t c = 0; c < chunk_count; ++c) {
+      ChunkMeta m;
+      uint64_t gap, length, count, span;
+      int64_t min_delta;
+      bool ok = r.GetVarint64(&gap) && r.GetVarint64(&length) && r.GetVarint64(&count) &&
+                r.GetVarsint64(&min_delta) && r.GetVarint64(&span) && r.GetDouble(&m.stats.sum) &&
+                r.GetDouble(&m.stats.min) && r.GetDouble(&m.stats.max) &&
+                r.GetDouble(&m.stats.first) && r.GetDouble(&m.stats.last);
+      m.offset = prev_end + gap;
+      if (!ok || length > UINT32_MAX || count == 0 || count > kMaxChunkPoints ||
+          m.offset < kSegmentHeaderSize || m.offset > index_offset ||
+          length > index_offset - m.offset) {
+        return Corrupt(index_offset + r.position(), "malformed chunk entry");
+      }
+      m.length = static_cast<uint32_t>(length);
+      m.stats.count = static_cast<uint32_t>(count);
+      m.stats.min_timestamp_ms = static_cast<int64_t>(static_cast<uint64_t>(prev_max_ts) +
+                                                      static_cast<uint64_t>(min_delta));
+      m.stats.max_timestamp_ms =
+          static_cast<int64_t>(static_cast<uint64_t>(m.stats.min_timestamp_ms) + span);
+      prev_end = m.offset + m.length;
+      prev_max_ts = m.stats.max_timestamp_ms;
+      counted_points += count;
+      s.chunks.push_back(m);
+    }
+    uint64_t rollup_gap, rollup_length;
+    if (!r.GetVarint64(&rollup_gap) || !r.GetVarint64(&rollup_length)) {
+      return Corrupt(index_offset + r.position(), "malformed rollup entry");
+    }
+    if (rollup_length > 0) {
+      s.rollup_offset = prev_end + rollup_gap;
+      if (rollup_length > UINT32_MAX || rollup_gap > index_offset ||
+          s.rollup_offset < kSegmentHeaderSize || s.rollup_offset > index_offset ||
+          rollup_length > index_offset - s.rollup_offset) {
+        return Corrupt(index_offset + r.position(), "malformed rollup entry");
+      }
+      s.rollup_length = static_cast<uint32_t>(rollup_length);
+    }
+    series_.push_back(std::move(s));
+  }
+  if (!r.empty()) return Corrupt(index_offset + r.position(), "trailing bytes in index");
+  if (counted_points != points_) return Corrupt(footer_at, "point count mismatch");
+  if (verify_chunks) {
+    std::vector<int64_t> ts;
+    std::vector<double> vs;
+    for (const SegmentSeries& s : series_) {
+      for (const ChunkMeta& c : s.chunks) {
+        ts.clear();
+        vs.clear();
+        KPIDB_RETURN_IF_ERROR(ReadChunk(c, &ts, &vs));
+        if (ts.size() != c.stats.count || ts.front() != c.stats.min_timestamp_ms ||
+            ts.back() != c.stats.max_timestamp_ms) {
+          return Corrupt(c.offset, "chunk does not match its index entry");
+        }
+      }
+      std::vector<RollupTier> tiers;
+      KPIDB_RETURN_IF_ERROR(ReadRollup(s, &tiers));
+      uint64_t points = 0;
+      for (const ChunkMeta& c : s.chunks) points += c.stats.count;
+      for (const RollupTier& tier : tiers) {
+        uint64_t counted = 0;
+        for (const RollupRow& row : tier.rows) counted += row.count;
+        if (counted != points) {
+          return Corrupt(s.rollup_offset, "rollup tier of " + std::to_string(tier.step_ms) +
+                                              " ms does not count the series' points");
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+const SegmentSeries* SegmentReader::Find(SeriesId id) const {
+  auto it = std::lower_bound(series_.begin(), series_.end(), id,
+                             [](const SegmentSeries& s, SeriesId v) { return s.id < v; });
+  return it != series_.end() && it->id == id ? &*it : nullptr;
+}
+
+Status SegmentReader::ReadChunk(const ChunkMeta& chunk, std::vector<int64_t>* timestamps,
+                                std::vector<double>* values) const {
+  Status s = DecodeChunk(file_->data().substr(chunk.offset, chunk.length), timestamps, values);
+  if (!s.ok()) return Corrupt(chunk.offset, "chunk: " + s.message());
+  return Status::Ok();
+}
+
+Status SegmentReader::ReadRollup(const SegmentSeries& series,
+                                 std::vector<RollupTier>* tiers) const {
+  tiers->clear();
+  if (series.rollup_length == 0) return Status::Ok();
+  Status s =
+      DecodeRollupBlock(file_->data().substr(series.rollup_offset, series.rollup_length), tiers);
+  if (!s.ok()) return Corrupt(series.rollup_offset, s.message());
+  return Status::Ok();
+}
+
+std::span<const ChunkMeta> SegmentSeries::ChunksOverlapping(int64_t start_ms, int64_t end_ms) const {
+  // Chunks are in time order and do not overlap: the run from the first
+  // that ends at or after start_ms to the first that begins at end_ms.
+  auto first = std::partition_point(chunks.begin(), chunks.end(), [&](const ChunkMeta& c) {
+    return c.stats.max_timestamp_ms < start_ms;
+  });
+  auto last = std::partition_point(first, chunks.end(), [&](const ChunkMeta& c) {
+    return c.stats.min_timestamp_ms < end_ms;
+  });
+  return {first, last};
+}
+
+std::span<const ChunkMeta> SegmentReader::ChunksOverlapping(SeriesId id, int64_t start_ms,
+                                                            int64_t end_ms,
+                                                            const SegmentSeries** entry) const {
+  if (start_ms >= end_ms || !Overlaps(start_ms, end_ms)) return {};
+  const SegmentSeries* s = Find(id);
+  if (s == nullptr) return {};
+  if (entry != nullptr) *entry = s;
+  return s->ChunksOverlapping(start_ms, end_ms);
+}
+
+Status SegmentReader::Read(SeriesId id, int64_t start_ms, int64_t end_ms,
+                           std::vector<int64_t>* timestamps, std::vector<double>* values) const {
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  for (const ChunkMeta& c : ChunksOverlapping(id, start_ms, end_ms)) {
+    if (c.stats.min_timestamp_ms >= start_ms && c.stats.max_timestamp_ms < end_ms) {
+      KPIDB_RETURN_IF_ERROR(ReadChunk(c, timestamps, values));  // wholly inside
+      continue;
+    }
+    ts.clear();
+    vs.clear();
+    KPIDB_RETURN_IF_ERROR(ReadChunk(c, &ts, &vs));
+    AppendPointsInRange(ts, vs, start_ms, end_ms, timestamps, values);
+  }
+  return Status::Ok();
+}
+
+}  // namespace kpidb

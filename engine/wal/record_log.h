@@ -1,0 +1,63 @@
+// The record framing shared by the write-ahead log (wal/*.log) and the
+// series log (series.log); byte layout in docs/wal-format.md.
+//
+//   file   := file_header record*
+//   header := magic[8] version:u32 header_checksum:u32   (16 bytes)
+//   record := checksum:u64 length:u32 type:u8 payload[length]
+//   checksum = XXH3-64 over length, type and payload.
+//
+// A reader stops at the first record that is truncated or fails its
+// checksum, and tells whether any valid record follows it: a torn tail (no
+// valid record after) is the normal result of a crash mid-append and is
+// truncated on recovery; a bad record followed by valid ones is corruption.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kpidb/status.h"
+
+namespace kpidb {
+
+inline constexpr size_t kLogFileHeaderSize = 16;
+inline constexpr size_t kLogRecordHeaderSize = 13;
+inline constexpr uint32_t kLogFormatVersion = 1;
+// Upper bound on one record's payload; larger lengths are corruption.
+inline constexpr uint32_t kMaxLogRecordBytes = 1u << 30;
+// Record types are 1..kMaxLogRecordType; 0 is never written.
+inline constexpr uint8_t kMaxLogRecordType = 15;
+
+// `magic` is exactly 8 bytes, e.g. "KPIDBWAL".
+std::string LogFileHeader(std::string_view magic);
+// Appends one framed record to *out.
+void AppendLogRecord(uint8_t type, std::string_view payload, std::string* out);
+// The same, for a payload given as two consecutive parts (no copy to join them).
+void AppendLogRecord(uint8_t type, std::string_view payload_head, std::string_view payload_tail,
+                     std::string* out);
+
+struct LogRecord {
+  uint8_t type;
+  std::string_view payload;  // points into the buffer given to ParseLog
+  uint64_t offset;           // of the record's header in the file
+};
+
+struct ParsedLog {
+  std::vector<LogRecord> records;  // the valid prefix
+  uint64_t valid_bytes = 0;        // file offset just past the last valid record
+  bool header_ok = false;          // the file header is present and right
+  // The file is a strict prefix of its header, or all zeros (a crash while
+  // creating it): it holds nothing and may be rewritten. !header_ok && !header_torn means
+  // a damaged header, which is corruption.
+  bool header_torn = false;
+  bool bad_tail = false;           // bytes after valid_bytes do not form a valid record
+  bool valid_records_after_bad = false;  // a valid record was found past the bad one
+  uint64_t records_after_bad = 0;        // how many (resynchronising byte by byte)
+};
+
+// Parses a whole log file's contents. Never fails: what it cannot parse is
+// described in the result. `path` is only for messages built by callers.
+ParsedLog ParseLog(std::string_view contents, std::string_view magic);
+
+}  // namespace kpidb

@@ -1,0 +1,40 @@
+// series.log: the persistent half of the series index. An append-only record
+// log (record_log.h, magic "KPIDBSER") of series definitions (id, canonical
+// key). Definitions first reach disk inside WAL records; at each flush the
+// ones created since the previous flush are appended here (and fsynced)
+// before the WAL files holding them are deleted. Layout: docs/wal-format.md.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/common/file_util.h"
+#include "kpidb/options.h"
+#include "kpidb/series.h"
+#include "kpidb/status.h"
+
+namespace kpidb {
+
+inline constexpr char kSeriesLogMagic[] = "KPIDBSER";
+inline constexpr uint8_t kSeriesDefinitionRecord = 2;
+
+class SeriesLog {
+ public:
+  using Definition = std::pair<SeriesId, std::string>;  // id, canonical key
+
+  // Opens (creating if absent) `path`, returning every stored definition in
+  // *definitions. A torn tail is truncated and logged; a corrupt record
+  // followed by valid ones is Corruption naming the path and offset.
+  static Result<std::unique_ptr<SeriesLog>> Open(const std::string& path, const Logger& log,
+                                                 std::vector<Definition>* definitions);
+  // Appends the definitions as one record and fsyncs. Not thread-safe.
+  Status Append(const std::vector<Definition>& definitions);
+
+ private:
+  explicit SeriesLog(std::unique_ptr<AppendFile> file) : file_(std::move(file)) {}
+  std::unique_ptr<AppendFile> file_;
+};
+
+}  // namespace kpidb

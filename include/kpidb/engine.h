@@ -1,0 +1,126 @@
+// kpidb embedded: the storage engine and its query layer in your process.
+//
+//   auto engine = kpidb::Engine::Open("/var/lib/kpidb", kpidb::EngineOptions{});
+//   if (!engine.ok()) { ... engine.status() ... }
+//   Status s = (*engine)->Write(batch);        // durable (per wal_sync) on OK
+//   s = (*engine)->Query(q, [](kpidb::query::ResultSeries&& r) { ...; return kpidb::Status::Ok(); });
+//
+// Writes are validated whole and applied all or nothing: appended to the
+// write-ahead log (concurrent writers share one fdatasync), then to the
+// in-memory head, where reads see them at once. The head is flushed to
+// immutable, time-partitioned segment files in the background. The last write
+// of a (series, timestamp) wins, whatever the order of arrival.
+//
+// Thread-safety: every method may be called from any thread concurrently,
+// except that Close() must not race with itself. One Engine (in any process)
+// may open a data dir at a time (FAILED_PRECONDITION for the second).
+// Part of the public API (include/kpidb/): the engine's state is private to
+// its implementation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kpidb/options.h"
+#include "kpidb/query.h"
+#include "kpidb/series.h"
+#include "kpidb/status.h"
+
+namespace kpidb {
+
+struct EngineStats {
+  uint64_t series = 0;
+  uint64_t head_points = 0;  // points in memory (active and flushing heads)
+  uint64_t head_bytes = 0;
+  uint64_t head_reserved_bytes = 0;  // memory of flushed heads kept for the next
+  uint64_t segments = 0;
+  uint64_t segment_points = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t wal_files = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t quarantined_segments = 0;  // since open
+  uint64_t flushes = 0;               // since open
+};
+
+// What Engine::Delete did.
+struct DeleteResult {
+  uint64_t series_matched = 0;
+  uint64_t points_deleted = 0;
+};
+
+class EngineCore;  // engine/core/engine_core.h (internal)
+
+class Engine {
+ public:
+  // Opens or creates the data dir and recovers it (segments, then the WAL).
+  // INVALID_ARGUMENT for bad options, FAILED_PRECONDITION when another
+  // process holds the dir, DATA_LOSS (naming the file) for damage that would
+  // lose acknowledged writes.
+  static Result<std::unique_ptr<Engine>> Open(const std::string& dir, const EngineOptions& options);
+  ~Engine();  // Close()
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates the batch whole, then appends and applies it. OK means durable
+  // under the wal_sync policy and visible to reads. INVALID_ARGUMENT /
+  // RESOURCE_EXHAUSTED (bad input, a limit, memory; nothing is written),
+  // UNAVAILABLE (closed, or the head is full while flushes fail), INTERNAL
+  // (I/O; later writes are refused).
+  Status Write(const WriteBatch& batch);
+
+  // Raw points of one series in [start_ms, end_ms). NOT_FOUND for an unknown
+  // id; DATA_LOSS (naming the file and offset) for a corrupt chunk.
+  Result<SeriesData> Read(SeriesId id, int64_t start_ms, int64_t end_ms) const;
+  std::optional<SeriesId> FindSeries(std::string_view metric, const Labels& labels) const;
+  std::optional<SeriesKey> SeriesKeyOf(SeriesId id) const;
+
+  // Runs a query (kpidb/query.h, docs/query.md), streaming its results to
+  // `sink`; fills *stats if given.
+  Status Query(const query::Query& query, const query::ResultSink& sink,
+               query::QueryStats* stats = nullptr) const;
+  // The points `query` would read, estimated from in-memory indexes only
+  // (see engine/query/query.h): nullopt where finding out costs more than a
+  // lookup. Counting stops past `enough`.
+  std::optional<uint64_t> EstimateQueryPoints(const query::Query& query, size_t max_series,
+                                              uint64_t enough = UINT64_MAX,
+                                              size_t max_lookups = SIZE_MAX) const;
+
+  // The keys of the series `selector` selects (at least a metric or a
+  // matcher), sorted by metric then labels; RESOURCE_EXHAUSTED past
+  // `max_series`. `field` names the selector in error messages.
+  Result<std::vector<SeriesKey>> ListSeries(const query::Selector& selector, size_t max_series,
+                                            std::string_view field = "selector") const;
+  // Label names (values of label `name`) of the series of `metric`, or of
+  // every series when `metric` is empty; sorted, unique.
+  std::vector<std::string> LabelNames(std::string_view metric = {}) const;
+  std::vector<std::string> LabelValues(std::string_view name, std::string_view metric = {}) const;
+
+  // Writes the head to segments; returns when done.
+  Status Flush();
+  // Merges each time partition's segments into one (newest write wins).
+  // `merged`: segment files replaced, if given.
+  Status Compact(uint64_t* merged = nullptr);
+  // Deletes the points in [start_ms, end_ms) of the series `selector`
+  // selects (refused when it is empty: it would select everything). The
+  // series stay listed. Idempotent; see EngineCore::Delete.
+  Result<DeleteResult> Delete(const query::Selector& selector, int64_t start_ms, int64_t end_ms,
+                              size_t max_series);
+  // Stops accepting writes, waits for in-flight ones, syncs the WAL and
+  // stops background work. Idempotent.
+  Status Close();
+
+  EngineStats GetStats() const;
+  const std::string& dir() const;
+  const EngineOptions& options() const;
+
+ private:
+  explicit Engine(std::unique_ptr<EngineCore> core);
+  std::unique_ptr<EngineCore> core_;
+};
+
+}  // namespace kpidb

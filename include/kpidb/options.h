@@ -1,0 +1,69 @@
+// Engine configuration: one struct with documented defaults, passed to
+// Engine::Open. README.md ("Configuration") lists every field.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "kpidb/series.h"
+
+namespace kpidb {
+
+enum class WalSyncPolicy {
+  kAlways,    // acknowledge a write after fdatasync of its WAL record (default)
+  kInterval,  // fdatasync every wal_sync_interval_ms; a crash loses at most that
+  kNone,      // never fdatasync (benchmarks only); the OS decides
+};
+
+// Receives one line per event worth an operator's attention (recovery,
+// flush, quarantine, dropped WAL tail). Must be thread-safe.
+using Logger = std::function<void(std::string_view line)>;
+// Writes "kpidb: <line>" to stderr.
+Logger StderrLogger();
+
+struct EngineOptions {
+  WriteLimits limits;
+  // Distinct series the engine accepts; a write creating more is refused
+  // with RESOURCE_EXHAUSTED.
+  uint64_t max_series = 10'000'000;
+
+  WalSyncPolicy wal_sync = WalSyncPolicy::kAlways;
+  uint32_t wal_sync_interval_ms = 100;
+  // Group commit, policy kAlways: before syncing, the write leader waits up
+  // to this long for writers that are already inside Write() (still
+  // validating or encoding) to join its group, so they share its fdatasync
+  // instead of each paying for one. 0 disables the wait. A lone writer never
+  // waits.
+  uint32_t group_commit_wait_us = 200;
+  // A WAL file is rotated once it exceeds this size.
+  uint64_t wal_file_bytes = 64ull << 20;
+
+  // When the head holds more than this (approximate bytes), it is flushed to
+  // segments in the background; writes wait if a second head fills up while
+  // a flush is still running.
+  uint64_t head_max_bytes = 256ull << 20;
+  // Segments are time-partitioned: one file per flush and partition.
+  int64_t segment_partition_ms = 86'400'000;  // one day
+  uint32_t max_points_per_chunk = 2048;
+  // Rollup tiers built for every series of every segment (rollup.h): steps
+  // in ms, positive and increasing. Queries whose buckets are unions of a
+  // tier's buckets read its rows instead of the points. A step should divide
+  // segment_partition_ms (a row straddling two partitions is never used); a
+  // tier needing more than 65536 rows in one segment is not built there.
+  // Empty: no rollups. Each tier costs disk (docs/segment-format.md gives
+  // the figures): the default, 1 h, costs ~0.03 byte per point of 10 s data;
+  // a 1 d tier ~0.007 more (1 d queries read 24 rows of 1 h instead of 1).
+  std::vector<int64_t> rollup_tiers_ms = {3'600'000};
+  // Also store m2 in the rows so that stddev reads rows instead of points
+  // (~0.02 byte per point more at 1 h).
+  bool rollup_stddev = false;
+  // Decode every chunk of every segment when opening (checksums and
+  // structure); a corrupt segment is quarantined.
+  bool verify_segments_on_open = true;
+
+  Logger logger = StderrLogger();
+};
+
+}  // namespace kpidb
