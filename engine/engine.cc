@@ -3,6 +3,7 @@
 #include "kpidb/engine.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <tuple>
 
@@ -13,10 +14,18 @@
 namespace kpidb {
 namespace {
 
-// The series of `metric` (every series when empty), through the postings.
-std::vector<SeriesId> SeriesOfMetric(const EngineCore& core, std::string_view metric) {
-  return metric.empty() ? core.series_index().AllIds()
-                        : core.series_index().Postings("__name__", metric);
+// The labels of every series of `metric`, through its postings and the keys'
+// canonical bytes (no key is decoded).
+void ForEachLabelOfMetric(const SeriesIndex& index, std::string_view metric,
+                          const std::function<void(std::string_view, std::string_view)>& fn) {
+  std::vector<SeriesRef> refs = index.Postings("__name__", metric);
+  index.FilterByCanonical(&refs, [&](std::string_view canonical) {
+    auto key = SeriesKey::FromCanonical(canonical);
+    if (key.ok()) {
+      for (const Label& l : key->labels) fn(l.name, l.value);
+    }
+    return false;
+  });
 }
 
 }  // namespace
@@ -69,25 +78,19 @@ Result<std::vector<SeriesKey>> Engine::ListSeries(const query::Selector& selecto
 
 std::vector<std::string> Engine::LabelNames(std::string_view metric) const {
   if (metric.empty()) return core_->series_index().LabelNames();
-  std::set<std::string> names;
-  for (SeriesId id : SeriesOfMetric(*core_, metric)) {
-    if (auto key = core_->SeriesKeyOf(id)) {
-      for (const Label& l : key->labels) names.insert(l.name);
-    }
-  }
+  std::set<std::string, std::less<>> names;
+  ForEachLabelOfMetric(core_->series_index(), metric, [&](std::string_view n, std::string_view) {
+    if (!names.contains(n)) names.emplace(n);
+  });
   return {names.begin(), names.end()};
 }
 
 std::vector<std::string> Engine::LabelValues(std::string_view name, std::string_view metric) const {
   if (metric.empty()) return core_->series_index().LabelValues(name);
-  std::set<std::string> values;
-  for (SeriesId id : SeriesOfMetric(*core_, metric)) {
-    if (auto key = core_->SeriesKeyOf(id)) {
-      for (const Label& l : key->labels) {
-        if (l.name == name) values.insert(l.value);
-      }
-    }
-  }
+  std::set<std::string, std::less<>> values;
+  ForEachLabelOfMetric(core_->series_index(), metric, [&](std::string_view n, std::string_view v) {
+    if (n == name && !values.contains(v)) values.emplace(v);
+  });
   return {values.begin(), values.end()};
 }
 

@@ -60,8 +60,9 @@ std::string LabelValue(const Labels& labels, const std::string& name) {
   return "";  // a missing label has the value "" (query.h)
 }
 
-bool Matches(const LabelMatcher& m, const Labels& labels) {
-  const std::string v = LabelValue(labels, m.name);
+// `metric` is the value of "__name__", as in Prometheus.
+bool Matches(const LabelMatcher& m, const std::string& metric, const Labels& labels) {
+  const std::string v = m.name == "__name__" ? metric : LabelValue(labels, m.name);
   switch (m.op) {
     case MatchOp::kEqual:
       return v == m.value;
@@ -75,10 +76,18 @@ bool Matches(const LabelMatcher& m, const Labels& labels) {
   return false;
 }
 
+// A selector that no metric and no matcher needing a value narrows would read
+// every series: it is refused (INVALID_ARGUMENT), as Prometheus refuses {}.
+bool SelectsEverything(const Selector& s) {
+  return s.metric.empty() && std::all_of(s.matchers.begin(), s.matchers.end(), [](const LabelMatcher& m) {
+           return Matches(m, "", {});
+         });
+}
+
 bool Selects(const Selector& s, const Key& key) {
   if (!s.metric.empty() && s.metric != key.first) return false;
   return std::all_of(s.matchers.begin(), s.matchers.end(),
-                     [&](const LabelMatcher& m) { return Matches(m, key.second); });
+                     [&](const LabelMatcher& m) { return Matches(m, key.first, key.second); });
 }
 
 // ---------------------------------------------------------------------------
@@ -789,6 +798,10 @@ class World {
   }
 
   LabelMatcher RandomMatcher() {
+    if (Chance(0.08)) {
+      const std::vector<std::string> res = {"kpi_(visits|orders)", "kpi_.*s", "kpi_income"};
+      return {"__name__", Chance(0.8) ? MatchOp::kRegex : MatchOp::kNotRegex, Pick(res)};
+    }
     switch (Uniform(0, 9)) {
       case 0:
         return {"channel", MatchOp::kEqual, Chance(0.9) ? Pick(kChannels) : "nope"};
@@ -963,7 +976,14 @@ QueryStats CheckRandomQueries(uint32_t seed) {
     total.chunk_stats += read.chunk_stats;
     total.rollup_rows += read.rollup_rows;
     std::string diff;
-    if (!s.ok()) {
+    const bool refused = SelectsEverything(q.selector) ||
+                         (q.denominator && SelectsEverything(*q.denominator));
+    if (refused) {
+      if (s.code() != StatusCode::kInvalidArgument ||
+          s.message().find("selects every series") == std::string::npos) {
+        diff = "expected INVALID_ARGUMENT for a selector of every series, got " + s.ToString() + "\n";
+      }
+    } else if (!s.ok()) {
       diff = "Execute failed: " + s.ToString() + "\n";
     } else {
       diff = Compare(q, want, got);

@@ -5,29 +5,13 @@
 #include <algorithm>
 #include <mutex>
 
+#include "engine/common/coding.h"
+
 namespace kpidb {
 
 uint64_t HashCanonicalKey(std::string_view canonical) {
   return XXH3_64bits(canonical.data(), canonical.size());
 }
-namespace {
-
-std::string MetricPostingKey(std::string_view metric) { return std::string(metric); }
-
-std::string LabelPostingKey(const Label& l) {
-  std::string k = "\x01";
-  k += l.name;
-  k.push_back('\0');
-  k += l.value;
-  return k;
-}
-
-void InsertSorted(std::vector<SeriesId>* ids, SeriesId id) {
-  auto it = std::lower_bound(ids->begin(), ids->end(), id);
-  if (it == ids->end() || *it != id) ids->insert(it, id);
-}
-
-}  // namespace
 
 std::vector<SeriesId> IntersectSorted(const std::vector<SeriesId>& a, const std::vector<SeriesId>& b) {
   std::vector<SeriesId> out;
@@ -35,175 +19,327 @@ std::vector<SeriesId> IntersectSorted(const std::vector<SeriesId>& a, const std:
   return out;
 }
 
-std::optional<SeriesId> SeriesIndex::Find(std::string_view canonical) const {
-  std::shared_lock lock(mu_);
+std::string_view LabelValueInCanonical(std::string_view canonical, std::string_view name) {
+  ByteReader r(canonical);
+  std::string_view metric;
+  if (!r.GetLengthPrefixed(&metric)) return {};
+  if (name == "__name__") return metric;
+  while (!r.empty()) {
+    std::string_view n, v;
+    if (!r.GetLengthPrefixed(&n) || !r.GetLengthPrefixed(&v)) return {};
+    if (n == name) return v;
+  }
+  return {};
+}
+
+// Append-only storage for key bytes: blocks that never move, so views into
+// them stay valid while the index lives.
+class SeriesIndex::Arena {
+ public:
+  std::string_view Copy(std::string_view a, std::string_view b = {}, std::string_view c = {}) {
+    const size_t n = a.size() + b.size() + c.size();
+    if (blocks_.empty() || used_ + n > block_size_) {
+      block_size_ = std::max(kBlockBytes, n);
+      blocks_.push_back(std::make_unique<char[]>(block_size_));
+      used_ = 0;
+      bytes_ += block_size_;
+    }
+    char* p = blocks_.back().get() + used_;
+    std::copy(a.begin(), a.end(), p);
+    std::copy(b.begin(), b.end(), p + a.size());
+    std::copy(c.begin(), c.end(), p + a.size() + b.size());
+    used_ += n;
+    return {p, n};
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr size_t kBlockBytes = 1 << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_size_ = 0;
+  size_t used_ = 0;
+  size_t bytes_ = 0;
+};
+
+size_t SeriesIndex::CanonicalHash::operator()(SeriesRef ref) const {
+  return (*this)(index->keys_[ref]);
+}
+size_t SeriesIndex::CanonicalHash::operator()(std::string_view canonical) const {
+  return absl::Hash<std::string_view>{}(canonical);
+}
+bool SeriesIndex::CanonicalEq::operator()(SeriesRef a, std::string_view b) const {
+  return index->keys_[a] == b;
+}
+
+SeriesIndex::SeriesIndex(HashFn hash)
+    : hash_(hash),
+      arena_(std::make_unique<Arena>()),
+      by_canonical_(0, CanonicalHash{this}, CanonicalEq{this}) {}
+
+SeriesIndex::~SeriesIndex() = default;
+
+std::optional<SeriesRef> SeriesIndex::FindRefLocked(std::string_view canonical) const {
   auto it = by_canonical_.find(canonical);
   if (it == by_canonical_.end()) return std::nullopt;
+  return *it;
+}
+
+std::optional<SeriesRef> SeriesIndex::RefOfIdLocked(SeriesId id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
   return it->second;
 }
 
-SeriesId SeriesIndex::GetOrAssign(const SeriesKey& key, const std::string& canonical,
+std::optional<SeriesId> SeriesIndex::Find(std::string_view canonical) const {
+  std::shared_lock lock(mu_);
+  auto ref = FindRefLocked(canonical);
+  if (!ref) return std::nullopt;
+  return ids_[*ref];
+}
+
+SeriesId SeriesIndex::GetOrAssign(const SeriesKey& /*key*/, const std::string& canonical,
                                   bool* created) {
   {
     std::shared_lock lock(mu_);
-    auto it = by_canonical_.find(canonical);
-    if (it != by_canonical_.end()) {
+    if (auto ref = FindRefLocked(canonical)) {
       *created = false;
-      return it->second;
+      return ids_[*ref];
     }
   }
   std::unique_lock lock(mu_);
-  auto it = by_canonical_.find(canonical);
-  if (it != by_canonical_.end()) {
+  if (auto ref = FindRefLocked(canonical)) {
     *created = false;
-    return it->second;
+    return ids_[*ref];
   }
   SeriesId id = hash_(canonical);
-  while (by_id_.count(id)) ++id;  // collision: probe to the next free id
-  AddLocked(id, key, canonical);
+  while (by_id_.contains(id)) ++id;  // collision: probe to the next free id
+  AddLocked(id, canonical);
   *created = true;
   return id;
 }
 
 Status SeriesIndex::Register(SeriesId id, const std::string& canonical) {
   std::unique_lock lock(mu_);
-  auto by_id = by_id_.find(id);
-  if (by_id != by_id_.end()) {
-    if (by_id->second.canonical == canonical) return Status::Ok();
+  if (auto ref = RefOfIdLocked(id)) {
+    if (keys_[*ref] == canonical) return Status::Ok();
+    auto key = SeriesKey::FromCanonical(keys_[*ref]);
     return Status::Corruption("series id " + std::to_string(id) + " is bound to two keys: " +
-                              by_id->second.key.ToString() + " and another");
+                              (key.ok() ? key->ToString() : std::string("?")) + " and another");
   }
-  if (by_canonical_.count(canonical)) {
-    return Status::Corruption("a series key is bound to two ids (" +
-                              std::to_string(by_canonical_[canonical]) + " and " +
-                              std::to_string(id) + ")");
+  if (auto ref = FindRefLocked(canonical)) {
+    return Status::Corruption("a series key is bound to two ids (" + std::to_string(ids_[*ref]) +
+                              " and " + std::to_string(id) + ")");
   }
-  KPIDB_ASSIGN_OR_RETURN(SeriesKey key, SeriesKey::FromCanonical(canonical));
-  AddLocked(id, std::move(key), canonical);
+  KPIDB_RETURN_IF_ERROR(SeriesKey::FromCanonical(canonical).status());
+  AddLocked(id, canonical);
   return Status::Ok();
 }
 
-void SeriesIndex::AddLocked(SeriesId id, SeriesKey key, std::string canonical) {
-  InsertSorted(&postings_[MetricPostingKey(key.metric)], id);
-  label_values_["__name__"].insert(key.metric);
-  for (const Label& l : key.labels) {
-    InsertSorted(&postings_[LabelPostingKey(l)], id);
-    label_values_[l.name].insert(l.value);
+void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
+  const auto ref = static_cast<SeriesRef>(ids_.size());
+  const std::string_view stored = arena_->Copy(canonical);
+  ids_.push_back(id);
+  keys_.push_back(stored);
+  by_id_.emplace(id, ref);
+  by_canonical_.insert(ref);
+  auto add_posting = [&](std::string_view name, std::string_view value) {
+    std::string lookup;
+    lookup.reserve(name.size() + 1 + value.size());
+    lookup.append(name).push_back('\0');
+    lookup.append(value);
+    auto it = postings_.find(lookup);
+    if (it == postings_.end()) {
+      const std::string_view key = arena_->Copy(lookup);
+      it = postings_.emplace(key, PostingList{}).first;
+      const std::string_view stored_name = key.substr(0, name.size());
+      values_by_name_[stored_name].push_back(key.substr(name.size() + 1));
+    }
+    it->second.push_back(ref);  // refs grow: the list stays sorted
+  };
+  ByteReader r(stored);
+  std::string_view metric;
+  r.GetLengthPrefixed(&metric);  // validated by the caller (FromCanonical or Canonical())
+  add_posting("__name__", metric);
+  while (!r.empty()) {
+    std::string_view name, value;
+    if (!r.GetLengthPrefixed(&name) || !r.GetLengthPrefixed(&value)) break;
+    add_posting(name, value);
   }
-  by_canonical_.emplace(canonical, id);
-  by_id_.emplace(id, Entry{std::move(key), std::move(canonical)});
 }
 
 std::optional<SeriesKey> SeriesIndex::Key(SeriesId id) const {
   std::shared_lock lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
-  return it->second.key;
+  auto ref = RefOfIdLocked(id);
+  if (!ref) return std::nullopt;
+  auto key = SeriesKey::FromCanonical(keys_[*ref]);
+  if (!key.ok()) return std::nullopt;
+  return std::move(key).value();
 }
 
 std::optional<std::string> SeriesIndex::Canonical(SeriesId id) const {
   std::shared_lock lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
-  return it->second.canonical;
+  auto ref = RefOfIdLocked(id);
+  if (!ref) return std::nullopt;
+  return std::string(keys_[*ref]);
 }
 
 std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
                                                const Labels& equal_labels) const {
-  std::shared_lock lock(mu_);
-  std::vector<const std::vector<SeriesId>*> lists;
-  if (!metric.empty()) {
-    auto it = postings_.find(MetricPostingKey(metric));
-    if (it == postings_.end()) return {};
-    lists.push_back(&it->second);
-  }
-  for (const Label& l : equal_labels) {
-    auto it = postings_.find(LabelPostingKey(l));
-    if (it == postings_.end()) return {};
-    lists.push_back(&it->second);
-  }
-  if (lists.empty()) {
-    std::vector<SeriesId> all;
-    all.reserve(by_id_.size());
-    for (const auto& [id, entry] : by_id_) all.push_back(id);
-    std::sort(all.begin(), all.end());
-    return all;
-  }
-  // Intersect shortest first, copying only the shortest.
-  std::sort(lists.begin(), lists.end(), [](auto* a, auto* b) { return a->size() < b->size(); });
-  std::vector<SeriesId> result = *lists[0];
-  for (size_t i = 1; i < lists.size() && !result.empty(); ++i) KeepIn(&result, lists[i]);
-  return result;
-}
-
-void SeriesIndex::KeepIn(std::vector<SeriesId>* ids, const std::vector<SeriesId>* postings) {
-  if (postings == nullptr) {
-    ids->clear();
-    return;
-  }
-  // A few ids against a long list: binary searches; else one merge.
-  const bool search = ids->size() * 16 < postings->size();
-  auto from = postings->begin();
-  auto kept = ids->begin();
-  for (SeriesId id : *ids) {
-    if (search) {
-      from = std::lower_bound(from, postings->end(), id);
-    } else {
-      while (from != postings->end() && *from < id) ++from;
+  std::vector<std::pair<std::string_view, std::string_view>> equal;
+  if (!metric.empty()) equal.emplace_back("__name__", metric);
+  for (const Label& l : equal_labels) equal.emplace_back(l.name, l.value);
+  std::vector<SeriesRef> refs;
+  if (equal.empty()) {
+    refs = AllRefs();
+  } else {
+    std::sort(equal.begin(), equal.end(), [&](const auto& a, const auto& b) {
+      return PostingsSize(a.first, a.second) < PostingsSize(b.first, b.second);
+    });
+    refs = Postings(equal[0].first, equal[0].second);
+    for (size_t i = 1; i < equal.size() && !refs.empty(); ++i) {
+      KeepInPostings(&refs, equal[i].first, equal[i].second);
     }
-    if (from == postings->end()) break;
-    if (*from == id) *kept++ = id;
   }
-  ids->erase(kept, ids->end());
+  return IdsOf(refs);
 }
 
-void SeriesIndex::KeepInPostings(std::vector<SeriesId>* ids, std::string_view name,
-                                 std::string_view value) const {
-  std::shared_lock lock(mu_);
-  KeepIn(ids, FindPostingsLocked(name, value));
-}
-
-const std::vector<SeriesId>* SeriesIndex::FindPostingsLocked(std::string_view name,
-                                                             std::string_view value) const {
-  auto it = postings_.find(name == "__name__"
-                               ? MetricPostingKey(value)
-                               : LabelPostingKey({std::string(name), std::string(value)}));
+const SeriesIndex::PostingList* SeriesIndex::FindPostingsLocked(std::string_view name,
+                                                                std::string_view value) const {
+  std::string lookup;
+  lookup.reserve(name.size() + 1 + value.size());
+  lookup.append(name).push_back('\0');
+  lookup.append(value);
+  auto it = postings_.find(std::string_view(lookup));
   return it == postings_.end() ? nullptr : &it->second;
 }
 
-std::vector<SeriesId> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
+std::vector<SeriesRef> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
   std::shared_lock lock(mu_);
-  const std::vector<SeriesId>* ids = FindPostingsLocked(name, value);
-  return ids == nullptr ? std::vector<SeriesId>{} : *ids;
+  const PostingList* refs = FindPostingsLocked(name, value);
+  return refs == nullptr ? std::vector<SeriesRef>{}
+                         : std::vector<SeriesRef>(refs->begin(), refs->end());
 }
 
 size_t SeriesIndex::PostingsSize(std::string_view name, std::string_view value) const {
   std::shared_lock lock(mu_);
-  const std::vector<SeriesId>* ids = FindPostingsLocked(name, value);
-  return ids == nullptr ? 0 : ids->size();
+  const PostingList* refs = FindPostingsLocked(name, value);
+  return refs == nullptr ? 0 : refs->size();
+}
+
+void SeriesIndex::KeepInPostings(std::vector<SeriesRef>* refs, std::string_view name,
+                                 std::string_view value) const {
+  std::shared_lock lock(mu_);
+  const PostingList* postings = FindPostingsLocked(name, value);
+  if (postings == nullptr) {
+    refs->clear();
+    return;
+  }
+  // A few refs against a long list: binary searches; else one merge.
+  const bool search = refs->size() * 16 < postings->size();
+  auto from = postings->begin();
+  auto kept = refs->begin();
+  for (SeriesRef ref : *refs) {
+    if (search) {
+      from = std::lower_bound(from, postings->end(), ref);
+    } else {
+      while (from != postings->end() && *from < ref) ++from;
+    }
+    if (from == postings->end()) break;
+    if (*from == ref) *kept++ = ref;
+  }
+  refs->erase(kept, refs->end());
+}
+
+void SeriesIndex::ForEachLabelValue(
+    std::string_view name,
+    const std::function<void(std::string_view, std::span<const SeriesRef>)>& fn) const {
+  std::shared_lock lock(mu_);
+  auto it = values_by_name_.find(name);
+  if (it == values_by_name_.end()) return;
+  for (std::string_view value : it->second) {
+    // The posting key "name\0value" lies just before the value in the arena.
+    const std::string_view key(value.data() - name.size() - 1, name.size() + 1 + value.size());
+    auto refs = postings_.find(key);
+    if (refs != postings_.end()) {
+      fn(value, std::span<const SeriesRef>(refs->second.data(), refs->second.size()));
+    }
+  }
+}
+
+void SeriesIndex::FilterByCanonical(std::vector<SeriesRef>* refs,
+                                    const std::function<bool(std::string_view)>& keep) const {
+  std::shared_lock lock(mu_);
+  auto kept = refs->begin();
+  for (SeriesRef ref : *refs) {
+    if (keep(keys_[ref])) *kept++ = ref;
+  }
+  refs->erase(kept, refs->end());
+}
+
+std::vector<SeriesId> SeriesIndex::IdsOf(std::span<const SeriesRef> refs) const {
+  std::vector<SeriesId> ids;
+  ids.reserve(refs.size());
+  {
+    std::shared_lock lock(mu_);
+    for (SeriesRef ref : refs) ids.push_back(ids_[ref]);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<SeriesRef> SeriesIndex::AllRefs() const {
+  std::shared_lock lock(mu_);
+  std::vector<SeriesRef> refs(ids_.size());
+  for (size_t i = 0; i < refs.size(); ++i) refs[i] = static_cast<SeriesRef>(i);
+  return refs;
 }
 
 std::vector<std::string> SeriesIndex::LabelNames() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> names;
-  for (const auto& [name, values] : label_values_) {
-    if (name != "__name__") names.push_back(name);
+  for (const auto& [name, values] : values_by_name_) {
+    if (name != "__name__") names.emplace_back(name);
   }
+  std::sort(names.begin(), names.end());
   return names;
 }
 
 std::vector<std::string> SeriesIndex::LabelValues(std::string_view name) const {
   std::shared_lock lock(mu_);
-  auto it = label_values_.find(name);
-  if (it == label_values_.end()) return {};
-  return {it->second.begin(), it->second.end()};
+  auto it = values_by_name_.find(name);
+  if (it == values_by_name_.end()) return {};
+  std::vector<std::string> values(it->second.begin(), it->second.end());
+  std::sort(values.begin(), values.end());
+  return values;
 }
 
 size_t SeriesIndex::size() const {
   std::shared_lock lock(mu_);
-  return by_id_.size();
+  return ids_.size();
 }
 
-std::vector<SeriesId> SeriesIndex::AllIds() const { return SelectEqual("", {}); }
+std::vector<SeriesId> SeriesIndex::AllIds() const {
+  std::vector<SeriesId> ids;
+  {
+    std::shared_lock lock(mu_);
+    ids = ids_;
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+size_t SeriesIndex::MemoryBytes() const {
+  std::shared_lock lock(mu_);
+  size_t bytes = arena_->bytes() + ids_.capacity() * sizeof(SeriesId) +
+                 keys_.capacity() * sizeof(std::string_view) +
+                 by_id_.capacity() * (sizeof(std::pair<SeriesId, SeriesRef>) + 1) +
+                 by_canonical_.capacity() * (sizeof(SeriesRef) + 1) +
+                 postings_.capacity() * (sizeof(std::pair<std::string_view, PostingList>) + 1);
+  for (const auto& [key, refs] : postings_) {
+    if (refs.size() > 3) bytes += refs.capacity() * sizeof(SeriesRef);
+  }
+  for (const auto& [name, values] : values_by_name_) bytes += values.capacity() * sizeof(std::string_view);
+  return bytes;
+}
 
 }  // namespace kpidb

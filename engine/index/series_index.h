@@ -1,5 +1,5 @@
 // The series index: canonical key <-> series id, and postings (label pair ->
-// series ids) for selecting series by matchers.
+// series) for selecting series by matchers.
 //
 // A series id is XXH3-64 of the canonical key. If that id is already bound to
 // a different key (a hash collision), the next free id (id+1, id+2, ...) is
@@ -7,17 +7,30 @@
 // engine's single write leader, and persisted (WAL, then series.log), so an
 // id never changes once written.
 //
-// Thread-safety: all methods are thread-safe (internal reader/writer lock).
+// Inside the index a series is a dense SeriesRef (0, 1, 2... in the order this
+// process learnt of it), which is never persisted. Postings lists hold refs,
+// so a new series appends to its lists (O(1)) instead of inserting its hash
+// in the middle of sorted id lists (O(n) moves each, O(n^2) for a metric of n
+// series at every open). Keys are kept once, in their canonical bytes, in an
+// append-only arena; SeriesKey values are decoded on demand.
+//
+// Thread-safety: all methods are thread-safe (internal reader/writer lock,
+// `mu_`, which guards every field below it). A SeriesRef stays valid for the
+// index's lifetime.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/container/inlined_vector.h>
+
+#include <cstdint>
 #include <functional>
-#include <map>
-#include <set>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "kpidb/series.h"
@@ -31,11 +44,18 @@ uint64_t HashCanonicalKey(std::string_view canonical);
 // The ids in both sorted lists, sorted.
 std::vector<SeriesId> IntersectSorted(const std::vector<SeriesId>& a, const std::vector<SeriesId>& b);
 
+// The value of label `name` in a canonical key ("" when absent; "__name__"
+// gives the metric), without decoding the key.
+std::string_view LabelValueInCanonical(std::string_view canonical, std::string_view name);
+
+using SeriesRef = uint32_t;
+
 class SeriesIndex {
  public:
   using HashFn = uint64_t (*)(std::string_view);
   // `hash` is replaceable so tests can force collisions.
-  explicit SeriesIndex(HashFn hash = &HashCanonicalKey) : hash_(hash) {}
+  explicit SeriesIndex(HashFn hash = &HashCanonicalKey);
+  ~SeriesIndex();
   SeriesIndex(const SeriesIndex&) = delete;
   SeriesIndex& operator=(const SeriesIndex&) = delete;
 
@@ -58,13 +78,31 @@ class SeriesIndex {
   // `equal_labels`; an empty metric matches any. Sorted by id.
   std::vector<SeriesId> SelectEqual(std::string_view metric, const Labels& equal_labels) const;
 
-  // Sorted ids of the series with label name=value (metric: "__name__").
-  std::vector<SeriesId> Postings(std::string_view name, std::string_view value) const;
+  // --- Refs, for selection (engine/query/selector.h). Lists of refs are
+  // sorted (ascending), as postings are.
+  // Refs of the series with label name=value (metric: "__name__").
+  std::vector<SeriesRef> Postings(std::string_view name, std::string_view value) const;
   // Postings(name, value).size(), without the copy.
   size_t PostingsSize(std::string_view name, std::string_view value) const;
-  // Keeps in *ids (sorted) those with label name=value, without copying the
-  // postings list (a metric's may hold millions of ids).
-  void KeepInPostings(std::vector<SeriesId>* ids, std::string_view name, std::string_view value) const;
+  // Keeps in *refs (sorted) those with label name=value, without copying the
+  // postings list (a metric's may hold millions of refs).
+  void KeepInPostings(std::vector<SeriesRef>* refs, std::string_view name,
+                      std::string_view value) const;
+  // Calls fn(value, refs) for every value of label `name` in use, in no
+  // particular order, under the index's shared lock: fn must not call back
+  // into the index.
+  void ForEachLabelValue(std::string_view name,
+                         const std::function<void(std::string_view value,
+                                                  std::span<const SeriesRef> refs)>& fn) const;
+  // Keeps in *refs those whose canonical key satisfies `keep` (called under
+  // the shared lock: it must not call back into the index).
+  void FilterByCanonical(std::vector<SeriesRef>* refs,
+                         const std::function<bool(std::string_view canonical)>& keep) const;
+  // The ids of refs, sorted by id.
+  std::vector<SeriesId> IdsOf(std::span<const SeriesRef> refs) const;
+  // Every ref: 0 .. size() - 1.
+  std::vector<SeriesRef> AllRefs() const;
+
   // Label names in use, sorted ("__name__" not included).
   std::vector<std::string> LabelNames() const;
   // Values of a label in use, sorted; "__name__" gives the metric names.
@@ -73,31 +111,47 @@ class SeriesIndex {
   size_t size() const;
   // Every id, sorted.
   std::vector<SeriesId> AllIds() const;
+  // Approximate heap bytes held (keys, maps, postings), for Stats.
+  size_t MemoryBytes() const;
 
  private:
-  struct Entry {
-    SeriesKey key;
-    std::string canonical;
-  };
-  void AddLocked(SeriesId id, SeriesKey key, std::string canonical);
-  // REQUIRES mu_ (shared). The postings of name=value, or null.
-  const std::vector<SeriesId>* FindPostingsLocked(std::string_view name, std::string_view value) const;
-  static void KeepIn(std::vector<SeriesId>* ids, const std::vector<SeriesId>* postings);
-
-  // Lets by_canonical_ be searched with a string_view, without a copy.
-  struct StringHash {
+  class Arena;
+  using PostingList = absl::InlinedVector<SeriesRef, 3>;
+  // Hashes and compares refs by their canonical key, and finds a ref by a
+  // canonical key given as a string_view (heterogeneous lookup).
+  struct CanonicalHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    const SeriesIndex* index;
+    size_t operator()(SeriesRef ref) const;
+    size_t operator()(std::string_view canonical) const;
   };
+  struct CanonicalEq {
+    using is_transparent = void;
+    const SeriesIndex* index;
+    bool operator()(SeriesRef a, SeriesRef b) const { return a == b; }
+    bool operator()(SeriesRef a, std::string_view b) const;
+    bool operator()(std::string_view a, SeriesRef b) const { return (*this)(b, a); }
+  };
+
+  // REQUIRES mu_ held exclusively.
+  void AddLocked(SeriesId id, std::string_view canonical);
+  // REQUIRES mu_ (shared). The postings of name=value, or null.
+  const PostingList* FindPostingsLocked(std::string_view name, std::string_view value) const;
+  std::optional<SeriesRef> FindRefLocked(std::string_view canonical) const;
+  std::optional<SeriesRef> RefOfIdLocked(SeriesId id) const;
 
   const HashFn hash_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<SeriesId, Entry> by_id_;
-  std::unordered_map<std::string, SeriesId, StringHash, std::equal_to<>> by_canonical_;
-  // postings_[metric] and postings_["\x01" name "\x00" value]: sorted ids.
-  std::unordered_map<std::string, std::vector<SeriesId>> postings_;
-  // label name ("__name__" for metrics) -> its values in use.
-  std::map<std::string, std::set<std::string>, std::less<>> label_values_;
+  std::unique_ptr<Arena> arena_;           // canonical keys and posting keys
+  std::vector<SeriesId> ids_;              // ref -> id
+  std::vector<std::string_view> keys_;     // ref -> canonical key (in arena_)
+  absl::flat_hash_map<SeriesId, SeriesRef> by_id_;
+  absl::flat_hash_set<SeriesRef, CanonicalHash, CanonicalEq> by_canonical_;
+  // "name\0value" (the metric under "__name__") -> refs, ascending. Keys point
+  // into arena_.
+  absl::flat_hash_map<std::string_view, PostingList> postings_;
+  // label name -> its values in use (views into the posting keys), unsorted.
+  absl::flat_hash_map<std::string_view, std::vector<std::string_view>> values_by_name_;
 };
 
 }  // namespace kpidb

@@ -3,24 +3,16 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <bit>
 #include <iterator>
 
 namespace kpidb::query {
-namespace {
-
-std::string_view LabelValue(const SeriesKey& key, std::string_view name) {
-  for (const Label& l : key.labels) {
-    if (l.name == name) return l.value;
-  }
-  return "";
-}
-
-}  // namespace
 
 Result<CompiledMatcher> CompiledMatcher::Compile(const LabelMatcher& matcher,
                                                  std::string_view field) {
   const std::string f(field);
-  if (!IsValidLabelName(matcher.name)) {
+  // "__name__" matches the metric, as in Prometheus ({__name__=~"kpi_.*"}).
+  if (matcher.name != "__name__" && !IsValidLabelName(matcher.name)) {
     return Status::InvalidArgument(f + ".name: invalid label name \"" + matcher.name + "\"");
   }
   CompiledMatcher m;
@@ -56,11 +48,20 @@ Result<std::vector<CompiledMatcher>> CompileSelector(const Selector& selector,
     return Status::InvalidArgument(f + ".metric: invalid metric name \"" + selector.metric + "\"");
   }
   std::vector<CompiledMatcher> out;
+  bool narrows = !selector.metric.empty();
   for (size_t i = 0; i < selector.matchers.size(); ++i) {
     KPIDB_ASSIGN_OR_RETURN(
         CompiledMatcher m,
         CompiledMatcher::Compile(selector.matchers[i], f + ".matchers[" + std::to_string(i) + "]"));
+    narrows = narrows || !m.matches_empty();
     out.push_back(std::move(m));
+  }
+  // As Prometheus refuses {} and {x=""}: such a selector would read every
+  // series.
+  if (!narrows) {
+    return Status::InvalidArgument(
+        f + ": selects every series; give a metric or a matcher that does not match the empty "
+            "string (e.g. {__name__=~\"kpi_.+\"})");
   }
   return out;
 }
@@ -69,8 +70,8 @@ Result<std::vector<SeriesId>> SelectSeries(const SeriesIndex& index, const Selec
                                            const std::vector<CompiledMatcher>& matchers,
                                            size_t max_series) {
   // Equalities (the metric, name="value"): copy the shortest postings list
-  // and keep its ids that are in the others, which are not copied (a
-  // metric's may hold millions of ids).
+  // and keep its refs that are in the others, which are not copied (a
+  // metric's may hold millions of refs).
   std::vector<std::pair<std::string_view, std::string_view>> equal;
   if (!selector.metric.empty()) equal.emplace_back("__name__", selector.metric);
   for (const CompiledMatcher& m : matchers) {
@@ -83,7 +84,7 @@ Result<std::vector<SeriesId>> SelectSeries(const SeriesIndex& index, const Selec
   std::vector<size_t> order(equal.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes[a] < sizes[b]; });
-  std::vector<SeriesId> candidates;
+  std::vector<SeriesRef> candidates;
   bool constrained = !equal.empty();
   for (size_t k = 0; k < order.size(); ++k) {
     const auto& [name, value] = equal[order[k]];
@@ -92,57 +93,64 @@ Result<std::vector<SeriesId>> SelectSeries(const SeriesIndex& index, const Selec
     } else {
       index.KeepInPostings(&candidates, name, value);
     }
-    if (candidates.empty()) return candidates;
+    if (candidates.empty()) return std::vector<SeriesId>{};
   }
   // Other matchers requiring the label (regular expressions, != ""): a few
-  // candidates are checked one by one; else the postings of every matching
-  // value are united and intersected.
+  // candidates are checked one by one; else every value of the label is
+  // matched once and the refs of the matching values marked in a bitmap, so
+  // the cost is linear in values plus series, whatever their number.
   constexpr size_t kCheckEachUpTo = 1024;
   for (const CompiledMatcher& m : matchers) {
     if (m.matches_empty() || m.matcher().op == MatchOp::kEqual) continue;
     if (constrained && candidates.size() <= kCheckEachUpTo) {
-      std::vector<SeriesId> kept;
-      for (SeriesId id : candidates) {
-        auto key = index.Key(id);
-        if (key && m.Matches(LabelValue(*key, m.name()))) kept.push_back(id);
-      }
-      candidates.swap(kept);
+      index.FilterByCanonical(&candidates, [&](std::string_view canonical) {
+        return m.Matches(LabelValueInCanonical(canonical, m.name()));
+      });
     } else {
-      std::vector<SeriesId> matching;
-      for (const std::string& value : index.LabelValues(m.name())) {
-        if (!m.Matches(value)) continue;
-        std::vector<SeriesId> ids = index.Postings(m.name(), value);
-        std::vector<SeriesId> merged;
-        std::set_union(matching.begin(), matching.end(), ids.begin(), ids.end(),
-                       std::back_inserter(merged));
-        matching.swap(merged);
+      std::vector<uint64_t> bits((index.size() + 63) / 64);
+      size_t marked = 0;
+      index.ForEachLabelValue(m.name(), [&](std::string_view value, std::span<const SeriesRef> refs) {
+        if (!m.Matches(value)) return;
+        for (SeriesRef ref : refs) {
+          if (ref / 64 >= bits.size()) bits.resize(ref / 64 + 1);  // a series added meanwhile
+          bits[ref / 64] |= uint64_t{1} << (ref % 64);
+        }
+        marked += refs.size();
+      });
+      auto marked_ref = [&](SeriesRef ref) {
+        return ref / 64 < bits.size() && (bits[ref / 64] >> (ref % 64) & 1) != 0;
+      };
+      if (constrained) {
+        std::erase_if(candidates, [&](SeriesRef ref) { return !marked_ref(ref); });
+      } else {
+        candidates.clear();
+        candidates.reserve(marked);
+        for (size_t w = 0; w < bits.size(); ++w) {
+          for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+            candidates.push_back(static_cast<SeriesRef>(w * 64 + std::countr_zero(word)));
+          }
+        }
       }
-      candidates = constrained ? IntersectSorted(candidates, matching) : std::move(matching);
     }
     constrained = true;
-    if (candidates.empty()) return candidates;
+    if (candidates.empty()) return std::vector<SeriesId>{};
   }
-  if (!constrained) candidates = index.AllIds();
+  if (!constrained) candidates = index.AllRefs();
   // Matchers that also accept a missing label: check each candidate.
-  bool filter = std::any_of(matchers.begin(), matchers.end(),
-                            [](const CompiledMatcher& m) { return m.matches_empty(); });
+  const bool filter = std::any_of(matchers.begin(), matchers.end(),
+                                  [](const CompiledMatcher& m) { return m.matches_empty(); });
   if (filter) {
-    std::vector<SeriesId> kept;
-    for (SeriesId id : candidates) {
-      auto key = index.Key(id);
-      if (!key) continue;
-      bool all = std::all_of(matchers.begin(), matchers.end(), [&](const CompiledMatcher& m) {
-        return !m.matches_empty() || m.Matches(LabelValue(*key, m.name()));
+    index.FilterByCanonical(&candidates, [&](std::string_view canonical) {
+      return std::all_of(matchers.begin(), matchers.end(), [&](const CompiledMatcher& m) {
+        return !m.matches_empty() || m.Matches(LabelValueInCanonical(canonical, m.name()));
       });
-      if (all) kept.push_back(id);
-    }
-    candidates.swap(kept);
+    });
   }
   if (candidates.size() > max_series) {
     return Status::ResourceExhausted("selector matches " + std::to_string(candidates.size()) +
                                      " series, over max_series=" + std::to_string(max_series));
   }
-  return candidates;
+  return index.IdsOf(candidates);
 }
 
 }  // namespace kpidb::query
