@@ -84,6 +84,9 @@ v1::QueryRangeRequest ToProto(const query::Query& q) {
   r.set_timeout_ms(static_cast<uint32_t>(std::min<int64_t>(q.limits.timeout.count(), UINT32_MAX)));
   r.set_max_series(q.limits.max_series);
   r.set_max_points(q.limits.max_points);
+  r.set_max_buckets(q.limits.max_buckets);
+  r.set_max_memory_bytes(q.limits.max_memory_bytes);
+  if (!q.use_precomputed) r.set_use_precomputed(false);
   return r;
 }
 

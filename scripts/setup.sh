@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake ninja-build ccache pkg-config tzdata python3
           liblz4-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
-          libabsl-dev libre2-dev
-          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
+          libabsl-dev libre2-dev libcli11-dev nlohmann-json3-dev
+          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+          python3-grpcio python3-protobuf)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,8 @@
 // kpidb-server configuration: flags, optionally a config file of the same
-// names (`name = value` lines, '#' comments; flags win), and --help text
-// that documents every one.
+// names (`name = value` lines, '#' comments, CLI11's TOML/INI form; flags
+// win), and --help text that documents every one with its default (taken
+// from the fields below and from EngineOptions / QueryLimits). Parsed by
+// CLI11 from one table of options (config.cc).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +20,10 @@ inline constexpr char kDefaultListen[] = "127.0.0.1:7411";
 struct ServerConfig {
   std::string listen = kDefaultListen;
   std::string data_dir = "./kpidb-data";
-  size_t max_message_bytes = 64u << 20;  // one request or response message
+  size_t max_message_bytes = 64u << 20;  // one request message
+  // One response message: under a default gRPC client's 4 MiB receive limit
+  // (grpcio, grpc-go and grpcurl refuse larger ones).
+  size_t max_response_message_bytes = 4u << 20;
   uint32_t workers = 8;                  // threads running engine calls
   // Queries estimated to read at most this many points run on gRPC's thread
   // (no hand-off to a worker); 0: every query on the workers.

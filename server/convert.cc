@@ -130,6 +130,11 @@ Result<query::Query> ToQuery(const v1::QueryRangeRequest& r, const query::QueryL
   }
   if (r.max_series() > 0) q.limits.max_series = std::min<size_t>(q.limits.max_series, r.max_series());
   if (r.max_points() > 0) q.limits.max_points = std::min<size_t>(q.limits.max_points, r.max_points());
+  if (r.max_buckets() > 0) q.limits.max_buckets = std::min<size_t>(q.limits.max_buckets, r.max_buckets());
+  if (r.max_memory_bytes() > 0) {
+    q.limits.max_memory_bytes = std::min<size_t>(q.limits.max_memory_bytes, r.max_memory_bytes());
+  }
+  if (r.has_use_precomputed()) q.use_precomputed = r.use_precomputed();
   return q;
 }
 

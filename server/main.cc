@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(config.max_message_bytes, INT32_MAX)));
-  builder.SetMaxSendMessageSize(static_cast<int>(std::min<size_t>(config.max_message_bytes, INT32_MAX)));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(std::min<size_t>(config.max_response_message_bytes, INT32_MAX)));
   builder.RegisterService(&write_service);
   builder.RegisterService(&query_service);
   builder.RegisterService(&admin_service);

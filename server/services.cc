@@ -43,6 +43,27 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, ServerC
   return reactor;
 }
 
+// How many points of `series` fit in one response message of at most
+// `limit` bytes, at worst: a packed int64 takes at most 10 bytes, a double 8,
+// and each packed field a tag and a length of at most 6 bytes.
+size_t PointsPerMessage(const query::ResultSeries& series, size_t limit) {
+  v1::QueryRangeResponse header;
+  header.set_metric(series.metric);
+  SetLabels(series.labels, header.mutable_labels());
+  const size_t fixed = header.ByteSizeLong() + 2 * 6;
+  return fixed + 18 < limit ? (limit - fixed) / 18 : 1;
+}
+
+// A unary response must fit in one message a default client can read.
+Status CheckResponseSize(const google::protobuf::Message& response, size_t limit,
+                         std::string_view narrow) {
+  const size_t bytes = response.ByteSizeLong();
+  if (bytes <= limit) return Status::Ok();
+  return Status::ResourceExhausted("the response would be " + std::to_string(bytes) +
+                                   " bytes, over max_response_message_bytes=" + std::to_string(limit) +
+                                   "; " + std::string(narrow));
+}
+
 Status ApplyWrite(Engine& engine, const v1::WriteRequest& request, v1::WriteResponse* response) {
   const WriteBatch batch = ToWriteBatch(request);
   KPIDB_RETURN_IF_ERROR(engine.Write(batch));
@@ -272,9 +293,10 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
 
   void Run(const query::Query& q) {
     // A series larger than a message continues in the next messages, with
-    // the same metric and labels.
-    const size_t per_message = std::max<size_t>(1, ctx_.config.max_message_bytes / 32);
+    // the same metric and labels: every message stays within
+    // max_response_message_bytes, which a default gRPC client can read.
     Status s = ctx_.engine.Query(q, [&](query::ResultSeries&& r) -> Status {
+      const size_t per_message = PointsPerMessage(r, ctx_.config.max_response_message_bytes);
       for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
         const size_t n = std::min(per_message, r.timestamps_ms.size() - from);
         v1::QueryRangeResponse message;
@@ -363,7 +385,8 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerConte
       out->set_metric(key.metric);
       SetLabels(key.labels, out->mutable_labels());
     }
-    return Status::Ok();
+    return CheckResponseSize(*response, ctx_.config.max_response_message_bytes,
+                             "narrow the selector or set limit");
   });
 }
 
@@ -374,7 +397,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::LabelNames(grpc::CallbackServerConte
     for (const std::string& name : ctx_.engine.LabelNames(request->metric())) {
       response->add_names(name);
     }
-    return Status::Ok();
+    return CheckResponseSize(*response, ctx_.config.max_response_message_bytes, "give a metric");
   });
 }
 
@@ -386,7 +409,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::LabelValues(grpc::CallbackServerCont
     for (const std::string& v : ctx_.engine.LabelValues(request->name(), request->metric())) {
       response->add_values(v);
     }
-    return Status::Ok();
+    return CheckResponseSize(*response, ctx_.config.max_response_message_bytes, "give a metric");
   });
 }
 

@@ -210,9 +210,9 @@ TEST(ServerE2E, LargeResultsStreamWholeInlineAndOnWorkers) {
   for (const char* inline_points : {"100000000", "0"}) {
     SCOPED_TRACE(std::string("--inline-query-points ") + inline_points);
     TempDir dir;
-    // 1 MiB messages: 32,768 points each.
+    // 1 MiB response messages: 58,252 points of at most 18 bytes each.
     ServerProcess server(dir.path(), {"--inline-query-points", inline_points,
-                                      "--max-message-bytes", "1048576"});
+                                      "--max-response-message-bytes", "1048576"});
     auto client = Connect(server);
     Reference ref;
     for (int part = 0; part < 12; ++part) {
@@ -239,7 +239,7 @@ TEST(ServerE2E, LargeResultsStreamWholeInlineAndOnWorkers) {
       return Status::Ok();
     });
     ASSERT_TRUE(s.ok()) << s.ToString();
-    EXPECT_EQ(messages, 19u);  // 600,000 points (8.4 MB) in messages of 32,768
+    EXPECT_EQ(messages, 11u);  // 600,000 points (~8 MB) in messages of 58,252
     ASSERT_EQ(back, ref);
     auto stats = client->Stats();
     ASSERT_TRUE(stats.ok());
@@ -526,6 +526,40 @@ TEST_F(ServerErrors, BadQueriesGetInvalidArgumentNamingTheField) {
   auto none = client_->QueryRange(q);
   ASSERT_TRUE(none.ok()) << none.status().ToString();
   EXPECT_TRUE(none->empty());
+}
+
+TEST_F(ServerErrors, EveryQueryLimitTheClientOffersReachesTheServer) {
+  WriteBatch batch;
+  SeriesPoints sp{"kpi_visits", {{"channel", "web"}}, {}, {}};
+  for (int i = 0; i < 200; ++i) {
+    sp.timestamps_ms.push_back(kBase + i * 60'000);
+    sp.values.push_back(i);
+  }
+  batch.series.push_back(sp);
+  ASSERT_TRUE(client_->Write(batch).ok());
+  Query q;
+  q.selector.metric = "kpi_visits";
+  q.start_ms = kBase;
+  q.end_ms = kBase + 200 * 60'000;
+  q.step.step_ms = 60'000;
+  q.aggregation = query::Aggregation::kSum;
+  q.limits.max_buckets = 10;  // the grid has 200
+  auto r = client_->QueryRange(q);
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("max_buckets (10)"), std::string::npos) << r.status().message();
+  q.limits.max_buckets = 1'000'000;
+  q.limits.max_memory_bytes = 100;
+  r = client_->QueryRange(q);
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("max_memory_bytes"), std::string::npos) << r.status().message();
+  // use_precomputed = false reads every point: the same answer.
+  q.limits.max_memory_bytes = 1u << 30;
+  auto with = client_->QueryRange(q);
+  q.use_precomputed = false;
+  auto without = client_->QueryRange(q);
+  ASSERT_TRUE(with.ok() && without.ok());
+  ASSERT_EQ(with->size(), 1u);
+  EXPECT_EQ((*with)[0].values, (*without)[0].values);
 }
 
 TEST(ServerE2E, AnUnreachableServerIsUnavailable) {

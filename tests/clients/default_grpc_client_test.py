@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""kpidb-server as a client nobody here wrote sees it: Python's grpcio (Debian's
+python3-grpcio) at its default settings, which refuses any received message over
+4 MiB, with stubs generated from proto/kpidb/v1/kpidb.proto by protoc.
+
+Usage (CTest "default_grpc_client"): default_grpc_client_test.py SERVER_BIN GEN_DIR
+GEN_DIR holds kpidb/v1/kpidb_pb2.py. The server listens on 127.0.0.1 on an ephemeral
+port with a temporary data dir, and is stopped by its own PID."""
+import math
+import os
+import random
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SERVER_BIN = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+del sys.argv[1:3]
+
+import grpc  # noqa: E402
+from kpidb.v1 import kpidb_pb2 as pb  # noqa: E402
+
+T0 = 1_767_225_600_000
+
+
+def random_double(rng):
+    """Any finite double, from its bits: every bit must come back."""
+    while True:
+        v = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        if math.isfinite(v):
+            return v
+
+
+def bits(v):
+    return struct.pack("<d", v)
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="kpidb-grpcio-")
+        self.proc = subprocess.Popen(
+            [SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", self.dir + "/data",
+             "--wal-sync", "none"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError("server did not start: " + repr(line))
+        self.address = line.split()[-1]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def selector(metric="", **labels):
+    s = pb.Selector(metric=metric)
+    for name, value in labels.items():
+        op, v = value if isinstance(value, tuple) else (pb.EQ, value)
+        s.matchers.add(name=name, op=op, value=v)
+    return s
+
+
+class DefaultGrpcioClient(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.channel = grpc.insecure_channel(cls.server.address)  # every default
+        ser = lambda m: m.SerializeToString()  # noqa: E731
+        cls.write = cls.channel.unary_unary(
+            "/kpidb.v1.WriteService/Write", request_serializer=ser,
+            response_deserializer=pb.WriteResponse.FromString)
+        cls.query = cls.channel.unary_stream(
+            "/kpidb.v1.QueryService/QueryRange", request_serializer=ser,
+            response_deserializer=pb.QueryRangeResponse.FromString)
+        cls.list_series = cls.channel.unary_unary(
+            "/kpidb.v1.QueryService/ListSeries", request_serializer=ser,
+            response_deserializer=pb.ListSeriesResponse.FromString)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.server.stop()
+
+    def write_series(self, metric, labels, timestamps, values, batch=100_000):
+        for i in range(0, len(timestamps), batch):
+            req = pb.WriteRequest()
+            s = req.series.add(metric=metric)
+            for name, value in labels.items():
+                s.labels.add(name=name, value=value)
+            s.timestamps_ms.extend(timestamps[i:i + batch])
+            s.values.extend(values[i:i + batch])
+            self.write(req, timeout=60)
+
+    def test_a_raw_query_of_a_20_mb_series_is_read_whole_and_bit_exact(self):
+        rng = random.Random(7)
+        n = 1_200_000  # ~20 MB of points: five times a default client's message limit
+        ts = sorted(rng.sample(range(T0, T0 + 400 * n), n))
+        vs = [random_double(rng) for _ in range(n)]
+        vs[0], vs[1] = -0.0, 51.846000000000004
+        self.write_series("kpi_big", {"channel": "email"}, ts, vs)
+        got_ts, got_vs, messages = [], [], 0
+        for m in self.query(pb.QueryRangeRequest(selector=selector("kpi_big"), start_ms=T0,
+                                                 end_ms=T0 + 400 * n + 1), timeout=120):
+            messages += 1
+            self.assertLessEqual(m.ByteSize(), 4 << 20)
+            self.assertEqual(m.metric, "kpi_big")
+            self.assertEqual([(l.name, l.value) for l in m.labels], [("channel", "email")])
+            got_ts.extend(m.timestamps_ms)
+            got_vs.extend(m.values)
+        self.assertGreater(messages, 4)
+        self.assertEqual(got_ts, ts)
+        self.assertEqual([bits(v) for v in got_vs], [bits(v) for v in vs])
+
+    def test_an_empty_selector_is_invalid_argument(self):
+        with self.assertRaises(grpc.RpcError) as e:
+            list(self.query(pb.QueryRangeRequest(selector=pb.Selector(), start_ms=T0,
+                                                 end_ms=T0 + 1000), timeout=30))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("selects every series", e.exception.details())
+
+    def test_a_name_matcher_selects_several_metrics(self):
+        for metric in ("kpi_visits", "kpi_cac", "other_metric"):
+            self.write_series(metric, {"channel": "web"}, [T0 + 1000], [2.5])
+        got = [m.metric for m in self.query(pb.QueryRangeRequest(
+            selector=selector(__name__=(pb.RE, "kpi_(visits|cac)")), start_ms=T0,
+            end_ms=T0 + 2000), timeout=30)]
+        self.assertEqual(got, ["kpi_cac", "kpi_visits"])
+
+    def test_a_listing_too_large_for_one_message_is_resource_exhausted(self):
+        req = pb.WriteRequest()
+        for i in range(60_000):
+            s = req.series.add(metric="kpi_many")
+            s.labels.add(name="unit", value="u%06d" % i)
+            s.labels.add(name="padding", value="x" * 60)
+            s.timestamps_ms.append(T0)
+            s.values.append(1.0)
+        self.write(req, timeout=60)
+        with self.assertRaises(grpc.RpcError) as e:
+            self.list_series(pb.ListSeriesRequest(selector=selector("kpi_many")), timeout=60)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("max_response_message_bytes", e.exception.details())
+        small = self.list_series(pb.ListSeriesRequest(
+            selector=selector("kpi_many", unit=(pb.RE, "u00000[0-9]"))), timeout=60)
+        self.assertEqual(len(small.series), 10)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
