@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <nlohmann/json.hpp>
+
 namespace kpidb::bench {
 namespace {
 
@@ -52,70 +54,26 @@ double RoundTo(double x, int digits) {
   return std::nearbyint(x * scale) / scale;
 }
 
-// A minimal reader for gen_kpi.py's header line:
+// gen_kpi.py's header line, parsed as the JSON it is (escapes and all):
 // {"metric": "kpi_x", "labels": {"channel": "email", ...}, "n": 17280}
-class HeaderParser {
- public:
-  explicit HeaderParser(const std::string& line) : s_(line) {}
-
-  bool Parse(KpiSeries* series, uint64_t* n) {
-    if (!Expect('{')) return false;
-    while (true) {
-      std::string key;
-      if (!String(&key) || !Expect(':')) return false;
-      if (key == "metric") {
-        if (!String(&series->metric)) return false;
-      } else if (key == "labels") {
-        if (!Expect('{')) return false;
-        if (!Peek('}')) {
-          do {
-            std::string name, value;
-            if (!String(&name) || !Expect(':') || !String(&value)) return false;
-            series->labels.emplace_back(std::move(name), std::move(value));
-          } while (Accept(','));
-        }
-        if (!Expect('}')) return false;
-      } else if (key == "n") {
-        SkipSpace();
-        char* end = nullptr;
-        *n = std::strtoull(s_.c_str() + pos_, &end, 10);
-        if (end == s_.c_str() + pos_) return false;
-        pos_ = static_cast<size_t>(end - s_.c_str());
-      } else {
-        return false;
-      }
-      if (!Accept(',')) break;
-    }
-    return Expect('}');
+Status ParseHeader(const std::string& line, KpiSeries* series, uint64_t* n) {
+  const nlohmann::json header = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object()) return Status::Corruption("not a JSON object");
+  auto metric = header.find("metric");
+  auto labels = header.find("labels");
+  auto count = header.find("n");
+  if (metric == header.end() || !metric->is_string()) return Status::Corruption("\"metric\": not a string");
+  if (labels == header.end() || !labels->is_object()) return Status::Corruption("\"labels\": not an object");
+  if (count == header.end() || !count->is_number_unsigned()) return Status::Corruption("\"n\": not a count");
+  if (header.size() != 3) return Status::Corruption("unexpected keys besides metric, labels and n");
+  series->metric = metric->get<std::string>();
+  for (const auto& [name, value] : labels->items()) {
+    if (!value.is_string()) return Status::Corruption("label \"" + name + "\": not a string");
+    series->labels.emplace_back(name, value.get<std::string>());
   }
-
- private:
-  void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
-  }
-  bool Peek(char c) {
-    SkipSpace();
-    return pos_ < s_.size() && s_[pos_] == c;
-  }
-  bool Accept(char c) {
-    if (!Peek(c)) return false;
-    ++pos_;
-    return true;
-  }
-  bool Expect(char c) { return Accept(c); }
-  bool String(std::string* out) {
-    if (!Expect('"')) return false;
-    out->clear();
-    while (pos_ < s_.size() && s_[pos_] != '"') {
-      if (s_[pos_] == '\\' && pos_ + 1 < s_.size()) ++pos_;  // simple escapes only
-      out->push_back(s_[pos_++]);
-    }
-    return Expect('"');
-  }
-
-  const std::string& s_;
-  size_t pos_ = 0;
-};
+  *n = count->get<uint64_t>();
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -131,8 +89,8 @@ Result<std::vector<KpiSeries>> LoadKpiBin(const std::string& path) {
     std::string line = data.substr(pos, newline - pos);
     KpiSeries series;
     uint64_t n = 0;
-    if (!HeaderParser(line).Parse(&series, &n)) {
-      return Status::Corruption(path + ": bad header line at " + std::to_string(pos));
+    if (Status s = ParseHeader(line, &series, &n); !s.ok()) {
+      return Status::Corruption(path + ": bad header line at " + std::to_string(pos) + ": " + s.message());
     }
     pos = newline + 1;
     if (n > (data.size() - pos) / 16) return Status::Corruption(path + ": series truncated at " + std::to_string(pos));
