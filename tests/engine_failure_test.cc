@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "engine/core/engine_core.h"
 #include "engine/wal/series_log.h"
@@ -126,6 +127,77 @@ TEST(SeriesLog, LargeAppendsAreSplitIntoReadableRecords) {
   auto log = SeriesLog::Open(path, [](std::string_view) {}, &back);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ(back, defs);
+}
+
+}  // namespace
+}  // namespace kpidb
+
+namespace kpidb {
+namespace {
+
+// Memory running out on the write path (injected in the head's block
+// allocation) refuses the writes of the group with RESOURCE_EXHAUSTED, wakes
+// every writer of it, leaves nothing of them in the engine (neither points
+// nor new series, live or after a restart), and the engine goes on serving.
+TEST(EngineFailure, OutOfMemoryRefusesTheGroupWholeAndTheEngineKeepsServing) {
+  TempDir dir;
+  EngineOptions o;
+  o.logger = [](std::string_view) {};
+  o.group_commit_wait_us = 2000;  // writers that are already in Write() join one group
+  {
+    auto e = EngineCore::Open(dir.path(), o);
+    ASSERT_TRUE(e.ok());
+    EngineCore& engine = **e;
+    ASSERT_TRUE(engine.Write(Batch(0, 10)).ok());
+
+    engine.head_memory().FailAllocationsForTest(true);
+    constexpr int kWriters = 6;
+    std::vector<Status> statuses(kWriters);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        WriteBatch b;
+        // New series, and more points of the existing one than its first
+        // block holds: both need head memory.
+        b.series.push_back({"kpi_oom", {{"writer", std::to_string(w)}}, {1, 2, 3}, {1, 2, 3}});
+        WriteBatch more = Batch(1000 + 100 * w, 100);
+        b.series.push_back(more.series[0]);
+        statuses[w] = engine.Write(b);
+      });
+    }
+    for (auto& t : writers) t.join();  // every writer woken: none hangs
+    for (const Status& s : statuses) {
+      EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
+      EXPECT_NE(s.message().find("nothing was written"), std::string::npos) << s.message();
+    }
+    for (int w = 0; w < kWriters; ++w) {
+      EXPECT_FALSE(engine.FindSeries("kpi_oom", {{"writer", std::to_string(w)}}).has_value());
+    }
+    auto id = engine.FindSeries("kpi_f", {{"k", "v"}});
+    ASSERT_TRUE(id.has_value());
+    auto data = engine.Read(*id, INT64_MIN, INT64_MAX - 1);
+    ASSERT_TRUE(data.ok());
+    EXPECT_EQ(data->timestamps_ms.size(), 10u);  // only the first write
+
+    // Memory is back: the engine serves as before.
+    engine.head_memory().FailAllocationsForTest(false);
+    ASSERT_TRUE(engine.Write(Batch(5000, 50)).ok());
+    data = engine.Read(*id, INT64_MIN, INT64_MAX - 1);
+    ASSERT_TRUE(data.ok());
+    EXPECT_EQ(data->timestamps_ms.size(), 60u);
+    EXPECT_EQ(engine.GetStats().series, 1u);
+    ASSERT_TRUE(engine.Close().ok());
+  }
+  // The refused writes were never logged: a restart does not bring them back.
+  auto e = EngineCore::Open(dir.path(), o);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ((*e)->GetStats().series, 1u);
+  auto id = (*e)->FindSeries("kpi_f", {{"k", "v"}});
+  ASSERT_TRUE(id.has_value());
+  auto data = (*e)->Read(*id, INT64_MIN, INT64_MAX - 1);
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(data->timestamps_ms.size(), 60u);
+  ASSERT_TRUE((*e)->Flush().ok());  // a head holding refused series' empty entries flushes fine
 }
 
 }  // namespace

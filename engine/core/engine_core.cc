@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "engine/common/coding.h"
@@ -102,14 +103,18 @@ Status EngineCore::Write(const WriteBatch& batch) {
   } in_flight(writers_in_flight_);
   Writer w;
   w.batch = &batch;
-  KPIDB_RETURN_IF_ERROR(ValidateWriteBatch(batch, options_.limits, &w.keys));
-  // The expensive encoding happens here, in the caller's thread.
-  w.canonicals.reserve(batch.series.size());
-  w.encoded.reserve(batch.series.size());
-  for (size_t i = 0; i < batch.series.size(); ++i) {
-    w.canonicals.push_back(w.keys[i].Canonical());
-    w.encoded.push_back(EncodeWalPoints(batch.series[i].timestamps_ms, batch.series[i].values));
-    w.points += batch.series[i].timestamps_ms.size();
+  try {
+    KPIDB_RETURN_IF_ERROR(ValidateWriteBatch(batch, options_.limits, &w.keys));
+    // The expensive encoding happens here, in the caller's thread.
+    w.canonicals.reserve(batch.series.size());
+    w.encoded.reserve(batch.series.size());
+    for (size_t i = 0; i < batch.series.size(); ++i) {
+      w.canonicals.push_back(w.keys[i].Canonical());
+      w.encoded.push_back(EncodeWalPoints(batch.series[i].timestamps_ms, batch.series[i].values));
+      w.points += batch.series[i].timestamps_ms.size();
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("out of memory encoding the write; nothing was written");
   }
   w.record_bytes = 64;
   for (size_t i = 0; i < w.encoded.size(); ++i) {
@@ -141,6 +146,13 @@ Status EngineCore::Write(const WriteBatch& batch) {
 
   // This writer leads: it writes the whole group queued behind it.
   std::vector<Writer*> group;
+  try {
+    group.reserve(writers_.size());
+  } catch (const std::bad_alloc&) {
+    writers_.pop_front();
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+    return Status::ResourceExhausted("out of memory forming a write group; nothing was written");
+  }
   uint64_t group_points = 0;
   uint64_t group_bytes = 0;
   for (Writer* g : writers_) {
@@ -199,36 +211,62 @@ Status EngineCore::Write(const WriteBatch& batch) {
 }
 
 Status EngineCore::WriteGroup(std::vector<Writer*>& group) {
+  // 1. Ids. A new series gets a proposed id; the index learns it only once
+  // the group is logged, so that a group refused below leaves no trace.
+  std::unordered_map<std::string_view, SeriesId> proposed;  // new series of the group
+  std::unordered_set<SeriesId> proposed_ids;
+  std::vector<std::string_view> proposed_order;
   std::string members;  // the group record's payload, but for its count
   uint32_t member_count = 0;
   std::vector<std::optional<SeriesId>> known;
   std::unordered_set<std::string_view> fresh;
+  const std::shared_ptr<Head> head_owner = State()->active;
+  Head& head = *head_owner;
+  std::string framed;
+  // Steps 1 and 2 change nothing outside this function: running out of
+  // memory in them refuses the group whole (RESOURCE_EXHAUSTED) and leaves
+  // the engine serving.
+  try {
   for (Writer* g : group) {
     // The series limit, checked against the exact state: only the leader
-    // creates series. One index lookup per series serves both the check and
-    // the id assignment below.
+    // creates series.
     known.clear();
     fresh.clear();
     for (const std::string& c : g->canonicals) {
-      known.push_back(index_.Find(c));
-      if (!known.back()) fresh.insert(c);
+      std::optional<SeriesId> id = index_.Find(c);
+      if (!id) {
+        if (auto p = proposed.find(c); p != proposed.end()) id = p->second;
+      }
+      known.push_back(id);
+      if (!id) fresh.insert(c);
     }
-    if (index_.size() + fresh.size() > options_.max_series) {
+    const size_t existing = index_.size() + proposed.size();
+    if (existing + fresh.size() > options_.max_series) {
       g->status = Status::ResourceExhausted(
           "the write would create " + std::to_string(fresh.size()) + " new series, over max_series=" +
-          std::to_string(options_.max_series) + " (" + std::to_string(index_.size()) + " exist)");
+          std::to_string(options_.max_series) + " (" + std::to_string(existing) + " exist)");
       continue;
     }
     const size_t member = BeginWalGroupMember(&members);
     StartWalRecord(static_cast<uint32_t>(g->canonicals.size()), &members);
     g->ids.resize(g->canonicals.size());
     for (size_t i = 0; i < g->canonicals.size(); ++i) {
+      const std::string& c = g->canonicals[i];
       bool created = false;
-      const SeriesId id = known[i] ? *known[i]
-                                   : index_.GetOrAssign(g->keys[i], g->canonicals[i], &created);
-      if (created) new_series_.emplace_back(id, g->canonicals[i]);
+      SeriesId id;
+      if (known[i]) {
+        id = *known[i];
+      } else if (auto p = proposed.find(c); p != proposed.end()) {
+        id = p->second;  // a series new in this batch twice
+      } else {
+        id = index_.ProposeId(c, [&](SeriesId x) { return proposed_ids.contains(x); });
+        proposed.emplace(c, id);
+        proposed_ids.insert(id);
+        proposed_order.push_back(c);
+        created = true;
+      }
       g->ids[i] = id;
-      AppendWalSeries(id, created ? std::string_view(g->canonicals[i]) : std::string_view(),
+      AppendWalSeries(id, created ? std::string_view(c) : std::string_view(),
                       static_cast<uint32_t>(g->batch->series[i].timestamps_ms.size()),
                       g->encoded[i], &members);
     }
@@ -236,14 +274,49 @@ Status EngineCore::WriteGroup(std::vector<Writer*>& group) {
     ++member_count;
   }
   if (member_count == 0) return Status::Ok();
-  std::string framed;
-  AppendLogRecord(kWalGroupRecord, WalGroupCount(member_count), members, &framed);
+
+  // 2. Memory, before anything is logged: room in the head for every point,
+  // and for the new series' definitions.
+    for (Writer* g : group) {
+      if (!g->status.ok()) continue;
+      for (size_t i = 0; i < g->ids.size(); ++i) {
+        head.Reserve(g->ids[i], g->batch->series[i].timestamps_ms.size());
+      }
+    }
+    new_series_.reserve(new_series_.size() + proposed_order.size());
+    AppendLogRecord(kWalGroupRecord, WalGroupCount(member_count), members, &framed);
+  } catch (const std::bad_alloc&) {
+    for (Writer* g : group) {
+      if (g->status.ok()) {
+        g->status = Status::ResourceExhausted(
+            "out of memory for the write's " + std::to_string(g->points) +
+            " points in the head; nothing was written (retry later, or raise the memory limit)");
+      }
+    }
+    options_.logger("a write group was refused: out of memory reserving the head");
+    return Status::Ok();
+  }
+
+  // 3. The log: durable once this returns (per the sync policy).
   MaybeRotateWal();
   KPIDB_RETURN_IF_ERROR(wal_->Append(framed));
   if (options_.wal_sync == WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(wal_->Sync());
 
-  const std::shared_ptr<Head> head_owner = State()->active;
-  Head& head = *head_owner;
+  // 4. Apply. The head's room is reserved; only the index's small
+  // structures for new series may still fail to allocate. The group is
+  // logged by then, so that failure makes the engine refuse further writes
+  // (as a failed WAL write does): a restart replays the group whole.
+  try {
+    for (std::string_view c : proposed_order) {
+      const SeriesId id = proposed.at(c);
+      std::string canonical(c);
+      KPIDB_RETURN_IF_ERROR(index_.Register(id, canonical));
+      new_series_.emplace_back(id, std::move(canonical));
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("out of memory adding new series after their write was logged; "
+                            "refusing writes until a restart replays it");
+  }
   for (Writer* g : group) {
     if (!g->status.ok()) continue;
     for (size_t i = 0; i < g->ids.size(); ++i) {

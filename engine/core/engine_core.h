@@ -145,6 +145,8 @@ class EngineCore {
   Status Close();
 
   EngineStats GetStats() const;
+  // The memory of the engine's heads (fault injection in tests).
+  SlabPool& head_memory() { return *head_slabs_; }
   const std::string& dir() const { return dir_; }
   const EngineOptions& options() const { return options_; }
 

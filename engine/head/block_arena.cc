@@ -82,6 +82,7 @@ size_t BlockArena::ClassOf(size_t bytes) {
 }
 
 void* BlockArena::Allocate(size_t bytes) {
+  if (pool_->failing_allocations()) throw std::bad_alloc();
   const size_t c = ClassOf(bytes);
   std::lock_guard lock(mu_);
 #if defined(__SANITIZE_ADDRESS__)

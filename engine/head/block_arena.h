@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -39,8 +40,15 @@ class SlabPool {
   void Give(void* slab);
   size_t kept() const;  // slabs held for reuse
 
+  // Fault injection, for tests of the write path under memory exhaustion:
+  // while set, every block allocation of the arenas using this pool throws
+  // std::bad_alloc, as a failed mmap (or ::operator new) would.
+  void FailAllocationsForTest(bool fail) { fail_allocations_.store(fail); }
+  bool failing_allocations() const { return fail_allocations_.load(std::memory_order_relaxed); }
+
  private:
   const size_t keep_slabs_;
+  std::atomic<bool> fail_allocations_{false};
   mutable std::mutex mu_;
   std::vector<void*> free_;
 };

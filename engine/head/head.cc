@@ -6,6 +6,16 @@
 
 namespace kpidb {
 
+Head::PointBlock Head::MemSeries::NewBlock(BlockArena& arena, const PointBlock* last) {
+  PointBlock b;
+  b.capacity = last == nullptr ? PointBlock::kMinCapacity
+                               : std::min(PointBlock::kMaxCapacity, 2 * last->capacity);
+  void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
+  b.timestamps = static_cast<int64_t*>(memory);
+  b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);
+  return b;
+}
+
 size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
                                      std::span<const double> values) const {
   size_t allocated = 0;
@@ -13,16 +23,16 @@ size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t>
   int64_t last = have_last ? blocks.back().timestamps[blocks.back().size - 1] : 0;
   for (size_t i = 0; i < timestamps.size();) {
     if (blocks.empty() || blocks.back().size == blocks.back().capacity) {
-      // Memory first: if it throws, the series is as it was.
-      PointBlock b;
-      b.capacity = blocks.empty() ? PointBlock::kMinCapacity
-                                  : std::min(PointBlock::kMaxCapacity, 2 * blocks.back().capacity);
+      // Memory first: if it throws, the series is as it was. A reserved
+      // block (and the room Reserve made in `blocks`) allocates nothing.
       if (blocks.size() == blocks.capacity()) blocks.reserve(std::max<size_t>(4, 2 * blocks.capacity()));
-      void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
-      b.timestamps = static_cast<int64_t*>(memory);
-      b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);
-      blocks.push_back(b);
-      allocated += sizeof(PointBlock) + b.capacity * PointBlock::kPointBytes;
+      if (!spare.empty()) {
+        blocks.push_back(spare.front());
+        spare.erase(spare.begin());
+      } else {
+        blocks.push_back(NewBlock(arena, blocks.empty() ? nullptr : &blocks.back()));
+        allocated += sizeof(PointBlock) + blocks.back().capacity * PointBlock::kPointBytes;
+      }
     }
     PointBlock& b = blocks.back();
     const size_t n = std::min(b.capacity - b.size, timestamps.size() - i);
@@ -61,15 +71,35 @@ Head::MemSeries* Head::FindOrNull(SeriesId id) const {
   return it == series_.end() ? nullptr : it->second.get();
 }
 
+Head::MemSeries& Head::FindOrAdd(SeriesId id) {
+  if (MemSeries* s = FindOrNull(id)) return *s;
+  std::unique_lock lock(mu_);
+  auto& slot = series_[id];
+  if (!slot) slot = std::make_unique<MemSeries>();  // on bad_alloc the slot stays null
+  return *slot;
+}
+
+void Head::Reserve(SeriesId id, size_t points) {
+  MemSeries& s = FindOrAdd(id);
+  std::lock_guard lock(s.mu);
+  size_t room = s.blocks.empty() ? 0 : s.blocks.back().capacity - s.blocks.back().size;
+  for (const PointBlock& b : s.spare) room += b.capacity;
+  while (room < points) {
+    const PointBlock* last = !s.spare.empty()    ? &s.spare.back()
+                             : !s.blocks.empty() ? &s.blocks.back()
+                                                 : nullptr;
+    if (s.spare.size() == s.spare.capacity()) s.spare.reserve(std::max<size_t>(4, 2 * s.spare.capacity()));
+    s.spare.push_back(MemSeries::NewBlock(arena_, last));
+    room += s.spare.back().capacity;
+    bytes_.fetch_add(sizeof(PointBlock) + s.spare.back().capacity * PointBlock::kPointBytes,
+                     std::memory_order_relaxed);
+  }
+  s.blocks.reserve(s.blocks.size() + s.spare.size() + 1);
+}
+
 void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
                   std::span<const double> values) {
-  MemSeries* s = FindOrNull(id);
-  if (s == nullptr) {
-    std::unique_lock lock(mu_);
-    auto& slot = series_[id];
-    if (!slot) slot = std::make_unique<MemSeries>();
-    s = slot.get();
-  }
+  MemSeries* s = &FindOrAdd(id);
   std::lock_guard lock(s->mu);
   bytes_.fetch_add(s->AppendLocked(arena_, timestamps, values), std::memory_order_relaxed);
   // Counts appended points; duplicates dropped by normalisation stay counted

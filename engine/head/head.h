@@ -32,6 +32,14 @@ class Head {
 
   void Append(SeriesId id, std::span<const int64_t> timestamps, std::span<const double> values);
 
+  // Makes room for `points` more points of series `id` (adding the series),
+  // so that the next Appends of at most that many points in all allocate
+  // nothing and cannot fail. Throws std::bad_alloc when memory runs out; the
+  // head stays valid (what was reserved stays reserved, for later appends).
+  // The write path reserves a whole group before logging it, so that an
+  // allocation failure leaves nothing half-applied.
+  void Reserve(SeriesId id, size_t points);
+
   // Appends to *timestamps/*values the points of `id` in [start_ms, end_ms),
   // sorted, one per timestamp (the last written). Returns the count added.
   size_t Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int64_t>* timestamps,
@@ -66,13 +74,18 @@ class Head {
     mutable std::mutex mu;
     // Mutable so that a const read can normalise in place.
     mutable std::vector<PointBlock> blocks;
+    // Empty blocks made by Reserve, used (first to last) before allocating.
+    mutable std::vector<PointBlock> spare;
     mutable bool normalized = true;  // strictly increasing across all blocks
     // Returns the bytes of the blocks it allocated.
     size_t AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
                         std::span<const double> values) const;
+    // The block to append into next, after `last` (null: the series' first).
+    static PointBlock NewBlock(BlockArena& arena, const PointBlock* last);
     void NormalizeLocked(BlockArena& arena) const;
   };
   MemSeries* FindOrNull(SeriesId id) const;
+  MemSeries& FindOrAdd(SeriesId id);
 
   mutable BlockArena arena_;  // outlives series_: declared first
   mutable std::shared_mutex mu_;  // guards the map, not the series

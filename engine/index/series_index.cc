@@ -118,6 +118,14 @@ SeriesId SeriesIndex::GetOrAssign(const SeriesKey& /*key*/, const std::string& c
   return id;
 }
 
+SeriesId SeriesIndex::ProposeId(std::string_view canonical,
+                                const std::function<bool(SeriesId)>& taken) const {
+  std::shared_lock lock(mu_);
+  SeriesId id = hash_(canonical);
+  while (by_id_.contains(id) || taken(id)) ++id;  // collision: probe to the next free id
+  return id;
+}
+
 Status SeriesIndex::Register(SeriesId id, const std::string& canonical) {
   std::unique_lock lock(mu_);
   if (auto ref = RefOfIdLocked(id)) {

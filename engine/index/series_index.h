@@ -66,6 +66,14 @@ class SeriesIndex {
   // then true). `canonical` must be key.Canonical().
   SeriesId GetOrAssign(const SeriesKey& key, const std::string& canonical, bool* created);
 
+  // The id GetOrAssign would give a new series with this canonical key,
+  // skipping also the ids `taken` says are proposed for other new series not
+  // added yet; adds nothing. REQUIRES that nothing else adds series until the
+  // caller has added (Register) or dropped its proposals: the engine's write
+  // leader proposes the ids of a group, logs the group, then registers them.
+  SeriesId ProposeId(std::string_view canonical,
+                     const std::function<bool(SeriesId)>& taken) const;
+
   // Binds a stored (id, key) pair, e.g. from series.log or the WAL during
   // recovery. Registering the same pair twice is a no-op; binding an id or
   // a key to something else is Corruption.
