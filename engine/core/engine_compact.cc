@@ -1,4 +1,4 @@
-// Part of EngineCore (engine.h): compaction, merging the segments of a time
+// Part of EngineCore (engine_core.h): compaction, merging the segments of a time
 // partition into one, and deletion, which is such a merge leaving points out.
 #include <algorithm>
 #include <map>
@@ -80,6 +80,8 @@ Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader
     KPIDB_ASSIGN_OR_RETURN(reader, SegmentReader::Open(SegmentPath(number), false));
   }
 
+  if (merge_hook_for_test_) merge_hook_for_test_();
+
   std::set<uint64_t> replaced;
   for (const auto& segment : old) {
     uint64_t n;
@@ -89,19 +91,39 @@ Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader
     }
     replaced.insert(n);
   }
-  Manifest next_manifest = manifest_;
-  std::erase_if(next_manifest.segments, [&](uint64_t n) { return replaced.count(n) > 0; });
-  if (reader) next_manifest.segments.push_back(number);  // the newest number: still in age order
-  next_manifest.next_file_number = next_file_number_;
-  KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, next_manifest));
-  manifest_ = std::move(next_manifest);
   {
+    // Install: the merged file takes the place of the newest file it
+    // replaces, so that files flushed into the partition meanwhile (after it
+    // in the list) stay newer, as their points are.
+    std::lock_guard flush_lock(flush_mu_);
+    Manifest next_manifest = manifest_;
+    std::vector<uint64_t> kept;
+    size_t newest = 0;
+    for (uint64_t n : next_manifest.segments) {
+      if (replaced.count(n) > 0) {
+        newest = kept.size();
+      } else {
+        kept.push_back(n);
+      }
+    }
+    if (reader) kept.insert(kept.begin() + static_cast<std::ptrdiff_t>(newest), number);
+    next_manifest.segments = std::move(kept);
+    next_manifest.next_file_number = next_file_number_;
+    KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, next_manifest));
+    manifest_ = std::move(next_manifest);
     std::unique_lock state_lock(state_mu_);
     auto next = std::make_shared<ReadState>(*state_);
-    std::erase_if(next->segments, [&](const std::shared_ptr<SegmentReader>& s) {
-      return std::find(old.begin(), old.end(), s) != old.end();
-    });
-    if (reader) next->segments.push_back(reader);
+    std::vector<std::shared_ptr<SegmentReader>> segments;
+    size_t at = 0;
+    for (const auto& segment : next->segments) {
+      if (std::find(old.begin(), old.end(), segment) != old.end()) {
+        at = segments.size();
+      } else {
+        segments.push_back(segment);
+      }
+    }
+    if (reader) segments.insert(segments.begin() + static_cast<std::ptrdiff_t>(at), reader);
+    next->segments = std::move(segments);
     state_ = next;
   }
   // Readers still holding the old files keep their mappings.
@@ -120,17 +142,19 @@ Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader
 
 Status EngineCore::Compact(uint64_t* merged) {
   if (merged != nullptr) *merged = 0;
-  while (true) {
-    std::lock_guard lock(flush_mu_);
+  std::lock_guard lock(compact_mu_);
+  KPIDB_RETURN_IF_ERROR(CheckOpen());
+  // The partitions to merge are those of one snapshot: files that flushes
+  // add meanwhile are left for the next run, so Compact ends.
+  std::vector<std::shared_ptr<SegmentReader>> spanning;
+  const auto partitions = SegmentsByPartition(*State(), &spanning);
+  for (const auto& [partition, segments] : partitions) {
+    if (segments.size() < 2) continue;
     KPIDB_RETURN_IF_ERROR(CheckOpen());
-    std::vector<std::shared_ptr<SegmentReader>> spanning;
-    auto partitions = SegmentsByPartition(*State(), &spanning);
-    auto group = std::find_if(partitions.begin(), partitions.end(),
-                              [](const auto& entry) { return entry.second.size() > 1; });
-    if (group == partitions.end()) return Status::Ok();
-    KPIDB_RETURN_IF_ERROR(MergeSegments(group->second, nullptr, nullptr));
-    if (merged != nullptr) *merged += group->second.size();
+    KPIDB_RETURN_IF_ERROR(MergeSegments(segments, nullptr, nullptr));
+    if (merged != nullptr) *merged += segments.size();
   }
+  return Status::Ok();
 }
 
 Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
@@ -138,11 +162,14 @@ Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, in
   if (deleted_points != nullptr) *deleted_points = 0;
   if (start_ms >= end_ms) return Status::InvalidArgument("end_ms must be after start_ms");
   if (ids.empty()) return Status::Ok();
-  std::lock_guard lock(flush_mu_);
+  std::lock_guard lock(compact_mu_);
   KPIDB_RETURN_IF_ERROR(CheckOpen());
   // Everything written before the call goes to segments first; points
   // written while it runs land in the new head and are kept.
-  KPIDB_RETURN_IF_ERROR(FlushLocked());
+  {
+    std::lock_guard flush_lock(flush_mu_);
+    KPIDB_RETURN_IF_ERROR(FlushLocked());
+  }
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
   auto touches = [&](const SegmentReader& segment) {
     return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {

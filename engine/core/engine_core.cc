@@ -166,17 +166,21 @@ Status EngineCore::Write(const WriteBatch& batch) {
   }
   lock.unlock();
 
-  // Backpressure: if the head is full while the previous one is still being
-  // flushed, wait for that flush rather than grow without bound; if flushing
-  // fails, refuse the group (UNAVAILABLE, nothing written) instead of waiting
-  // forever.
+  // Backpressure: while the head is full, wait until a flush has frozen it
+  // (and, first, written the head it froze before) rather than grow it
+  // without bound, whatever else runs (a compaction never holds flushes back
+  // for more than installing one file); if flushing fails, refuse the group
+  // (UNAVAILABLE, nothing written) instead of waiting forever.
   Status s;
   bool poisoned = false;
   if (State()->active->bytes() > options_.head_max_bytes) {
     std::unique_lock bg(bg_mu_);
     flush_requested_ = true;
     bg_cv_.notify_one();
-    while (State()->flushing && !bg_stop_ && last_flush_error_.ok()) {
+    while (State()->active->bytes() > options_.head_max_bytes && !bg_stop_ &&
+           last_flush_error_.ok()) {
+      flush_requested_ = true;
+      bg_cv_.notify_one();
       flush_done_cv_.wait_for(bg, std::chrono::milliseconds(50));
     }
     if (!last_flush_error_.ok() && !bg_stop_) {

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -147,6 +148,12 @@ class EngineCore {
   EngineStats GetStats() const;
   // The memory of the engine's heads (fault injection in tests).
   SlabPool& head_memory() { return *head_slabs_; }
+  // Tests: runs `hook` in each merge of Compact or Delete, after the merged
+  // file is written and before it is installed.
+  void SetMergeHookForTest(std::function<void()> hook) {
+    std::lock_guard lock(compact_mu_);
+    merge_hook_for_test_ = std::move(hook);
+  }
   const std::string& dir() const { return dir_; }
   const EngineOptions& options() const { return options_; }
 
@@ -175,8 +182,12 @@ class EngineCore {
     int64_t start_ms;
     int64_t end_ms;
   };
-  // REQUIRES flush_mu_. Replaces `old` (one partition's segments, oldest
-  // first) by one merged file, leaving out `remove` if given.
+  // REQUIRES compact_mu_ (not flush_mu_). Replaces `old` (one partition's
+  // segments, oldest first, from a snapshot) by one merged file, leaving out
+  // `remove` if given. The merge reads and writes without any other lock
+  // (segments are immutable); only installing the result, in the place of
+  // the newest of `old`, takes flush_mu_, so flushes go on meanwhile and
+  // segments they add to the partition stay newer than the merged file.
   Status MergeSegments(const std::vector<std::shared_ptr<SegmentReader>>& old,
                        const DeleteRange* remove, uint64_t* removed_points);
   std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> SegmentsByPartition(
@@ -189,6 +200,22 @@ class EngineCore {
   void BackgroundLoop();
   std::string SegmentPath(uint64_t file_number) const;
 
+  // Locks, always taken in this order (a lock may be taken while holding
+  // those before it, never the reverse):
+  //
+  //   compact_mu_  ->  flush_mu_  ->  wal_mu_  ->  { queue_mu_, bg_mu_ -> state_mu_,
+  //                                                  SeriesIndex's and Head's own }
+  //
+  // - compact_mu_: one Compact or Delete; held for its whole run, which
+  //   merges from a snapshot without other locks.
+  // - flush_mu_: one flush at a time, and the manifest: held while a flush
+  //   writes its segments and while a merge installs its file (brief).
+  // - wal_mu_: the WAL writer and the head being written: held by the write
+  //   leader for a group, and by a flush to freeze the head.
+  // - queue_mu_: the writer queue; bg_mu_: the background thread's flags;
+  //   state_mu_: the read state pointer. Leaves: nothing is taken under them
+  //   but state_mu_ under bg_mu_ (writers waiting for room read the state).
+  // Readers take only state_mu_ (shared), to copy the state pointer.
   const std::string dir_;
   const std::string wal_dir_;
   const std::string segment_dir_;
@@ -198,8 +225,8 @@ class EngineCore {
 
   // Writer queue (group commit): the front writer leads.
   std::mutex queue_mu_;
-  std::deque<Writer*> writers_;
-  bool closed_ = false;
+  std::deque<Writer*> writers_;  // under queue_mu_
+  bool closed_ = false;          // under queue_mu_
   // Writers inside Write(), from entry (validation, encoding) to return:
   // the group-commit leader waits for those not yet queued.
   std::atomic<int> writers_in_flight_{0};
@@ -208,18 +235,25 @@ class EngineCore {
   // Serialises WAL append + head apply (the leader) against flush freezing
   // the head and rotating the WAL.
   std::mutex wal_mu_;
-  std::unique_ptr<WalWriter> wal_;
-  std::vector<SeriesLog::Definition> new_series_;  // since the last freeze
-  std::atomic<uint64_t> next_file_number_{1};
+  std::unique_ptr<WalWriter> wal_;                 // under wal_mu_
+  std::vector<SeriesLog::Definition> new_series_;  // since the last freeze; under wal_mu_
+  std::atomic<uint64_t> next_file_number_{1};      // segment and WAL file numbers
 
-  std::mutex flush_mu_;  // one flush at a time; guards manifest_, series_log_
-  Manifest manifest_;
-  std::unique_ptr<SeriesLog> series_log_;
-  std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head
-  uint64_t flushing_checkpoint_ = 0;
+  // One compaction or delete at a time; held for their whole run (they take
+  // flush_mu_ only to install each merged file).
+  std::mutex compact_mu_;
+  std::function<void()> merge_hook_for_test_;  // under compact_mu_
 
+  std::mutex flush_mu_;  // one flush at a time
+  Manifest manifest_;                                   // under flush_mu_
+  std::unique_ptr<SeriesLog> series_log_;               // under flush_mu_
+  std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head; under flush_mu_
+  uint64_t flushing_checkpoint_ = 0;                    // under flush_mu_
+
+  // The version readers pin: swapped whole (copy on write) by flushes and
+  // merges, under flush_mu_ (and wal_mu_ to freeze the head).
   mutable std::shared_mutex state_mu_;
-  std::shared_ptr<const ReadState> state_;
+  std::shared_ptr<const ReadState> state_;  // under state_mu_
   // Memory of flushed heads, kept (up to head_max_bytes) for the next.
   const std::shared_ptr<SlabPool> head_slabs_;
 
@@ -228,9 +262,9 @@ class EngineCore {
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   std::condition_variable flush_done_cv_;
-  bool bg_stop_ = false;
-  bool flush_requested_ = false;
-  Status last_flush_error_;  // of the latest background flush; OK once one succeeds
+  bool bg_stop_ = false;          // under bg_mu_
+  bool flush_requested_ = false;  // under bg_mu_
+  Status last_flush_error_;  // of the latest background flush; OK once one succeeds; under bg_mu_
   std::thread bg_thread_;
 
   std::atomic<uint64_t> quarantined_{0};

@@ -1,4 +1,4 @@
-// Part of EngineCore (engine.h): flushing the head to segments, and the background thread.
+// Part of EngineCore (engine_core.h): flushing the head to segments, and the background thread.
 #include "engine/core/engine_core.h"
 
 #include <algorithm>
@@ -39,6 +39,10 @@ Status EngineCore::FlushLocked() {
     next->flushing = state->active;
     next->active = std::make_shared<Head>(head_slabs_);
     SetState(next);
+  }
+  {
+    std::lock_guard bg(bg_mu_);
+    flush_done_cv_.notify_all();  // writers waiting for room go on in the new head
   }
   return WriteFrozenHead();
 }
