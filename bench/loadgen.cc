@@ -10,7 +10,9 @@
 //   --kpi-bin or $KPIDB_KPI_BIN, else the generated imitation), ingests it,
 //   flushes, and runs the five reference queries Q1-Q5.
 // mode synthetic: --series series of --points points each (10 s apart,
-//   random-walk decimals), with --readers threads querying meanwhile.
+//   random-walk decimals) with --labels labels (2: shard and unit; more add
+//   l3.. with few values, as vm_cardinality.py does), with --readers threads
+//   querying meanwhile.
 // --no-ingest skips the ingest (a server that already holds the workload,
 //   from an earlier run on the same data dir): queries only. --only Qn runs
 //   one of the reference queries alone (Q0 is an empty result: the round
@@ -26,6 +28,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +48,7 @@ struct Args {
   size_t batch_points = 20'000;
   size_t series = 1000;
   size_t points = 10'000;
+  int labels = 2;  // synthetic: shard, unit, then l3..lN
   int readers = 0;
   int query_runs = 30;
   int server_pid = 0;
@@ -64,19 +68,34 @@ bool ParseArgs(int argc, char** argv, Args* a) {
     }
     if (i + 1 >= argc) return false;
     std::string v = argv[++i];
-    if (name == "--server") a->server = v;
-    else if (name == "--mode") a->mode = v;
-    else if (name == "--writers") a->writers = std::stoi(v);
-    else if (name == "--batch-points") a->batch_points = std::stoul(v);
-    else if (name == "--series") a->series = std::stoul(v);
-    else if (name == "--points") a->points = std::stoul(v);
-    else if (name == "--readers") a->readers = std::stoi(v);
-    else if (name == "--query-runs") a->query_runs = std::stoi(v);
-    else if (name == "--server-pid") a->server_pid = std::stoi(v);
-    else if (name == "--kpi-bin") a->kpi_bin = v;
-    else if (name == "--days") a->days = std::stoi(v);
-    else if (name == "--only") a->only = v;
-    else return false;
+    if (name == "--server")
+      a->server = v;
+    else if (name == "--mode")
+      a->mode = v;
+    else if (name == "--writers")
+      a->writers = std::stoi(v);
+    else if (name == "--batch-points")
+      a->batch_points = std::stoul(v);
+    else if (name == "--series")
+      a->series = std::stoul(v);
+    else if (name == "--points")
+      a->points = std::stoul(v);
+    else if (name == "--labels")
+      a->labels = std::stoi(v);
+    else if (name == "--readers")
+      a->readers = std::stoi(v);
+    else if (name == "--query-runs")
+      a->query_runs = std::stoi(v);
+    else if (name == "--server-pid")
+      a->server_pid = std::stoi(v);
+    else if (name == "--kpi-bin")
+      a->kpi_bin = v;
+    else if (name == "--days")
+      a->days = std::stoi(v);
+    else if (name == "--only")
+      a->only = v;
+    else
+      return false;
   }
   return a->writers > 0 && a->batch_points > 0 && (a->mode == "kpi" || a->mode == "synthetic");
 }
@@ -99,7 +118,8 @@ std::string PeakRss(int pid) {
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  const size_t i =
+      std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
   return v[i];
 }
 
@@ -124,32 +144,43 @@ double Ingest(const Args& a, const std::vector<bench::KpiSeries>& data) {
     threads.emplace_back([&, w] {
       auto client = ConnectOrDie(a.server);
       std::vector<const bench::KpiSeries*> mine;
-      for (size_t i = static_cast<size_t>(w); i < data.size(); i += static_cast<size_t>(a.writers)) {
+      for (size_t i = static_cast<size_t>(w); i < data.size();
+           i += static_cast<size_t>(a.writers)) {
         mine.push_back(&data[i]);
       }
       if (mine.empty()) return;
-      const size_t per_series = std::max<size_t>(1, a.batch_points / mine.size());
       size_t longest = 0;
       for (auto* s : mine) longest = std::max(longest, s->timestamps_ms.size());
-      for (size_t from = 0; from < longest && !failed; from += per_series) {
-        WriteBatch batch;
-        for (auto* s : mine) {
-          if (from >= s->timestamps_ms.size()) continue;
-          const size_t to = std::min(s->timestamps_ms.size(), from + per_series);
-          SeriesPoints sp;
-          sp.metric = s->metric;
-          for (const auto& [n, v] : s->labels) sp.labels.push_back({n, v});
-          sp.timestamps_ms.assign(s->timestamps_ms.begin() + from, s->timestamps_ms.begin() + to);
-          sp.values.assign(s->values.begin() + from, s->values.begin() + to);
-          batch.series.push_back(std::move(sp));
+      // Few series: every batch holds a slice of time of all of them. Many
+      // series (more than a batch's points): batches of whole series.
+      const size_t series_per_batch =
+          mine.size() <= a.batch_points
+              ? mine.size()
+              : std::max<size_t>(1, a.batch_points / std::max<size_t>(1, longest));
+      for (size_t first = 0; first < mine.size() && !failed; first += series_per_batch) {
+        const std::span<const bench::KpiSeries* const> chunk(
+            mine.data() + first, std::min(series_per_batch, mine.size() - first));
+        const size_t per_series = std::max<size_t>(1, a.batch_points / chunk.size());
+        for (size_t from = 0; from < longest && !failed; from += per_series) {
+          WriteBatch batch;
+          for (auto* s : chunk) {
+            if (from >= s->timestamps_ms.size()) continue;
+            const size_t to = std::min(s->timestamps_ms.size(), from + per_series);
+            SeriesPoints sp;
+            sp.metric = s->metric;
+            for (const auto& [n, v] : s->labels) sp.labels.push_back({n, v});
+            sp.timestamps_ms.assign(s->timestamps_ms.begin() + from, s->timestamps_ms.begin() + to);
+            sp.values.assign(s->values.begin() + from, s->values.begin() + to);
+            batch.series.push_back(std::move(sp));
+          }
+          auto r = client->Write(batch);
+          if (!r.ok()) {
+            std::fprintf(stderr, "write: %s\n", r.status().ToString().c_str());
+            failed = true;
+            return;
+          }
+          written += r->points_written;
         }
-        auto r = client->Write(batch);
-        if (!r.ok()) {
-          std::fprintf(stderr, "write: %s\n", r.status().ToString().c_str());
-          failed = true;
-          return;
-        }
-        written += r->points_written;
       }
     });
   }
@@ -238,6 +269,13 @@ std::vector<bench::KpiSeries> Synthetic(const Args& a) {
     auto& s = out[i];
     s.metric = "kpi_load";
     s.labels = {{"shard", std::to_string(i % 16)}, {"unit", std::to_string(i)}};
+    // More labels, as KPI segments (channel, region, campaign...) would be:
+    // the shape of ../shared/bench/vm_cardinality.py.
+    for (int k = 3; k <= a.labels; ++k) {
+      s.labels.emplace_back("l" + std::to_string(k),
+                            "v" + std::to_string(i % static_cast<size_t>(k + 2)));
+    }
+    std::sort(s.labels.begin(), s.labels.end());
     double v = 1000;
     for (size_t p = 0; p < a.points; ++p) {
       s.timestamps_ms.push_back(start + static_cast<int64_t>(p) * 10'000);
@@ -253,10 +291,11 @@ std::vector<bench::KpiSeries> Synthetic(const Args& a) {
 int main(int argc, char** argv) {
   Args a;
   if (!ParseArgs(argc, argv, &a)) {
-    std::fprintf(stderr, "usage: kpidb-loadgen --server HOST:PORT [--mode kpi|synthetic] "
-                         "[--writers N] [--batch-points N] [--series N] [--points N] "
-                         "[--readers N] [--query-runs N] [--server-pid PID] [--kpi-bin FILE] "
-                         "[--days N] [--no-ingest] [--only Qn]\n");
+    std::fprintf(stderr,
+                 "usage: kpidb-loadgen --server HOST:PORT [--mode kpi|synthetic] "
+                 "[--writers N] [--batch-points N] [--series N] [--points N] [--labels N] "
+                 "[--readers N] [--query-runs N] [--server-pid PID] [--kpi-bin FILE] "
+                 "[--days N] [--no-ingest] [--only Qn]\n");
     return 2;
   }
   std::vector<bench::KpiSeries> data;
@@ -312,19 +351,22 @@ int main(int argc, char** argv) {
   }
   std::printf("server peak RSS after ingest: %s\n", PeakRss(a.server_pid).c_str());
 
+  const auto flush_start = Clock::now();
   Status flushed = client->Flush();
   if (!flushed.ok()) {
     std::fprintf(stderr, "flush: %s\n", flushed.ToString().c_str());
     return 1;
   }
+  std::printf("flush: %.3f s\n", std::chrono::duration<double>(Clock::now() - flush_start).count());
   auto stats = client->Stats();
   if (stats.ok()) {
-    std::printf("after flush: %llu series, %llu points, segments %.4f bytes/point, data dir %.4f "
-                "bytes/point (%llu bytes)\n",
-                static_cast<unsigned long long>(stats->series),
-                static_cast<unsigned long long>(stats->points), stats->bytes_per_point,
-                static_cast<double>(stats->bytes_on_disk) / static_cast<double>(total),
-                static_cast<unsigned long long>(stats->bytes_on_disk));
+    std::printf(
+        "after flush: %llu series, %llu points, segments %.4f bytes/point, data dir %.4f "
+        "bytes/point (%llu bytes)\n",
+        static_cast<unsigned long long>(stats->series),
+        static_cast<unsigned long long>(stats->points), stats->bytes_per_point,
+        static_cast<double>(stats->bytes_on_disk) / static_cast<double>(total),
+        static_cast<unsigned long long>(stats->bytes_on_disk));
   }
   if (a.mode == "kpi") ReferenceQueries(a, *client, start_ms, end_ms);
   std::printf("server peak RSS: %s\n", PeakRss(a.server_pid).c_str());

@@ -61,7 +61,7 @@ inline double DecimalToDouble(int64_t x, int e) {
 int ChooseDecimalExponent(std::span<const double> values);
 
 struct DecimalEncodeOptions {
-  // Consider the entropy-coded int modes 2 and 3 (off: modes 0 and 1 only,
+  // Consider the entropy-coded int modes 2-4 (off: modes 0 and 1 only,
   // the format before they existed; for benchmarks that compare).
   bool entropy_coding = true;
 };
