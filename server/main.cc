@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "server/config.h"
-#include "server/services.h"
+#include "server/admin_service.h"
+#include "server/query_service.h"
+#include "server/write_service.h"
 
 namespace {
 

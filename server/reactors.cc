@@ -1,20 +1,18 @@
-#include "server/services.h"
+#include "server/reactors.h"
 
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <mutex>
-#include <set>
 
 #include "server/convert.h"
 
 namespace kpidb::server {
 
-namespace {
-
 Status ShuttingDown() {
   return Status::Unavailable("the server is shutting down; retry later or elsewhere");
 }
+
+namespace {
 
 // A unary call counted in flight until gRPC is done with it (its status
 // sent), so that shutdown waits for exactly that.
@@ -43,15 +41,18 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, ServerC
   return reactor;
 }
 
-// How many points of `series` fit in one response message of at most
-// `limit` bytes, at worst: a packed int64 takes at most 10 bytes, a double 8,
-// and each packed field a tag and a length of at most 6 bytes.
-size_t PointsPerMessage(const query::ResultSeries& series, size_t limit) {
-  v1::QueryRangeResponse header;
-  header.set_metric(series.metric);
-  SetLabels(series.labels, header.mutable_labels());
-  const size_t fixed = header.ByteSizeLong() + 2 * 6;
-  return fixed + 18 < limit ? (limit - fixed) / 18 : 1;
+}  // namespace
+
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, ServerContext& ctx,
+                                   std::function<Status()> work) {
+  if (!ctx.Enter()) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpc(ShuttingDown()));
+    return reactor;
+  }
+  auto* reactor = new UnaryReactor(ctx);
+  ctx.pool.Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpc(work())); });
+  return reactor;
 }
 
 // A unary response must fit in one message a default client can read.
@@ -73,6 +74,19 @@ Status ApplyWrite(Engine& engine, const v1::WriteRequest& request, v1::WriteResp
   response->set_series_written(response->series_written() + batch.series.size());
   response->set_requests(response->requests() + 1);
   return Status::Ok();
+}
+
+namespace {
+
+// How many points of `series` fit in one response message of at most
+// `limit` bytes, at worst: a packed int64 takes at most 10 bytes, a double 8,
+// and each packed field a tag and a length of at most 6 bytes.
+size_t PointsPerMessage(const query::ResultSeries& series, size_t limit) {
+  v1::QueryRangeResponse header;
+  header.set_metric(series.metric);
+  SetLabels(series.labels, header.mutable_labels());
+  const size_t fixed = header.ByteSizeLong() + 2 * 6;
+  return fixed + 18 < limit ? (limit - fixed) / 18 : 1;
 }
 
 // One client stream of write requests, applied in order on the workers.
@@ -342,147 +356,16 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   Status final_;
 };
 
-uint64_t DirectoryBytes(const std::string& dir) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->is_regular_file(size_ec)) total += it->file_size(size_ec);
-  }
-  return total;
-}
-
 }  // namespace
 
-grpc::ServerUnaryReactor* WriteServiceImpl::Write(grpc::CallbackServerContext* context,
-                                                  const v1::WriteRequest* request,
-                                                  v1::WriteResponse* response) {
-  return RunUnary(context, ctx_,
-                  [this, request, response] { return ApplyWrite(ctx_.engine, *request, response); });
+grpc::ServerReadReactor<v1::WriteRequest>* NewWriteStreamReactor(ServerContext& ctx,
+                                                                 v1::WriteResponse* response) {
+  return new WriteStreamReactor(ctx, response);
 }
 
-grpc::ServerReadReactor<v1::WriteRequest>* WriteServiceImpl::WriteStream(
-    grpc::CallbackServerContext*, v1::WriteResponse* response) {
-  return new WriteStreamReactor(ctx_, response);
-}
-
-grpc::ServerWriteReactor<v1::QueryRangeResponse>* QueryServiceImpl::QueryRange(
-    grpc::CallbackServerContext*, const v1::QueryRangeRequest* request) {
-  return new QueryRangeReactor(ctx_, request);
-}
-
-grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerContext* context,
-                                                       const v1::ListSeriesRequest* request,
-                                                       v1::ListSeriesResponse* response) {
-  return RunUnary(context, ctx_, [this, request, response]() -> Status {
-    KPIDB_ASSIGN_OR_RETURN(query::Selector selector, ToSelector(request->selector(), "selector"));
-    size_t limit = ctx_.config.query_limits.max_series;
-    if (request->limit() > 0) limit = std::min<size_t>(limit, request->limit());
-    KPIDB_ASSIGN_OR_RETURN(std::vector<SeriesKey> keys, ctx_.engine.ListSeries(selector, limit));
-    for (const SeriesKey& key : keys) {
-      v1::SeriesKey* out = response->add_series();
-      out->set_metric(key.metric);
-      SetLabels(key.labels, out->mutable_labels());
-    }
-    return CheckResponseSize(*response, ctx_.config.max_response_message_bytes,
-                             "narrow the selector or set limit");
-  });
-}
-
-grpc::ServerUnaryReactor* QueryServiceImpl::LabelNames(grpc::CallbackServerContext* context,
-                                                       const v1::LabelNamesRequest* request,
-                                                       v1::LabelNamesResponse* response) {
-  return RunUnary(context, ctx_, [this, request, response]() -> Status {
-    for (const std::string& name : ctx_.engine.LabelNames(request->metric())) {
-      response->add_names(name);
-    }
-    return CheckResponseSize(*response, ctx_.config.max_response_message_bytes, "give a metric");
-  });
-}
-
-grpc::ServerUnaryReactor* QueryServiceImpl::LabelValues(grpc::CallbackServerContext* context,
-                                                        const v1::LabelValuesRequest* request,
-                                                        v1::LabelValuesResponse* response) {
-  return RunUnary(context, ctx_, [this, request, response]() -> Status {
-    if (request->name().empty()) return Status::InvalidArgument("name: required");
-    for (const std::string& v : ctx_.engine.LabelValues(request->name(), request->metric())) {
-      response->add_values(v);
-    }
-    return CheckResponseSize(*response, ctx_.config.max_response_message_bytes, "give a metric");
-  });
-}
-
-grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* context,
-                                                  const v1::StatsRequest*,
-                                                  v1::StatsResponse* response) {
-  return RunUnary(context, ctx_, [this, response]() -> Status {
-    const EngineStats s = ctx_.engine.GetStats();
-    response->set_series(s.series);
-    response->set_points(s.segment_points + s.head_points);
-    response->set_segments(s.segments);
-    response->set_segment_bytes(s.segment_bytes);
-    response->set_bytes_on_disk(DirectoryBytes(ctx_.engine.dir()));
-    response->set_bytes_per_point(
-        s.segment_points == 0 ? 0 : static_cast<double>(s.segment_bytes) / static_cast<double>(s.segment_points));
-    response->set_wal_files(s.wal_files);
-    response->set_wal_bytes(s.wal_bytes);
-    response->set_head_points(s.head_points);
-    response->set_head_bytes(s.head_bytes);
-    response->set_flushes(s.flushes);
-    response->set_uptime_seconds(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx_.started).count());
-    response->set_version(KPIDB_VERSION);
-    response->set_head_reserved_bytes(s.head_reserved_bytes);
-    response->set_queries_inline(ctx_.queries_inline);
-    response->set_queries_on_workers(ctx_.queries_on_workers);
-    return Status::Ok();
-  });
-}
-
-grpc::ServerUnaryReactor* AdminServiceImpl::Flush(grpc::CallbackServerContext* context,
-                                                  const v1::FlushRequest*,
-                                                  v1::FlushResponse* response) {
-  return RunUnary(context, ctx_, [this, response]() -> Status {
-    KPIDB_RETURN_IF_ERROR(ctx_.engine.Flush());
-    response->set_segments(ctx_.engine.GetStats().segments);
-    return Status::Ok();
-  });
-}
-
-grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext* context,
-                                                    const v1::CompactRequest*,
-                                                    v1::CompactResponse* response) {
-  return RunUnary(context, ctx_, [this, response]() -> Status {
-    uint64_t merged = 0;
-    KPIDB_RETURN_IF_ERROR(ctx_.engine.Compact(&merged));
-    response->set_segments_merged(merged);
-    response->set_segments(ctx_.engine.GetStats().segments);
-    return Status::Ok();
-  });
-}
-
-grpc::ServerUnaryReactor* AdminServiceImpl::DeleteSeries(grpc::CallbackServerContext* context,
-                                                         const v1::DeleteSeriesRequest* request,
-                                                         v1::DeleteSeriesResponse* response) {
-  return RunUnary(context, ctx_, [this, request, response]() -> Status {
-    int64_t start = request->start_ms(), end = request->end_ms();
-    if (start == 0 && end == 0) {
-      start = INT64_MIN;
-      end = INT64_MAX;
-    } else if (end <= start) {
-      return Status::InvalidArgument("end_ms: must be after start_ms (both 0: all points)");
-    }
-    KPIDB_ASSIGN_OR_RETURN(query::Selector selector, ToSelector(request->selector(), "selector"));
-    if (selector.metric.empty() && selector.matchers.empty()) {
-      return Status::InvalidArgument("selector: empty; give a metric or a matcher");
-    }
-    KPIDB_ASSIGN_OR_RETURN(DeleteResult deleted, ctx_.engine.Delete(selector, start, end,
-                                                                    ctx_.config.query_limits.max_series));
-    response->set_series_matched(deleted.series_matched);
-    response->set_points_deleted(deleted.points_deleted);
-    return Status::Ok();
-  });
+grpc::ServerWriteReactor<v1::QueryRangeResponse>* NewQueryRangeReactor(
+    ServerContext& ctx, const v1::QueryRangeRequest* request) {
+  return new QueryRangeReactor(ctx, request);
 }
 
 }  // namespace kpidb::server
