@@ -1,6 +1,7 @@
 // WAL promises: a cut anywhere in the last record recovers exactly the
 // complete records before it; a flipped bit anywhere is detected, and never
-// turns into wrong data.
+// turns into wrong data; WAL files of format version 1 (older releases)
+// replay as they always did.
 #include "engine/wal/wal.h"
 
 #include <gtest/gtest.h>
@@ -11,47 +12,15 @@
 
 #include "engine/core/engine_core.h"
 #include "engine/wal/record_log.h"
+#include "tests/log_test_util.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
 namespace {
 
+using testing::Reframe;
 using testing::TempDir;
 namespace fs = std::filesystem;
-
-std::string BuildLog(int n, std::vector<std::string>* payloads) {
-  std::string log = LogFileHeader("KPIDBWAL");
-  for (int i = 0; i < n; ++i) {
-    payloads->push_back("payload-" + std::to_string(i) + std::string(static_cast<size_t>(i * 7), 'x'));
-    AppendLogRecord(1, payloads->back(), &log);
-  }
-  return log;
-}
-
-TEST(RecordLog, CutAtEveryOffsetOfTheLastRecordKeepsTheRecordsBeforeIt) {
-  std::vector<std::string> payloads;
-  std::string log = BuildLog(5, &payloads);
-  std::string without_last = LogFileHeader("KPIDBWAL");
-  for (int i = 0; i < 4; ++i) AppendLogRecord(1, payloads[static_cast<size_t>(i)], &without_last);
-  for (size_t cut = without_last.size(); cut < log.size(); ++cut) {
-    ParsedLog p = ParseLog(std::string_view(log).substr(0, cut), "KPIDBWAL");
-    ASSERT_EQ(p.records.size(), 4u) << "cut at " << cut;
-    EXPECT_EQ(p.valid_bytes, without_last.size());
-    EXPECT_EQ(p.bad_tail, cut != without_last.size());
-    EXPECT_FALSE(p.valid_records_after_bad);
-    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(p.records[i].payload, payloads[i]);
-  }
-}
-
-TEST(RecordLog, AZeroFilledFileHoldsNothingAndIsTornNotCorrupt) {
-  // Its size reached the disk before its data did.
-  for (size_t size : {1u, 16u, 4096u}) {
-    ParsedLog p = ParseLog(std::string(size, '\0'), "KPIDBWAL");
-    EXPECT_FALSE(p.header_ok);
-    EXPECT_TRUE(p.header_torn) << size;
-    EXPECT_TRUE(p.records.empty());
-  }
-}
 
 TEST(WalRecord, AGroupRecordCarriesEveryBatchOfAGroupCommit) {
   std::string members;
@@ -70,25 +39,6 @@ TEST(WalRecord, AGroupRecordCarriesEveryBatchOfAGroupCommit) {
   // Cut anywhere inside it: the whole group is torn, no batch survives alone.
   for (size_t cut = kLogFileHeaderSize + 1; cut < log.size(); ++cut) {
     EXPECT_TRUE(ParseLog(std::string_view(log).substr(0, cut), "KPIDBWAL").records.empty());
-  }
-}
-
-TEST(RecordLog, EveryFlippedBitIsDetected) {
-  std::vector<std::string> payloads;
-  const std::string log = BuildLog(4, &payloads);
-  for (size_t pos = 0; pos < log.size(); ++pos) {
-    for (int bit = 0; bit < 8; ++bit) {
-      std::string bad = log;
-      bad[pos] = static_cast<char>(bad[pos] ^ (1 << bit));
-      ParsedLog p = ParseLog(bad, "KPIDBWAL");
-      ASSERT_TRUE(p.bad_tail) << "flip at " << pos << " bit " << bit << " went unnoticed";
-      ASSERT_LT(p.records.size(), 4u);
-      for (size_t i = 0; i < p.records.size(); ++i) ASSERT_EQ(p.records[i].payload, payloads[i]);
-      // A flip before the last record leaves valid records after it.
-      if (p.header_ok && p.records.size() < 3) {
-        EXPECT_TRUE(p.valid_records_after_bad);
-      }
-    }
   }
 }
 
@@ -246,6 +196,77 @@ TEST_F(WalRecovery, AFlippedBitAnywhereIsDetectedAndNeverReturnsWrongData) {
       EXPECT_NE(e.status().message().find(wal_name_), std::string::npos) << e.status().message();
     }
   }
+}
+
+TEST_F(WalRecovery, AVersion1WalFromAnOlderReleaseReplaysExactlyAndNewFilesAreVersion2) {
+  TempDir target;
+  auto e = OpenMutated(
+      [](std::string* c) {
+        *c = Reframe(*c, "KPIDBWAL", 1);
+        ASSERT_EQ(ParseLog(*c, "KPIDBWAL").version, 1u);
+        ASSERT_EQ(ParseLog(*c, "KPIDBWAL").records.size(), static_cast<size_t>(kBatches));
+      },
+      &target);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ExpectFirstBatches(**e, kBatches);
+  EXPECT_EQ(log_.find("torn"), std::string::npos) << log_;
+  // The engine writes on in a new file, of version 2; both replay, in order.
+  ASSERT_TRUE((*e)->Write(Batch(kBatches)).ok());
+  ASSERT_TRUE((*e)->Close().ok());
+  e->reset();
+  int v1 = 0, v2 = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(target.path()) / "wal")) {
+    const ParsedLog p = ParseLog(testing::ReadFileOrDie(entry.path().string()), "KPIDBWAL");
+    if (p.records.empty()) continue;
+    ++(p.version == 1 ? v1 : v2);
+  }
+  EXPECT_EQ(v1, 1);
+  EXPECT_EQ(v2, 1);
+  auto reopened = EngineCore::Open(target.path(), Options());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  ExpectFirstBatches(**reopened, kBatches + 1);
+}
+
+TEST_F(WalRecovery,
+       DamageBeforeAcknowledgedRecordsIsDataLossNamingTheFileAndOffsetInEitherVersion) {
+  for (uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE("version " + std::to_string(version));
+    TempDir target;
+    uint64_t bad_at = 0;
+    auto e = OpenMutated(
+        [&](std::string* c) {
+          if (version == 1) *c = Reframe(*c, "KPIDBWAL", 1);
+          const ParsedLog p = ParseLog(*c, "KPIDBWAL");
+          bad_at = p.records[2].offset;
+          const size_t middle = static_cast<size_t>(p.records[2].payload.data() - c->data()) +
+                                p.records[2].payload.size() / 2;
+          (*c)[middle] = static_cast<char>((*c)[middle] ^ 0x01);
+        },
+        &target);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(e.status().message().find(wal_name_ + " at offset " + std::to_string(bad_at) +
+                                        ": corrupt record followed by 3 valid records"),
+              std::string::npos)
+        << e.status().message();
+  }
+}
+
+TEST_F(WalRecovery, ATornTailOfAVersion1WalIsTruncatedAndLogged) {
+  TempDir target;
+  uint64_t last_start = 0;
+  auto e = OpenMutated(
+      [&](std::string* c) {
+        *c = Reframe(*c, "KPIDBWAL", 1);
+        last_start = ParseLog(*c, "KPIDBWAL").records.back().offset;
+        c->resize(c->size() - 7);
+      },
+      &target);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ExpectFirstBatches(**e, kBatches - 1);
+  EXPECT_NE(log_.find("torn tail at offset " + std::to_string(last_start)), std::string::npos)
+      << log_;
+  EXPECT_EQ(fs::file_size(fs::path(target.path()) / "wal" / wal_name_), last_start);
 }
 
 }  // namespace

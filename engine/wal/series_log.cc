@@ -36,6 +36,9 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
     return Status::Corruption("series log " + path + " at offset 0: bad file header");
   }
   bool fresh = !parsed.header_ok;
+  // A file an older version created keeps its format: appending v2 records
+  // behind a v1 header would make them unreadable.
+  const uint32_t version = fresh ? kLogFormatVersion : parsed.version;
   if (parsed.bad_tail && parsed.header_ok) {
     log("series log " + path + ": torn tail at offset " + std::to_string(parsed.valid_bytes) +
         ", truncating " + std::to_string(contents.size() - parsed.valid_bytes) + " bytes");
@@ -46,7 +49,7 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
     KPIDB_RETURN_IF_ERROR(file->Append(LogFileHeader(magic)));
     KPIDB_RETURN_IF_ERROR(file->Sync());
   }
-  return std::unique_ptr<SeriesLog>(new SeriesLog(std::move(file)));
+  return std::unique_ptr<SeriesLog>(new SeriesLog(std::move(file), version));
 }
 
 Status SeriesLog::Append(const std::vector<Definition>& definitions) {
@@ -64,7 +67,7 @@ Status SeriesLog::Append(const std::vector<Definition>& definitions) {
     std::string payload;
     PutVarint64(&payload, n);
     payload.append(body);
-    AppendLogRecord(kSeriesDefinitionRecord, payload, &framed);
+    AppendLogRecordInVersion(version_, kSeriesDefinitionRecord, payload, &framed);
     i += n;
   }
   if (framed.empty()) return Status::Ok();

@@ -29,12 +29,15 @@ class SeriesLog {
   // followed by valid ones is Corruption naming the path and offset.
   static Result<std::unique_ptr<SeriesLog>> Open(const std::string& path, const Logger& log,
                                                  std::vector<Definition>* definitions);
-  // Appends the definitions as one record and fsyncs. Not thread-safe.
+  // Appends the definitions (in records of ~1 MiB, in the file's own format
+  // version) and fsyncs. Not thread-safe.
   Status Append(const std::vector<Definition>& definitions);
 
  private:
-  explicit SeriesLog(std::unique_ptr<AppendFile> file) : file_(std::move(file)) {}
+  SeriesLog(std::unique_ptr<AppendFile> file, uint32_t version)
+      : file_(std::move(file)), version_(version) {}
   std::unique_ptr<AppendFile> file_;
+  uint32_t version_;  // the record format of the file (record_log.h)
 };
 
 }  // namespace kpidb
