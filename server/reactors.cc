@@ -28,19 +28,6 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
   ServerContext& ctx_;
 };
 
-// Runs `work` on the pool and finishes the unary call with its status.
-grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, ServerContext& ctx,
-                                   std::function<Status()> work) {
-  if (!ctx.Enter()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpc(ShuttingDown()));
-    return reactor;
-  }
-  auto* reactor = new UnaryReactor(ctx);
-  ctx.pool.Submit([reactor, work = std::move(work)] { reactor->Finish(ToGrpc(work())); });
-  return reactor;
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, ServerContext& ctx,
