@@ -6,10 +6,10 @@
 
 namespace kpidb {
 
-Head::PointBlock Head::MemSeries::NewBlock(BlockArena& arena, const PointBlock* last) {
+Head::PointBlock Head::MemSeries::NewBlock(BlockArena& arena, size_t last_capacity) {
   PointBlock b;
-  b.capacity = last == nullptr ? PointBlock::kMinCapacity
-                               : std::min(PointBlock::kMaxCapacity, 2 * last->capacity);
+  b.capacity = last_capacity == 0 ? PointBlock::kMinCapacity
+                                  : std::min(PointBlock::kMaxCapacity, 2 * last_capacity);
   void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
   b.timestamps = static_cast<int64_t*>(memory);
   b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);
@@ -30,7 +30,7 @@ size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t>
         blocks.push_back(spare.front());
         spare.erase(spare.begin());
       } else {
-        blocks.push_back(NewBlock(arena, blocks.empty() ? nullptr : &blocks.back()));
+        blocks.push_back(NewBlock(arena, blocks.empty() ? 0 : blocks.back().capacity));
         allocated += sizeof(PointBlock) + blocks.back().capacity * PointBlock::kPointBytes;
       }
     }
@@ -85,9 +85,10 @@ void Head::Reserve(SeriesId id, size_t points) {
   size_t room = s.blocks.empty() ? 0 : s.blocks.back().capacity - s.blocks.back().size;
   for (const PointBlock& b : s.spare) room += b.capacity;
   while (room < points) {
-    const PointBlock* last = !s.spare.empty()    ? &s.spare.back()
-                             : !s.blocks.empty() ? &s.blocks.back()
-                                                 : nullptr;
+    // A capacity, not a pointer: reserving may move the blocks.
+    const size_t last = !s.spare.empty()    ? s.spare.back().capacity
+                        : !s.blocks.empty() ? s.blocks.back().capacity
+                                            : 0;
     if (s.spare.size() == s.spare.capacity()) s.spare.reserve(std::max<size_t>(4, 2 * s.spare.capacity()));
     s.spare.push_back(MemSeries::NewBlock(arena_, last));
     room += s.spare.back().capacity;

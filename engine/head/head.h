@@ -80,8 +80,9 @@ class Head {
     // Returns the bytes of the blocks it allocated.
     size_t AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
                         std::span<const double> values) const;
-    // The block to append into next, after `last` (null: the series' first).
-    static PointBlock NewBlock(BlockArena& arena, const PointBlock* last);
+    // The block to append into next, after one of `last_capacity` points
+    // (0: the series' first).
+    static PointBlock NewBlock(BlockArena& arena, size_t last_capacity);
     void NormalizeLocked(BlockArena& arena) const;
   };
   MemSeries* FindOrNull(SeriesId id) const;
