@@ -32,6 +32,15 @@ std::string_view LabelValueInCanonical(std::string_view canonical, std::string_v
   return {};
 }
 
+// The key of the postings of name=value: "name\0value".
+static std::string PostingKey(std::string_view name, std::string_view value) {
+  std::string key;
+  key.reserve(name.size() + 1 + value.size());
+  key.append(name).push_back('\0');
+  key.append(value);
+  return key;
+}
+
 // Append-only storage for key bytes: blocks that never move, so views into
 // them stay valid while the index lives.
 class SeriesIndex::Arena {
@@ -151,10 +160,7 @@ void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
   by_id_.emplace(id, ref);
   by_canonical_.insert(ref);
   auto add_posting = [&](std::string_view name, std::string_view value) {
-    std::string lookup;
-    lookup.reserve(name.size() + 1 + value.size());
-    lookup.append(name).push_back('\0');
-    lookup.append(value);
+    const std::string lookup = PostingKey(name, value);
     auto it = postings_.find(lookup);
     if (it == postings_.end()) {
       const std::string_view key = arena_->Copy(lookup);
@@ -213,11 +219,7 @@ std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
 
 const SeriesIndex::PostingList* SeriesIndex::FindPostingsLocked(std::string_view name,
                                                                 std::string_view value) const {
-  std::string lookup;
-  lookup.reserve(name.size() + 1 + value.size());
-  lookup.append(name).push_back('\0');
-  lookup.append(value);
-  auto it = postings_.find(std::string_view(lookup));
+  auto it = postings_.find(std::string_view(PostingKey(name, value)));
   return it == postings_.end() ? nullptr : &it->second;
 }
 
