@@ -20,64 +20,31 @@
 // process) may open a data dir at a time.
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
-#include <shared_mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "engine/core/compactor.h"
+#include "engine/core/flusher.h"
+#include "engine/core/version.h"
+#include "engine/core/write_queue.h"
 #include "engine/head/head.h"
-#include "engine/segment/manifest.h"
+#include "engine/index/series_index.h"
+#include "engine/read/scan_visitor.h"
+#include "engine/segment/segment.h"
+#include "engine/wal/series_log.h"
+#include "engine/wal/wal.h"
 #include "kpidb/engine.h"
 #include "kpidb/options.h"
-#include "engine/segment/segment.h"
 #include "kpidb/series.h"
-#include "engine/index/series_index.h"
-#include "engine/wal/series_log.h"
 #include "kpidb/status.h"
-#include "engine/wal/wal.h"
 
 namespace kpidb {
-
-// Receives a series' points from EngineCore::Scan, in time order.
-class ScanVisitor {
- public:
-  virtual ~ScanVisitor() = default;
-  // A segment chunk lying wholly inside the scanned range whose points no
-  // other source (segment, head) overrides: its stats are exactly those of
-  // the points it holds. Return true if the stats were enough (the chunk is
-  // then not decoded), false to receive its points through OnPoints.
-  virtual bool OnChunkStats(const ChunkStats& stats) = 0;
-  // Rollup rows (rollup.h). When UsesRollups(), Scan offers the rows of the
-  // segments' rollup tiers, coarsest tier first, whose bucket lies wholly
-  // inside the scanned range and holds no point of any other source
-  // (another segment, the head): such a row's statistics are exactly those
-  // of the series' points in its bucket. WantsRollupRow returns true to take
-  // it; a finer row overlapping a taken one is not offered. Taken rows then
-  // reach OnRollupRow, in time order with the points and stats, and the
-  // points they cover are not delivered.
-  virtual bool UsesRollups() const { return false; }
-  // Whether OnChunkStats would take these stats (no side effect). Scan skips
-  // the rollup rows of a segment whose chunks in range all serve as stats:
-  // those are in memory, rows must be decoded.
-  virtual bool ChunkStatsSuffice(const ChunkStats& /*stats*/) const { return false; }
-  virtual bool WantsRollupRow(int64_t /*step_ms*/, const RollupRow& /*row*/) { return false; }
-  virtual Status OnRollupRow(int64_t /*step_ms*/, const RollupRow& /*row*/) {
-    return Status::Ok();
-  }
-  // Points, strictly increasing in time across calls, one value per
-  // timestamp (the newest write), all inside the scanned range.
-  virtual Status OnPoints(std::span<const int64_t> timestamps, std::span<const double> values) = 0;
-};
 
 class EngineCore {
  public:
@@ -151,124 +118,59 @@ class EngineCore {
   // Tests: runs `hook` in each merge of Compact or Delete, after the merged
   // file is written and before it is installed.
   void SetMergeHookForTest(std::function<void()> hook) {
-    std::lock_guard lock(compact_mu_);
-    merge_hook_for_test_ = std::move(hook);
+    compactor_->SetMergeHookForTest(std::move(hook));
   }
   const std::string& dir() const { return dir_; }
   const EngineOptions& options() const { return options_; }
 
  private:
-  struct Writer;
-  // What a reader needs, swapped atomically as a whole.
-  struct ReadState {
-    std::shared_ptr<Head> active;
-    std::shared_ptr<Head> flushing;  // frozen, being written to segments
-    std::vector<std::shared_ptr<SegmentReader>> segments;  // oldest first
-  };
-
   EngineCore(std::string dir, EngineOptions options);
-  Status Recover();
-  Status OpenSegments();
-  std::shared_ptr<const ReadState> State() const;
-  void SetState(std::shared_ptr<const ReadState> state);
+  // Loads series.log, the manifest's segments and the WAL into the index,
+  // the version set and the head; returns series.log for the flusher.
+  Result<std::unique_ptr<SeriesLog>> Recover();
+  // The live segments of `manifest` (quarantining corrupt ones: `manifest`
+  // then lists only the others), their series registered in the index.
+  Result<std::vector<std::shared_ptr<SegmentReader>>> OpenSegments(Manifest* manifest);
 
-  // The write leader's work for one group; REQUIRES wal_mu_ held.
-  Status WriteGroup(std::vector<Writer*>& group);
-  Status FlushLocked();  // REQUIRES flush_mu_
-  // UNAVAILABLE once Close() has begun.
-  Status CheckOpen();
-  struct DeleteRange {
-    std::set<SeriesId> ids;
-    int64_t start_ms;
-    int64_t end_ms;
-  };
-  // REQUIRES compact_mu_ (not flush_mu_). Replaces `old` (one partition's
-  // segments, oldest first, from a snapshot) by one merged file, leaving out
-  // `remove` if given. The merge reads and writes without any other lock
-  // (segments are immutable); only installing the result, in the place of
-  // the newest of `old`, takes flush_mu_, so flushes go on meanwhile and
-  // segments they add to the partition stay newer than the merged file.
-  Status MergeSegments(const std::vector<std::shared_ptr<SegmentReader>>& old,
-                       const DeleteRange* remove, uint64_t* removed_points);
-  std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> SegmentsByPartition(
-      const ReadState& state, std::vector<std::shared_ptr<SegmentReader>>* spanning) const;
-  Status WriteFrozenHead();  // REQUIRES flush_mu_; flushes state_->flushing
-  // REQUIRES wal_mu_. Starts a new WAL file when the current one is full;
+  // The group leader's work (WriteQueue::Submit): waits for room in the
+  // head, then logs and applies the group under log_.mu.
+  Status CommitGroup(std::vector<PendingWrite*>& group);
+  // REQUIRES log_.mu.
+  Status WriteGroup(std::vector<PendingWrite*>& group);
+  // REQUIRES log_.mu. Starts a new WAL file when the current one is full;
   // a failure is logged and the current file kept.
   void MaybeRotateWal();
-  Status WriteSegments(const Head& head, std::vector<uint64_t>* file_numbers);
-  void BackgroundLoop();
-  std::string SegmentPath(uint64_t file_number) const;
 
-  // Locks, always taken in this order (a lock may be taken while holding
-  // those before it, never the reverse):
+  // The parts, and their locks, always taken in this order (a lock may be
+  // taken while holding those before it, never the reverse):
   //
-  //   compact_mu_  ->  flush_mu_  ->  wal_mu_  ->  { queue_mu_, bg_mu_ -> state_mu_,
-  //                                                  SeriesIndex's and Head's own }
+  //   compactor_.mu_ -> flusher_.mu_ -> log_.mu -> { queue_.mu_,
+  //       flusher_.bg_mu_ -> versions_ (manifest_mu_ -> state_mu_),
+  //       SeriesIndex's and Head's own }
   //
-  // - compact_mu_: one Compact or Delete; held for its whole run, which
-  //   merges from a snapshot without other locks.
-  // - flush_mu_: one flush at a time, and the manifest: held while a flush
-  //   writes its segments and while a merge installs its file (brief).
-  // - wal_mu_: the WAL writer and the head being written: held by the write
-  //   leader for a group, and by a flush to freeze the head.
-  // - queue_mu_: the writer queue; bg_mu_: the background thread's flags;
-  //   state_mu_: the read state pointer. Leaves: nothing is taken under them
-  //   but state_mu_ under bg_mu_ (writers waiting for room read the state).
-  // Readers take only state_mu_ (shared), to copy the state pointer.
+  // - compactor_ (compactor.h): one Compact or Delete for its whole run,
+  //   merging from a snapshot without other locks.
+  // - flusher_ (flusher.h): one flush at a time; its background thread.
+  // - log_.mu: the WAL writer and the active head's writes: held by the
+  //   write leader for a group, and by a flush to freeze the head.
+  // - queue_ (write_queue.h): group commit; its lock is a leaf.
+  // - versions_ (version.h): the version readers pin and the manifest;
+  //   readers take only its state lock (shared), to copy the pointer.
   const std::string dir_;
   const std::string wal_dir_;
   const std::string segment_dir_;
   const EngineOptions options_;
   std::unique_ptr<DirLock> lock_;
   SeriesIndex index_;
-
-  // Writer queue (group commit): the front writer leads.
-  std::mutex queue_mu_;
-  std::deque<Writer*> writers_;  // under queue_mu_
-  bool closed_ = false;          // under queue_mu_
-  // Writers inside Write(), from entry (validation, encoding) to return:
-  // the group-commit leader waits for those not yet queued.
-  std::atomic<int> writers_in_flight_{0};
-  Status background_error_;  // sticky after a failed WAL write; under queue_mu_
-
-  // Serialises WAL append + head apply (the leader) against flush freezing
-  // the head and rotating the WAL.
-  std::mutex wal_mu_;
-  std::unique_ptr<WalWriter> wal_;                 // under wal_mu_
-  std::vector<SeriesLog::Definition> new_series_;  // since the last freeze; under wal_mu_
-  std::atomic<uint64_t> next_file_number_{1};      // segment and WAL file numbers
-
-  // One compaction or delete at a time; held for their whole run (they take
-  // flush_mu_ only to install each merged file).
-  std::mutex compact_mu_;
-  std::function<void()> merge_hook_for_test_;  // under compact_mu_
-
-  std::mutex flush_mu_;  // one flush at a time
-  Manifest manifest_;                                   // under flush_mu_
-  std::unique_ptr<SeriesLog> series_log_;               // under flush_mu_
-  std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head; under flush_mu_
-  uint64_t flushing_checkpoint_ = 0;                    // under flush_mu_
-
-  // The version readers pin: swapped whole (copy on write) by flushes and
-  // merges, under flush_mu_ (and wal_mu_ to freeze the head).
-  mutable std::shared_mutex state_mu_;
-  std::shared_ptr<const ReadState> state_;  // under state_mu_
   // Memory of flushed heads, kept (up to head_max_bytes) for the next.
   const std::shared_ptr<SlabPool> head_slabs_;
-
-  // Background thread: flushes when the head is full, syncs the WAL on the
-  // interval policy.
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  std::condition_variable flush_done_cv_;
-  bool bg_stop_ = false;          // under bg_mu_
-  bool flush_requested_ = false;  // under bg_mu_
-  Status last_flush_error_;  // of the latest background flush; OK once one succeeds; under bg_mu_
-  std::thread bg_thread_;
-
+  VersionSet versions_;
+  WriteQueue queue_;
+  ActiveLog log_;
   std::atomic<uint64_t> quarantined_{0};
-  std::atomic<uint64_t> flushes_{0};
+  // Built once recovered; destroyed first (they use the parts above).
+  std::unique_ptr<Flusher> flusher_;
+  std::unique_ptr<Compactor> compactor_;
 };
 
 }  // namespace kpidb

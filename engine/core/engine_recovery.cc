@@ -1,15 +1,15 @@
-// Part of EngineCore (engine.h): recovery when a data dir is opened.
+// Part of EngineCore (engine_core.h): recovery when a data dir is opened.
 #include "engine/core/engine_core.h"
 
 #include <algorithm>
 
 namespace kpidb {
 
-Status EngineCore::OpenSegments() {
+Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Manifest* manifest) {
   std::vector<std::shared_ptr<SegmentReader>> readers;
   std::vector<uint64_t> live;
-  for (uint64_t number : manifest_.segments) {
-    const std::string path = SegmentPath(number);
+  for (uint64_t number : manifest->segments) {
+    const std::string path = versions_.SegmentPath(number);
     auto reader = SegmentReader::Open(path, options_.verify_segments_on_open);
     Status s = reader.ok() ? Status::Ok() : reader.status();
     if (s.ok()) {
@@ -40,20 +40,17 @@ Status EngineCore::OpenSegments() {
     live.push_back(number);
     readers.push_back(std::shared_ptr<SegmentReader>(std::move(reader).value()));
   }
-  manifest_.segments = live;
-  auto state = std::make_shared<ReadState>();
-  state->active = std::make_shared<Head>(head_slabs_);
-  state->segments = std::move(readers);
-  SetState(state);
-  return Status::Ok();
+  manifest->segments = live;
+  return readers;
 }
 
-Status EngineCore::Recover() {
-  auto manifest = ReadManifest(dir_);
-  if (manifest.ok()) {
-    manifest_ = std::move(manifest).value();
-  } else if (!manifest.status().IsNotFound()) {
-    return manifest.status();
+Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
+  Manifest manifest;
+  auto read_manifest = ReadManifest(dir_);
+  if (read_manifest.ok()) {
+    manifest = std::move(read_manifest).value();
+  } else if (!read_manifest.status().IsNotFound()) {
+    return read_manifest.status();
   } else {
     // No manifest: a new dir, or a lost manifest. Never treat segments as
     // orphans (and delete them) without one.
@@ -68,23 +65,25 @@ Status EngineCore::Recover() {
     }
   }
   std::vector<SeriesLog::Definition> definitions;
-  KPIDB_ASSIGN_OR_RETURN(series_log_, SeriesLog::Open(JoinPath(dir_, "series.log"),
+  KPIDB_ASSIGN_OR_RETURN(auto series_log, SeriesLog::Open(JoinPath(dir_, "series.log"),
                                                       options_.logger, &definitions));
   for (const auto& [id, canonical] : definitions) {
     Status s = index_.Register(id, canonical);
     if (!s.ok()) return Status::Corruption(JoinPath(dir_, "series.log") + ": " + s.message());
   }
-  KPIDB_RETURN_IF_ERROR(OpenSegments());
+  auto version = std::make_shared<Version>();
+  version->active = std::make_shared<Head>(head_slabs_);
+  KPIDB_ASSIGN_OR_RETURN(version->segments, OpenSegments(&manifest));
 
   // Files a crashed flush left behind (not in the manifest) hold nothing the
   // WAL does not: remove them.
-  uint64_t max_number = manifest_.next_file_number;
+  uint64_t max_number = manifest.next_file_number;
   KPIDB_ASSIGN_OR_RETURN(auto names, ListDir(segment_dir_));
   for (const std::string& name : names) {
     uint64_t number;
     bool known = ParseSegmentFileName(name, &number) &&
-                 std::find(manifest_.segments.begin(), manifest_.segments.end(), number) !=
-                     manifest_.segments.end();
+                 std::find(manifest.segments.begin(), manifest.segments.end(), number) !=
+                     manifest.segments.end();
     if (ParseSegmentFileName(name, &number)) max_number = std::max(max_number, number + 1);
     if (!known && ParseSegmentFileName(name, &number)) {
       options_.logger("removing unreferenced file " + JoinPath(segment_dir_, name));
@@ -92,17 +91,17 @@ Status EngineCore::Recover() {
     }
   }
 
-  std::shared_ptr<Head> head = State()->active;
+  Head* head = version->active.get();
   WalReplayStats stats;
   uint64_t max_wal = 0;
   KPIDB_RETURN_IF_ERROR(ReplayWal(
-      wal_dir_, manifest_.wal_checkpoint, options_.logger,
+      wal_dir_, manifest.wal_checkpoint, options_.logger,
       [&](std::vector<WalSeriesEntry>& entries) -> Status {
         for (WalSeriesEntry& e : entries) {
           if (!e.canonical.empty()) {
             std::string canonical(e.canonical);
             KPIDB_RETURN_IF_ERROR(index_.Register(e.id, canonical));
-            new_series_.emplace_back(e.id, std::move(canonical));
+            log_.new_series.emplace_back(e.id, std::move(canonical));
           } else if (!index_.Key(e.id)) {
             return Status::Corruption("WAL refers to undefined series id " +
                                       std::to_string(e.id));
@@ -118,21 +117,20 @@ Status EngineCore::Recover() {
   KPIDB_ASSIGN_OR_RETURN(auto wal_names, ListDir(wal_dir_));
   for (const std::string& name : wal_names) {
     uint64_t number;
-    if (ParseWalFileName(name, &number) && number < manifest_.wal_checkpoint) {
+    if (ParseWalFileName(name, &number) && number < manifest.wal_checkpoint) {
       KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(wal_dir_, name)));
     }
   }
 
-  next_file_number_ = max_number;
-  KPIDB_ASSIGN_OR_RETURN(wal_, WalWriter::Create(wal_dir_, next_file_number_++));
-  manifest_.next_file_number = next_file_number_;
-  KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, manifest_));
+  KPIDB_ASSIGN_OR_RETURN(log_.wal, WalWriter::Create(wal_dir_, max_number));
+  const size_t segments = manifest.segments.size();
+  KPIDB_RETURN_IF_ERROR(versions_.Reset(std::move(manifest), std::move(version), max_number + 1));
   options_.logger("opened " + dir_ + ": " + std::to_string(index_.size()) + " series, " +
-                  std::to_string(manifest_.segments.size()) + " segments, replayed " +
+                  std::to_string(segments) + " segments, replayed " +
                   std::to_string(stats.records) + " WAL records (" +
                   std::to_string(stats.points) + " points) from " +
                   std::to_string(stats.files) + " files");
-  return Status::Ok();
+  return series_log;
 }
 
 }  // namespace kpidb

@@ -1,24 +1,33 @@
-// Part of EngineCore (engine_core.h): compaction, merging the segments of a time
-// partition into one, and deletion, which is such a merge leaving points out.
+#include "engine/core/compactor.h"
+
 #include <algorithm>
-#include <map>
-#include <set>
 
 #include "engine/common/coding.h"
-#include "engine/core/engine_core.h"
+#include "engine/common/file_util.h"
 #include "engine/common/point_order.h"
 
 namespace kpidb {
 
-// Segments by partition, oldest first, without the partitions that a file
-// spanning several partitions (written with another segment_partition_ms)
-// overlaps: a merged file is the newest, which would put it ahead of a
-// spanning file newer than some of the files merged. `spanning` receives
-// those files.
-std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> EngineCore::SegmentsByPartition(
-    const ReadState& state, std::vector<std::shared_ptr<SegmentReader>>* spanning) const {
+Compactor::Compactor(const EngineOptions& options, std::string segment_dir, VersionSet* versions,
+                     Flusher* flusher, const WriteQueue* queue)
+    : options_(options),
+      segment_dir_(std::move(segment_dir)),
+      versions_(*versions),
+      flusher_(*flusher),
+      queue_(*queue) {}
+
+void Compactor::SetMergeHookForTest(std::function<void()> hook) {
+  std::lock_guard lock(mu_);
+  merge_hook_for_test_ = std::move(hook);
+}
+
+// A merged file is the newest of its partition, which would put it ahead of
+// a spanning file newer than some of the files merged: partitions a spanning
+// file overlaps are left alone.
+std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> Compactor::SegmentsByPartition(
+    const Version& version, std::vector<std::shared_ptr<SegmentReader>>* spanning) const {
   std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> partitions;
-  for (const auto& segment : state.segments) {
+  for (const auto& segment : version.segments) {
     const int64_t p = FloorDiv(segment->min_timestamp_ms(), options_.segment_partition_ms);
     if (FloorDiv(segment->max_timestamp_ms(), options_.segment_partition_ms) != p) {
       spanning->push_back(segment);
@@ -34,17 +43,18 @@ std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> EngineCore::Segme
   return partitions;
 }
 
-Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader>>& old,
-                             const DeleteRange* remove, uint64_t* removed_points) {
+Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
+                        const DeleteRange* remove, uint64_t* removed_points) {
   // Every series, its points merged oldest file first so that the newest
   // write wins; minus the deleted range.
   std::map<SeriesId, std::string> series;  // id -> canonical key
   for (const auto& segment : old) {
     for (const SegmentSeries& s : segment->series()) series.emplace(s.id, s.canonical);
   }
-  const uint64_t number = next_file_number_++;
+  const uint64_t number = versions_.NewFileNumber();
+  const std::string path = versions_.SegmentPath(number);
   KPIDB_ASSIGN_OR_RETURN(auto writer,
-                         SegmentWriter::Create(SegmentPath(number), options_.max_points_per_chunk,
+                         SegmentWriter::Create(path, options_.max_points_per_chunk,
                                                options_.rollup_tiers_ms, options_.rollup_stddev));
   std::vector<int64_t> ts, kept_ts;
   std::vector<double> vs, kept_vs;
@@ -77,7 +87,7 @@ Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
   std::shared_ptr<SegmentReader> reader;
   if (written > 0) {
-    KPIDB_ASSIGN_OR_RETURN(reader, SegmentReader::Open(SegmentPath(number), false));
+    KPIDB_ASSIGN_OR_RETURN(reader, SegmentReader::Open(path, false));
   }
 
   if (merge_hook_for_test_) merge_hook_for_test_();
@@ -85,91 +95,53 @@ Status EngineCore::MergeSegments(const std::vector<std::shared_ptr<SegmentReader
   std::set<uint64_t> replaced;
   for (const auto& segment : old) {
     uint64_t n;
-    const std::string& path = segment->path();
-    if (!ParseSegmentFileName(path.substr(path.rfind('/') + 1), &n)) {
-      return Status::Internal("segment with an unexpected name: " + path);
+    const std::string& p = segment->path();
+    if (!ParseSegmentFileName(p.substr(p.rfind('/') + 1), &n)) {
+      return Status::Internal("segment with an unexpected name: " + p);
     }
     replaced.insert(n);
   }
-  {
-    // Install: the merged file takes the place of the newest file it
-    // replaces, so that files flushed into the partition meanwhile (after it
-    // in the list) stay newer, as their points are.
-    std::lock_guard flush_lock(flush_mu_);
-    Manifest next_manifest = manifest_;
-    std::vector<uint64_t> kept;
-    size_t newest = 0;
-    for (uint64_t n : next_manifest.segments) {
-      if (replaced.count(n) > 0) {
-        newest = kept.size();
-      } else {
-        kept.push_back(n);
-      }
-    }
-    if (reader) kept.insert(kept.begin() + static_cast<std::ptrdiff_t>(newest), number);
-    next_manifest.segments = std::move(kept);
-    next_manifest.next_file_number = next_file_number_;
-    KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, next_manifest));
-    manifest_ = std::move(next_manifest);
-    std::unique_lock state_lock(state_mu_);
-    auto next = std::make_shared<ReadState>(*state_);
-    std::vector<std::shared_ptr<SegmentReader>> segments;
-    size_t at = 0;
-    for (const auto& segment : next->segments) {
-      if (std::find(old.begin(), old.end(), segment) != old.end()) {
-        at = segments.size();
-      } else {
-        segments.push_back(segment);
-      }
-    }
-    if (reader) segments.insert(segments.begin() + static_cast<std::ptrdiff_t>(at), reader);
-    next->segments = std::move(segments);
-    state_ = next;
-  }
+  KPIDB_RETURN_IF_ERROR(versions_.ReplaceMerged(old, replaced, reader, number));
   // Readers still holding the old files keep their mappings.
   if (!reader) replaced.insert(number);  // an empty result: no file at all
   for (uint64_t n : replaced) {
-    Status s = RemoveFile(SegmentPath(n));
-    if (!s.ok()) options_.logger("could not remove " + SegmentPath(n) + ": " + s.ToString());
+    Status s = RemoveFile(versions_.SegmentPath(n));
+    if (!s.ok()) options_.logger("could not remove " + versions_.SegmentPath(n) + ": " + s.ToString());
   }
   options_.logger((remove ? "rewrote " : "compacted ") + std::to_string(old.size()) +
-                  " segments into " + (reader ? SegmentPath(number) : std::string("none")) + " (" +
+                  " segments into " + (reader ? path : std::string("none")) + " (" +
                   std::to_string(written) + " points" +
                   (remove ? ", " + std::to_string(removed) + " deleted" : std::string()) + ")");
   if (removed_points != nullptr) *removed_points += removed;
   return Status::Ok();
 }
 
-Status EngineCore::Compact(uint64_t* merged) {
+Status Compactor::Compact(uint64_t* merged) {
   if (merged != nullptr) *merged = 0;
-  std::lock_guard lock(compact_mu_);
-  KPIDB_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard lock(mu_);
+  KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
   // The partitions to merge are those of one snapshot: files that flushes
   // add meanwhile are left for the next run, so Compact ends.
   std::vector<std::shared_ptr<SegmentReader>> spanning;
-  const auto partitions = SegmentsByPartition(*State(), &spanning);
+  const auto partitions = SegmentsByPartition(*versions_.Current(), &spanning);
   for (const auto& [partition, segments] : partitions) {
     if (segments.size() < 2) continue;
-    KPIDB_RETURN_IF_ERROR(CheckOpen());
-    KPIDB_RETURN_IF_ERROR(MergeSegments(segments, nullptr, nullptr));
+    KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
+    KPIDB_RETURN_IF_ERROR(Merge(segments, nullptr, nullptr));
     if (merged != nullptr) *merged += segments.size();
   }
   return Status::Ok();
 }
 
-Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
-                      uint64_t* deleted_points) {
+Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
+                         uint64_t* deleted_points) {
   if (deleted_points != nullptr) *deleted_points = 0;
   if (start_ms >= end_ms) return Status::InvalidArgument("end_ms must be after start_ms");
   if (ids.empty()) return Status::Ok();
-  std::lock_guard lock(compact_mu_);
-  KPIDB_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard lock(mu_);
   // Everything written before the call goes to segments first; points
   // written while it runs land in the new head and are kept.
-  {
-    std::lock_guard flush_lock(flush_mu_);
-    KPIDB_RETURN_IF_ERROR(FlushLocked());
-  }
+  KPIDB_RETURN_IF_ERROR(flusher_.Flush());
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
   auto touches = [&](const SegmentReader& segment) {
     return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
@@ -177,7 +149,7 @@ Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, in
     });
   };
   std::vector<std::shared_ptr<SegmentReader>> spanning;
-  auto partitions = SegmentsByPartition(*State(), &spanning);
+  auto partitions = SegmentsByPartition(*versions_.Current(), &spanning);
   for (const auto& s : spanning) {
     if (touches(*s)) {
       return Status::FailedPrecondition(
@@ -190,7 +162,7 @@ Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, in
                      [&](const auto& s) { return touches(*s); })) {
       continue;
     }
-    KPIDB_RETURN_IF_ERROR(MergeSegments(segments, &remove, deleted_points));
+    KPIDB_RETURN_IF_ERROR(Merge(segments, &remove, deleted_points));
   }
   return Status::Ok();
 }

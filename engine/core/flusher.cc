@@ -1,95 +1,122 @@
-// Part of EngineCore (engine_core.h): flushing the head to segments, and the background thread.
-#include "engine/core/engine_core.h"
+#include "engine/core/flusher.h"
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 
 #include "engine/common/coding.h"
+#include "engine/common/file_util.h"
 
 namespace kpidb {
 
-Status EngineCore::Flush() {
-  std::lock_guard lock(flush_mu_);
-  KPIDB_RETURN_IF_ERROR(CheckOpen());
+Flusher::Flusher(Deps deps)
+    : options_(*deps.options),
+      wal_dir_(std::move(deps.wal_dir)),
+      segment_dir_(std::move(deps.segment_dir)),
+      log_(*deps.log),
+      versions_(*deps.versions),
+      index_(*deps.index),
+      queue_(*deps.queue),
+      head_slabs_(std::move(deps.head_slabs)),
+      series_log_(std::move(deps.series_log)) {}
+
+Flusher::~Flusher() { Stop(); }
+
+void Flusher::Start() {
+  bg_thread_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void Flusher::Stop() {
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stop_ = true;
+    bg_cv_.notify_all();
+    flush_done_cv_.notify_all();  // writers waiting for room must not wait for it
+  }
+  if (bg_thread_.joinable()) bg_thread_.join();
+  std::lock_guard lock(mu_);  // a flush in progress ends first
+}
+
+Status Flusher::Flush() {
+  std::lock_guard lock(mu_);
+  KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
   return FlushLocked();
 }
 
-Status EngineCore::CheckOpen() {
-  std::lock_guard lock(queue_mu_);
-  if (closed_) return Status::Unavailable("engine " + dir_ + " is closed");
+void Flusher::RequestFlush() {
+  std::lock_guard lock(bg_mu_);
+  flush_requested_ = true;
+  bg_cv_.notify_one();
+}
+
+void Flusher::NotifyFlushDone() {
+  std::lock_guard lock(bg_mu_);
+  flush_done_cv_.notify_all();
+}
+
+Status Flusher::WaitForRoom(const std::function<bool()>& full) {
+  if (!full()) return Status::Ok();
+  std::unique_lock lock(bg_mu_);
+  while (full() && !bg_stop_ && last_flush_error_.ok()) {
+    flush_requested_ = true;
+    bg_cv_.notify_one();
+    flush_done_cv_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  if (!last_flush_error_.ok() && !bg_stop_) {
+    return Status::Unavailable("the head is full and flushing it failed (retrying): " +
+                               last_flush_error_.ToString());
+  }
   return Status::Ok();
 }
 
-Status EngineCore::FlushLocked() {
+Status Flusher::FlushLocked() {
   // A head frozen by an earlier, failed flush goes first.
-  if (State()->flushing) KPIDB_RETURN_IF_ERROR(WriteFrozenHead());
+  if (versions_.Current()->flushing) KPIDB_RETURN_IF_ERROR(WriteFrozenHead());
   {
     // Freeze the head and start a new WAL file: everything before it is in
     // the frozen head, so once segments hold it the old files can go.
-    std::lock_guard wal_lock(wal_mu_);
-    auto state = State();
-    if (state->active->empty()) return Status::Ok();
-    if (options_.wal_sync != WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(wal_->Sync());
-    KPIDB_ASSIGN_OR_RETURN(wal_, WalWriter::Create(wal_dir_, next_file_number_++));
-    flushing_checkpoint_ = wal_->file_number();
-    flushing_series_.insert(flushing_series_.end(), new_series_.begin(), new_series_.end());
-    new_series_.clear();
-    auto next = std::make_shared<ReadState>(*state);
-    next->flushing = state->active;
-    next->active = std::make_shared<Head>(head_slabs_);
-    SetState(next);
+    std::lock_guard wal_lock(log_.mu);
+    if (versions_.Current()->active->empty()) return Status::Ok();
+    if (options_.wal_sync != WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(log_.wal->Sync());
+    KPIDB_ASSIGN_OR_RETURN(log_.wal, WalWriter::Create(wal_dir_, versions_.NewFileNumber()));
+    flushing_checkpoint_ = log_.wal->file_number();
+    flushing_series_.insert(flushing_series_.end(), log_.new_series.begin(), log_.new_series.end());
+    log_.new_series.clear();
+    versions_.FreezeHead(std::make_shared<Head>(head_slabs_));
   }
-  {
-    std::lock_guard bg(bg_mu_);
-    flush_done_cv_.notify_all();  // writers waiting for room go on in the new head
-  }
+  NotifyFlushDone();  // writers waiting for room go on in the new head
   return WriteFrozenHead();
 }
 
-Status EngineCore::WriteFrozenHead() {
-  auto state = State();
+Status Flusher::WriteFrozenHead() {
+  const std::shared_ptr<const Version> version = versions_.Current();
+  const Head& head = *version->flushing;
   std::vector<uint64_t> numbers;
-  KPIDB_RETURN_IF_ERROR(WriteSegments(*state->flushing, &numbers));
+  KPIDB_RETURN_IF_ERROR(WriteSegments(head, &numbers));
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
   KPIDB_RETURN_IF_ERROR(series_log_->Append(flushing_series_));
   std::vector<std::shared_ptr<SegmentReader>> readers;
   for (uint64_t number : numbers) {
-    KPIDB_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(SegmentPath(number), false));
+    KPIDB_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(versions_.SegmentPath(number), false));
     readers.push_back(std::move(reader));
   }
-  Manifest next_manifest = manifest_;
-  next_manifest.segments.insert(next_manifest.segments.end(), numbers.begin(), numbers.end());
-  next_manifest.wal_checkpoint = flushing_checkpoint_;
-  next_manifest.next_file_number = next_file_number_;
-  KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, next_manifest));
-  manifest_ = std::move(next_manifest);
+  KPIDB_RETURN_IF_ERROR(versions_.AddFlushed(numbers, std::move(readers), flushing_checkpoint_));
   flushing_series_.clear();
-  {
-    std::unique_lock lock(state_mu_);
-    auto next = std::make_shared<ReadState>(*state_);
-    next->flushing = nullptr;
-    next->segments.insert(next->segments.end(), readers.begin(), readers.end());
-    state_ = next;
-  }
   KPIDB_ASSIGN_OR_RETURN(auto wal_names, ListDir(wal_dir_));
   for (const std::string& name : wal_names) {
     uint64_t number;
-    if (ParseWalFileName(name, &number) && number < manifest_.wal_checkpoint) {
+    if (ParseWalFileName(name, &number) && number < flushing_checkpoint_) {
       KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(wal_dir_, name)));
     }
   }
   flushes_.fetch_add(1);
-  options_.logger("flushed " + std::to_string(state->flushing->points()) + " points into " +
+  options_.logger("flushed " + std::to_string(head.points()) + " points into " +
                   std::to_string(numbers.size()) + " segment files");
-  {
-    std::lock_guard bg(bg_mu_);
-    flush_done_cv_.notify_all();
-  }
+  NotifyFlushDone();
   return Status::Ok();
 }
 
-Status EngineCore::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {
+Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {
   std::map<int64_t, std::pair<uint64_t, std::unique_ptr<SegmentWriter>>> writers;
   std::vector<int64_t> ts;
   std::vector<double> vs;
@@ -107,11 +134,12 @@ Status EngineCore::WriteSegments(const Head& head, std::vector<uint64_t>* number
       while (end < ts.size() && FloorDiv(ts[end], options_.segment_partition_ms) == partition) ++end;
       auto& slot = writers[partition];
       if (!slot.second) {
-        slot.first = next_file_number_++;
-        KPIDB_ASSIGN_OR_RETURN(slot.second, SegmentWriter::Create(SegmentPath(slot.first),
-                                                                  options_.max_points_per_chunk,
-                                                                  options_.rollup_tiers_ms,
-                                                                  options_.rollup_stddev));
+        slot.first = versions_.NewFileNumber();
+        KPIDB_ASSIGN_OR_RETURN(slot.second,
+                               SegmentWriter::Create(versions_.SegmentPath(slot.first),
+                                                     options_.max_points_per_chunk,
+                                                     options_.rollup_tiers_ms,
+                                                     options_.rollup_stddev));
       }
       KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(
           id, *canonical, std::span<const int64_t>(ts).subspan(start, end - start),
@@ -127,7 +155,7 @@ Status EngineCore::WriteSegments(const Head& head, std::vector<uint64_t>* number
   return Status::Ok();
 }
 
-void EngineCore::BackgroundLoop() {
+void Flusher::BackgroundLoop() {
   const auto period = options_.wal_sync == WalSyncPolicy::kInterval
                           ? std::chrono::milliseconds(options_.wal_sync_interval_ms)
                           : std::chrono::milliseconds(1000);
@@ -145,12 +173,12 @@ void EngineCore::BackgroundLoop() {
     lock.unlock();
     Status flushed;
     if (flush) {
-      std::lock_guard flush_lock(flush_mu_);
+      std::lock_guard flush_lock(mu_);
       flushed = FlushLocked();
     }
     if (options_.wal_sync == WalSyncPolicy::kInterval) {
-      std::lock_guard wal_lock(wal_mu_);
-      Status s = wal_->Sync();
+      std::lock_guard wal_lock(log_.mu);
+      Status s = log_.wal->Sync();
       if (!s.ok()) options_.logger("WAL sync failed: " + s.ToString());
     }
     lock.lock();

@@ -1,0 +1,107 @@
+// The flusher: writes the head to time-partitioned segment files, one flush
+// at a time, when a writer finds the head full, on Flush(), and from its
+// background thread (which also syncs the WAL under the interval policy).
+//
+// A flush freezes the active head and starts a new WAL file (under the
+// log's lock, briefly: writes go on in a fresh head), writes the frozen head
+// to segments without any lock readers or writers need, records the new
+// series in series.log, installs the segments (manifest, then version) and
+// removes the WAL files the segments now hold.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/core/version.h"
+#include "engine/core/write_queue.h"
+#include "engine/index/series_index.h"
+#include "engine/wal/series_log.h"
+#include "engine/wal/wal.h"
+#include "kpidb/options.h"
+#include "kpidb/status.h"
+
+namespace kpidb {
+
+// The WAL being written, and the series it defined since the head was last
+// frozen: shared by the write leader (appends) and the flusher (freezes the
+// head, starts a new file).
+struct ActiveLog {
+  std::mutex mu;
+  std::unique_ptr<WalWriter> wal;                 // under mu
+  std::vector<SeriesLog::Definition> new_series;  // since the last freeze; under mu
+};
+
+class Flusher {
+ public:
+  struct Deps {
+    const EngineOptions* options;
+    std::string wal_dir;
+    std::string segment_dir;
+    ActiveLog* log;
+    VersionSet* versions;
+    const SeriesIndex* index;
+    const WriteQueue* queue;  // CheckOpen
+    std::shared_ptr<SlabPool> head_slabs;
+    std::unique_ptr<SeriesLog> series_log;
+  };
+  explicit Flusher(Deps deps);
+  ~Flusher();  // Stop()
+
+  // Starts the background thread.
+  void Start();
+  // Stops the background thread and waits for a flush in progress; later
+  // flushes fail with the queue's UNAVAILABLE (close it first). Idempotent.
+  void Stop();
+
+  // Flushes the head now; returns when done. UNAVAILABLE once closed.
+  Status Flush();
+  // Asks the background thread for a flush.
+  void RequestFlush();
+  // Backpressure: while `full()`, asks for flushes and waits for them to
+  // freeze the head. UNAVAILABLE (and the caller writes nothing) if the
+  // latest flush failed; OK at once when stopping.
+  Status WaitForRoom(const std::function<bool()>& full);
+
+  uint64_t flushes() const { return flushes_.load(); }
+
+ private:
+  Status FlushLocked();      // REQUIRES mu_
+  Status WriteFrozenHead();  // REQUIRES mu_; flushes the version's flushing head
+  Status WriteSegments(const Head& head, std::vector<uint64_t>* numbers);  // REQUIRES mu_
+  void BackgroundLoop();
+  void NotifyFlushDone();
+
+  const EngineOptions& options_;
+  const std::string wal_dir_;
+  const std::string segment_dir_;
+  ActiveLog& log_;
+  VersionSet& versions_;
+  const SeriesIndex& index_;
+  const WriteQueue& queue_;
+  const std::shared_ptr<SlabPool> head_slabs_;
+
+  std::mutex mu_;  // one flush at a time
+  std::unique_ptr<SeriesLog> series_log_;               // under mu_
+  std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head; under mu_
+  uint64_t flushing_checkpoint_ = 0;                    // under mu_
+
+  // The background thread's state; bg_mu_ is taken under no other lock of
+  // the flusher's (versions' locks may be taken under it).
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  std::condition_variable flush_done_cv_;
+  bool bg_stop_ = false;          // under bg_mu_
+  bool flush_requested_ = false;  // under bg_mu_
+  Status last_flush_error_;  // of the latest background flush; OK once one succeeds; under bg_mu_
+  std::thread bg_thread_;
+
+  std::atomic<uint64_t> flushes_{0};
+};
+
+}  // namespace kpidb

@@ -1,0 +1,228 @@
+#include "engine/read/merge_scan.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "engine/common/coding.h"
+#include "engine/common/point_order.h"
+
+namespace kpidb {
+
+MergeScan::MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor)
+    : start_ms_(start_ms), end_ms_(end_ms), visitor_(visitor) {}
+
+void MergeScan::SetHeadPoints(std::vector<int64_t> timestamps, std::vector<double> values) {
+  head_ts_ = std::move(timestamps);
+  head_vs_ = std::move(values);
+}
+
+void MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
+  const size_t age = segments_++;
+  if (start_ms_ >= end_ms_) return;
+  const SegmentSeries* series = nullptr;
+  const size_t before = refs_.size();
+  for (const ChunkMeta& c : segment.ChunksOverlapping(id, start_ms_, end_ms_, &series)) {
+    refs_.push_back({series, &segment, &c, age});
+    max_span_ = std::max(max_span_, c.stats.max_timestamp_ms - c.stats.min_timestamp_ms);
+  }
+  // A segment's chunks are in time order: merge them in, after the older
+  // segments' chunks that start at the same time.
+  std::inplace_merge(refs_.begin(), refs_.begin() + static_cast<ptrdiff_t>(before), refs_.end(),
+                     [](const ChunkRef& a, const ChunkRef& b) {
+                       return a.chunk->stats.min_timestamp_ms < b.chunk->stats.min_timestamp_ms;
+                     });
+}
+
+bool MergeScan::OthersMayHavePoints(size_t age, int64_t s, int64_t e) const {
+  auto h = std::lower_bound(head_ts_.begin(), head_ts_.end(), s);
+  if (h != head_ts_.end() && *h < e) return true;
+  // No chunk spans more than max_span_: one starting before s - max_span_
+  // ends before s.
+  const int64_t from = SaturateInt64(static_cast<__int128>(s) - max_span_);
+  auto it = std::lower_bound(refs_.begin(), refs_.end(), from, [](const ChunkRef& r, int64_t t) {
+    return r.chunk->stats.min_timestamp_ms < t;
+  });
+  for (; it != refs_.end() && it->chunk->stats.min_timestamp_ms < e; ++it) {
+    if (it->age != age && it->chunk->stats.max_timestamp_ms >= s) return true;
+  }
+  return false;
+}
+
+Status MergeScan::ChooseRollupRows() {
+  taken_.clear();
+  next_row_ = 0;
+  std::vector<RollupTier> tiers;
+  std::vector<TakenRow> mine;  // of one segment, sorted by start
+  std::vector<const SegmentSeries*> done;
+  for (const ChunkRef& ref : refs_) {
+    // Each segment entry once (its chunks are among the refs).
+    if (ref.entry->rollup_length == 0 ||
+        std::find(done.begin(), done.end(), ref.entry) != done.end()) {
+      continue;
+    }
+    done.push_back(ref.entry);
+    // Chunk stats answer for this segment without decoding anything.
+    bool stats_serve = true;
+    for (const ChunkMeta& c : ref.entry->ChunksOverlapping(start_ms_, end_ms_)) {
+      if (c.stats.min_timestamp_ms < start_ms_ || c.stats.max_timestamp_ms >= end_ms_ ||
+          !visitor_->ChunkStatsSuffice(c.stats) ||
+          OthersMayHavePoints(ref.age, c.stats.min_timestamp_ms, c.stats.max_timestamp_ms + 1)) {
+        stats_serve = false;
+        break;
+      }
+    }
+    if (stats_serve) continue;
+    KPIDB_RETURN_IF_ERROR(ref.segment->ReadRollup(*ref.entry, &tiers));
+    mine.clear();
+    for (auto tier = tiers.rbegin(); tier != tiers.rend(); ++tier) {  // coarsest first
+      const size_t coarser = mine.size();
+      for (const RollupRow& row : tier->rows) {
+        const int64_t s = RollupBucketStart(tier->step_ms, row.bucket);
+        const int64_t e = RollupBucketEnd(tier->step_ms, row.bucket);
+        if (s < start_ms_ || e > end_ms_) continue;
+        // Not under a coarser row taken already.
+        auto next = std::partition_point(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser),
+                                         [&](const TakenRow& r) { return r.start <= s; });
+        if (next != mine.begin() && std::prev(next)->end > s) continue;
+        if (next != mine.begin() + static_cast<ptrdiff_t>(coarser) && next->start < e) continue;
+        if (OthersMayHavePoints(ref.age, s, e)) continue;
+        if (!visitor_->WantsRollupRow(tier->step_ms, row)) continue;
+        mine.push_back({s, e, tier->step_ms, row});
+      }
+      std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser), mine.end(),
+                         [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
+    }
+    taken_.insert(taken_.end(), mine.begin(), mine.end());
+  }
+  std::sort(taken_.begin(), taken_.end(),
+            [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
+  return Status::Ok();
+}
+
+std::vector<ScanComponent> MergeScan::Components() const {
+  std::vector<ScanComponent> out;
+  size_t head_pos = 0;
+  for (size_t i = 0; i < refs_.size();) {
+    const int64_t lo = refs_[i].chunk->stats.min_timestamp_ms;
+    int64_t hi = refs_[i].chunk->stats.max_timestamp_ms;
+    size_t j = i + 1;
+    while (j < refs_.size() && refs_[j].chunk->stats.min_timestamp_ms <= hi) {
+      hi = std::max(hi, refs_[j].chunk->stats.max_timestamp_ms);
+      ++j;
+    }
+    const auto head_begin = head_ts_.begin() + static_cast<ptrdiff_t>(head_pos);
+    const size_t head_lo =
+        static_cast<size_t>(std::lower_bound(head_begin, head_ts_.end(), lo) - head_ts_.begin());
+    const size_t head_hi = static_cast<size_t>(
+        std::upper_bound(head_ts_.begin() + static_cast<ptrdiff_t>(head_lo), head_ts_.end(), hi) -
+        head_ts_.begin());
+    out.push_back({i, j, lo, hi, head_lo, head_hi});
+    head_pos = head_hi;
+    i = j;
+  }
+  return out;
+}
+
+Status MergeScan::EmitRowsThrough(int64_t t) {
+  for (; next_row_ < taken_.size() && taken_[next_row_].start <= t; ++next_row_) {
+    KPIDB_RETURN_IF_ERROR(visitor_->OnRollupRow(taken_[next_row_].step_ms, taken_[next_row_].row));
+  }
+  return Status::Ok();
+}
+
+Status MergeScan::Deliver(std::span<const int64_t> ts, std::span<const double> vs) {
+  for (size_t i = 0; i < ts.size();) {
+    KPIDB_RETURN_IF_ERROR(EmitRowsThrough(ts[i]));
+    if (next_row_ > 0) {  // skip the points of the last row taken
+      while (i < ts.size() && ts[i] < taken_[next_row_ - 1].end) ++i;
+    }
+    size_t j = i;
+    while (j < ts.size() && (next_row_ == taken_.size() || ts[j] < taken_[next_row_].start)) ++j;
+    if (j > i) KPIDB_RETURN_IF_ERROR(visitor_->OnPoints(ts.subspan(i, j - i), vs.subspan(i, j - i)));
+    i = j;
+  }
+  return Status::Ok();
+}
+
+Status MergeScan::EmitHead(size_t from, size_t to) {
+  if (from >= to) return Status::Ok();
+  return Deliver(std::span<const int64_t>(head_ts_).subspan(from, to - from),
+                 std::span<const double>(head_vs_).subspan(from, to - from));
+}
+
+const TakenRow* MergeScan::RowMeeting(int64_t lo, int64_t hi) const {
+  auto it = std::partition_point(taken_.begin(), taken_.end(),
+                                 [&](const TakenRow& r) { return r.start <= hi; });
+  if (it == taken_.begin()) return nullptr;
+  --it;
+  return it->end > lo ? &*it : nullptr;
+}
+
+bool MergeScan::RowsCover(int64_t lo, int64_t hi) const {
+  const TakenRow* row = RowMeeting(lo, lo);
+  if (row == nullptr) return false;
+  const TakenRow* const end = taken_.data() + taken_.size();
+  while (row->end <= hi && row + 1 < end && (row + 1)->start == row->end) ++row;
+  return hi < row->end;
+}
+
+Status MergeScan::EmitComponent(const ScanComponent& c) {
+  KPIDB_RETURN_IF_ERROR(EmitHead(head_pos_, c.head_first));
+  head_pos_ = c.head_last;
+  if (!taken_.empty() && RowsCover(c.lo, c.hi)) return Status::Ok();  // nothing to decode
+  const TakenRow* row = taken_.empty() ? nullptr : RowMeeting(c.lo, c.hi);
+  const bool alone = c.last == c.first + 1 && c.head_first == c.head_last;
+  const bool inside = c.lo >= start_ms_ && c.hi < end_ms_;
+  if (alone && inside && row == nullptr) {
+    KPIDB_RETURN_IF_ERROR(EmitRowsThrough(c.lo));
+    if (visitor_->OnChunkStats(refs_[c.first].chunk->stats)) return Status::Ok();
+  }
+  merged_ts_.clear();
+  merged_vs_.clear();
+  if (alone) {
+    // One chunk, nothing overlapping it: decode straight into the output.
+    const ChunkRef& ref = refs_[c.first];
+    KPIDB_RETURN_IF_ERROR(ref.segment->ReadChunk(*ref.chunk, &merged_ts_, &merged_vs_));
+    if (!inside) {
+      ts_.swap(merged_ts_);
+      vs_.swap(merged_vs_);
+      merged_ts_.clear();
+      merged_vs_.clear();
+      AppendPointsInRange(ts_, vs_, start_ms_, end_ms_, &merged_ts_, &merged_vs_);
+    }
+  } else {
+    // Older segments first, the head last: the sort keeps the newest value.
+    std::vector<ChunkRef> parts(refs_.begin() + static_cast<ptrdiff_t>(c.first),
+                                refs_.begin() + static_cast<ptrdiff_t>(c.last));
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const ChunkRef& a, const ChunkRef& b) { return a.age < b.age; });
+    for (const ChunkRef& ref : parts) {
+      ts_.clear();
+      vs_.clear();
+      KPIDB_RETURN_IF_ERROR(ref.segment->ReadChunk(*ref.chunk, &ts_, &vs_));
+      AppendPointsInRange(ts_, vs_, start_ms_, end_ms_, &merged_ts_, &merged_vs_);
+    }
+    merged_ts_.insert(merged_ts_.end(), head_ts_.begin() + static_cast<ptrdiff_t>(c.head_first),
+                      head_ts_.begin() + static_cast<ptrdiff_t>(c.head_last));
+    merged_vs_.insert(merged_vs_.end(), head_vs_.begin() + static_cast<ptrdiff_t>(c.head_first),
+                      head_vs_.begin() + static_cast<ptrdiff_t>(c.head_last));
+    SortByTimestampKeepingLast(&merged_ts_, &merged_vs_);
+  }
+  if (merged_ts_.empty()) return Status::Ok();
+  return Deliver(merged_ts_, merged_vs_);
+}
+
+Status MergeScan::Finish() {
+  KPIDB_RETURN_IF_ERROR(EmitHead(head_pos_, head_ts_.size()));
+  head_pos_ = head_ts_.size();
+  return EmitRowsThrough(INT64_MAX);
+}
+
+Status MergeScan::Run() {
+  if (start_ms_ >= end_ms_) return Status::Ok();
+  if (visitor_->UsesRollups()) KPIDB_RETURN_IF_ERROR(ChooseRollupRows());
+  for (const ScanComponent& c : Components()) KPIDB_RETURN_IF_ERROR(EmitComponent(c));
+  return Finish();
+}
+
+}  // namespace kpidb
