@@ -82,6 +82,42 @@ TEST(WriteQueue, APoisonedQueueRefusesEveryLaterWriteWithTheFirstError) {
   EXPECT_NE(s.ToString().find("WAL write failed"), std::string::npos) << s.ToString();
 }
 
+TEST(WriteQueue, WritersQueuedBehindAGroupThatPoisonsTheQueueNeverCommit) {
+  WriteQueue q("test", 0);
+  std::promise<void> leads;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> commits{0};
+  PendingWrite w0;
+  std::thread leader([&] {
+    Status s = q.Submit(&w0, [&](std::vector<PendingWrite*>&) {
+      ++commits;
+      leads.set_value();
+      released.wait();
+      q.Poison(Status::Internal("WAL write failed"));
+      return Status::Internal("WAL write failed");
+    });
+    EXPECT_EQ(s.code(), StatusCode::kInternal);
+  });
+  leads.get_future().wait();
+  std::vector<PendingWrite> queued(3);
+  std::vector<std::thread> threads;
+  for (auto& w : queued) {
+    threads.emplace_back([&] {
+      Status s = q.Submit(&w, [&](std::vector<PendingWrite*>&) {
+        ++commits;
+        return Status::Ok();
+      });
+      EXPECT_NE(s.ToString().find("WAL write failed"), std::string::npos) << s.ToString();
+    });
+  }
+  std::this_thread::sleep_for(100ms);  // they queue behind the failing group
+  release.set_value();
+  leader.join();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(commits.load(), 1);  // none of them led a group to the log
+}
+
 TEST(WriteQueue, AClosedQueueRefusesNewWritersAndDrainsThoseQueued) {
   WriteQueue q("/data", 0);
   std::promise<void> leads;

@@ -347,6 +347,7 @@ Status EngineCore::Close() {
   // lock.
   if (flusher_) flusher_->Stop();
   queue_.Drain();  // writers queued before closing still complete
+  versions_.Seal();  // a merge still running installs nothing
   Status s;
   {
     std::lock_guard wal_lock(log_.mu);

@@ -94,8 +94,9 @@ class EngineCore {
   Status Flush();
   // Merges the segments of each time partition that has several into one
   // (newest write wins), so that reads of it touch one file and its rollup
-  // rows cover every point again. One partition at a time: flushes wait for
-  // at most one partition's merge; reads never wait. Crash-safe (the new
+  // rows cover every point again. One partition at a time, from a snapshot:
+  // flushes wait for at most one merged file's install (a manifest write),
+  // never for a merge; reads never wait. Crash-safe (the new
   // file is in place before the manifest names it; files no manifest names
   // are removed at open). `merged`: segment files replaced, if given.
   Status Compact(uint64_t* merged = nullptr);

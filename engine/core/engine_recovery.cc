@@ -67,6 +67,7 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
   std::vector<SeriesLog::Definition> definitions;
   KPIDB_ASSIGN_OR_RETURN(auto series_log, SeriesLog::Open(JoinPath(dir_, "series.log"),
                                                       options_.logger, &definitions));
+  index_.Reserve(definitions.size());
   for (const auto& [id, canonical] : definitions) {
     Status s = index_.Register(id, canonical);
     if (!s.ok()) return Status::Corruption(JoinPath(dir_, "series.log") + ": " + s.message());

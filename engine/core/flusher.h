@@ -91,8 +91,9 @@ class Flusher {
   std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head; under mu_
   uint64_t flushing_checkpoint_ = 0;                    // under mu_
 
-  // The background thread's state; bg_mu_ is taken under no other lock of
-  // the flusher's (versions' locks may be taken under it).
+  // The background thread's state. bg_mu_ may be taken under mu_ (to wake
+  // writers once a flush froze or wrote the head), never mu_ under it; the
+  // versions' locks may be taken under it.
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   std::condition_variable flush_done_cv_;

@@ -23,7 +23,13 @@ std::string VersionSet::SegmentPath(uint64_t number) const {
   return JoinPath(segment_dir_, SegmentFileName(number));
 }
 
+void VersionSet::Seal() {
+  std::lock_guard lock(manifest_mu_);
+  sealed_ = true;
+}
+
 Status VersionSet::SaveManifest(Manifest next) {
+  if (sealed_) return Status::Unavailable("engine " + dir_ + " is closed");
   next.next_file_number = next_file_number_;
   KPIDB_RETURN_IF_ERROR(WriteManifest(dir_, next));
   manifest_ = std::move(next);

@@ -67,6 +67,10 @@ class VersionSet {
   Status ReplaceMerged(const std::vector<std::shared_ptr<SegmentReader>>& old,
                        const std::set<uint64_t>& old_numbers,
                        std::shared_ptr<SegmentReader> merged, uint64_t number);
+  // Closing: waits for a manifest change in progress; later ones fail
+  // (UNAVAILABLE) and leave the manifest alone, so that nothing writes it
+  // once the dir lock is released.
+  void Seal();
 
  private:
   // REQUIRES manifest_mu_. Writes `next` with the current file number.
@@ -79,6 +83,7 @@ class VersionSet {
 
   mutable std::mutex manifest_mu_;  // one manifest change at a time
   Manifest manifest_;               // under manifest_mu_
+  bool sealed_ = false;             // under manifest_mu_
 
   mutable std::shared_mutex state_mu_;
   std::shared_ptr<const Version> current_;  // under state_mu_

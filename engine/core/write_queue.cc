@@ -18,6 +18,13 @@ Status WriteQueue::Submit(PendingWrite* w, const CommitFn& commit) {
   if (writers_.front() != w) writers_.front()->cv.notify_one();
   w->cv.wait(lock, [&] { return w->done || writers_.front() == w; });
   if (w->done) return w->status;
+  if (!error_.ok()) {
+    // Queued behind a group whose WAL write failed: the log's state is
+    // unknown, so this writer (and those behind it) must not append.
+    writers_.pop_front();
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+    return error_;
+  }
 
   if (group_commit_wait_us_ > 0) {
     const auto deadline =

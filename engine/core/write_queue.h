@@ -75,8 +75,8 @@ class WriteQueue {
   // closed; the sticky error once poisoned.
   Status Submit(PendingWrite* w, const CommitFn& commit);
 
-  // Every later Submit fails with `error` (a WAL write failed: the log's
-  // state is unknown). The first error sticks.
+  // Every later Submit, and every writer still queued, fails with `error`
+  // (a WAL write failed: the log's state is unknown). The first error sticks.
   void Poison(const Status& error);
   // Refuses new writers (UNAVAILABLE). False if it was closed already.
   bool Close();

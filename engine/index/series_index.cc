@@ -33,12 +33,29 @@ std::string_view LabelValueInCanonical(std::string_view canonical, std::string_v
 }
 
 // The key of the postings of name=value: "name\0value".
+static void PostingKeyInto(std::string* key, std::string_view name, std::string_view value) {
+  key->clear();
+  key->reserve(name.size() + 1 + value.size());
+  key->append(name).push_back('\0');
+  key->append(value);
+}
+
 static std::string PostingKey(std::string_view name, std::string_view value) {
   std::string key;
-  key.reserve(name.size() + 1 + value.size());
-  key.append(name).push_back('\0');
-  key.append(value);
+  PostingKeyInto(&key, name, value);
   return key;
+}
+
+// Whether `canonical` is a well-formed canonical key (as FromCanonical
+// would parse it), without building it.
+static bool WellFormedCanonical(std::string_view canonical) {
+  ByteReader r(canonical);
+  std::string_view part;
+  if (!r.GetLengthPrefixed(&part)) return false;
+  while (!r.empty()) {
+    if (!r.GetLengthPrefixed(&part) || !r.GetLengthPrefixed(&part)) return false;
+  }
+  return true;
 }
 
 // Append-only storage for key bytes: blocks that never move, so views into
@@ -135,7 +152,15 @@ SeriesId SeriesIndex::ProposeId(std::string_view canonical,
   return id;
 }
 
-Status SeriesIndex::Register(SeriesId id, const std::string& canonical) {
+void SeriesIndex::Reserve(size_t n) {
+  std::unique_lock lock(mu_);
+  ids_.reserve(n);
+  keys_.reserve(n);
+  by_id_.reserve(n);
+  by_canonical_.reserve(n);
+}
+
+Status SeriesIndex::Register(SeriesId id, std::string_view canonical) {
   std::unique_lock lock(mu_);
   if (auto ref = RefOfIdLocked(id)) {
     if (keys_[*ref] == canonical) return Status::Ok();
@@ -147,7 +172,7 @@ Status SeriesIndex::Register(SeriesId id, const std::string& canonical) {
     return Status::Corruption("a series key is bound to two ids (" + std::to_string(ids_[*ref]) +
                               " and " + std::to_string(id) + ")");
   }
-  KPIDB_RETURN_IF_ERROR(SeriesKey::FromCanonical(canonical).status());
+  if (!WellFormedCanonical(canonical)) return Status::Corruption("malformed series key");
   AddLocked(id, canonical);
   return Status::Ok();
 }
@@ -160,7 +185,8 @@ void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
   by_id_.emplace(id, ref);
   by_canonical_.insert(ref);
   auto add_posting = [&](std::string_view name, std::string_view value) {
-    const std::string lookup = PostingKey(name, value);
+    PostingKeyInto(&posting_scratch_, name, value);
+    const std::string_view lookup = posting_scratch_;
     auto it = postings_.find(lookup);
     if (it == postings_.end()) {
       const std::string_view key = arena_->Copy(lookup);

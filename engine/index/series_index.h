@@ -77,7 +77,9 @@ class SeriesIndex {
   // Binds a stored (id, key) pair, e.g. from series.log or the WAL during
   // recovery. Registering the same pair twice is a no-op; binding an id or
   // a key to something else is Corruption.
-  Status Register(SeriesId id, const std::string& canonical);
+  Status Register(SeriesId id, std::string_view canonical);
+  // Room for `n` series in all (recovery knows how many series.log holds).
+  void Reserve(size_t n);
 
   std::optional<SeriesKey> Key(SeriesId id) const;
   std::optional<std::string> Canonical(SeriesId id) const;
@@ -150,6 +152,7 @@ class SeriesIndex {
 
   const HashFn hash_;
   mutable std::shared_mutex mu_;
+  std::string posting_scratch_;            // AddLocked's lookup key; under mu_ (exclusive)
   std::unique_ptr<Arena> arena_;           // canonical keys and posting keys
   std::vector<SeriesId> ids_;              // ref -> id
   std::vector<std::string_view> keys_;     // ref -> canonical key (in arena_)

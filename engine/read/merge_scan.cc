@@ -26,7 +26,12 @@ void MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
     max_span_ = std::max(max_span_, c.stats.max_timestamp_ms - c.stats.min_timestamp_ms);
   }
   // A segment's chunks are in time order: merge them in, after the older
-  // segments' chunks that start at the same time.
+  // segments' chunks that start at the same time (usually they all start
+  // later, and nothing moves).
+  if (before == 0 || before == refs_.size() ||
+      refs_[before - 1].chunk->stats.min_timestamp_ms <= refs_[before].chunk->stats.min_timestamp_ms) {
+    return;
+  }
   std::inplace_merge(refs_.begin(), refs_.begin() + static_cast<ptrdiff_t>(before), refs_.end(),
                      [](const ChunkRef& a, const ChunkRef& b) {
                        return a.chunk->stats.min_timestamp_ms < b.chunk->stats.min_timestamp_ms;
@@ -192,11 +197,11 @@ Status MergeScan::EmitComponent(const ScanComponent& c) {
     }
   } else {
     // Older segments first, the head last: the sort keeps the newest value.
-    std::vector<ChunkRef> parts(refs_.begin() + static_cast<ptrdiff_t>(c.first),
-                                refs_.begin() + static_cast<ptrdiff_t>(c.last));
-    std::stable_sort(parts.begin(), parts.end(),
+    parts_.assign(refs_.begin() + static_cast<ptrdiff_t>(c.first),
+                  refs_.begin() + static_cast<ptrdiff_t>(c.last));
+    std::stable_sort(parts_.begin(), parts_.end(),
                      [](const ChunkRef& a, const ChunkRef& b) { return a.age < b.age; });
-    for (const ChunkRef& ref : parts) {
+    for (const ChunkRef& ref : parts_) {
       ts_.clear();
       vs_.clear();
       KPIDB_RETURN_IF_ERROR(ref.segment->ReadChunk(*ref.chunk, &ts_, &vs_));

@@ -114,6 +114,7 @@ class MergeScan {
   size_t next_row_ = 0;          // the first taken row not yet delivered
   size_t head_pos_ = 0;          // the first head point not yet delivered
   // Buffers reused across components.
+  std::vector<ChunkRef> parts_;
   std::vector<int64_t> ts_, merged_ts_;
   std::vector<double> vs_, merged_vs_;
 };

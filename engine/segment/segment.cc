@@ -98,7 +98,7 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
     return Status::Internal("segment series added out of id order");
   }
   last_id_ = id;
-  SegmentSeries entry{id, std::string(canonical), {}};
+  SegmentSeries entry{id, canonicals_.emplace_back(canonical), {}};
   for (size_t start = 0; start < timestamps.size(); start += max_points_per_chunk_) {
     size_t n = std::min<size_t>(max_points_per_chunk_, timestamps.size() - start);
     auto ts = timestamps.subspan(start, n);
@@ -224,7 +224,7 @@ Status SegmentReader::Parse(bool verify_chunks) {
     if (!series_.empty() && s.id <= series_.back().id) {
       return Corrupt(index_offset + r.position(), "series ids not increasing");
     }
-    s.canonical = std::string(canonical);
+    s.canonical = canonical;  // into the mapping
     uint64_t prev_end = 0;
     int64_t prev_max_ts = 0;
     s.chunks.reserve(chunk_count);
@@ -239,7 +239,7 @@ Status SegmentReader::Parse(bool verify_chunks) {
       m.offset = prev_end + gap;
       if (!ok || length > UINT32_MAX || count == 0 || count > kMaxChunkPoints ||
           m.offset < kSegmentHeaderSize || m.offset > index_offset ||
-          length > index_offset - m.offset) {
+          length > index_offset - m.offset || (c > 0 && min_delta <= 0)) {
         return Corrupt(index_offset + r.position(), "malformed chunk entry");
       }
       m.length = static_cast<uint32_t>(length);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,7 +43,9 @@ struct ChunkMeta {
 
 struct SegmentSeries {
   SeriesId id = 0;
-  std::string canonical;  // the series key, so a segment is self-describing
+  // The series key, so a segment is self-describing: a view into the
+  // reader's mapping (or the writer's own copy), valid as long as they live.
+  std::string_view canonical;
   std::vector<ChunkMeta> chunks;  // in time order, non-overlapping
   // The rollup block of these points (all tiers), if any (length 0: none).
   uint64_t rollup_offset = 0;
@@ -82,6 +85,7 @@ class SegmentWriter {
   const bool rollup_m2_;
   std::string buffer_;
   std::vector<SegmentSeries> series_;
+  std::deque<std::string> canonicals_;  // what series_ views (stable addresses)
   int64_t min_ts_ = INT64_MAX;
   int64_t max_ts_ = INT64_MIN;
   uint64_t points_ = 0;
