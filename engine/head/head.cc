@@ -95,7 +95,10 @@ void Head::Reserve(SeriesId id, size_t points) {
     bytes_.fetch_add(sizeof(PointBlock) + s.spare.back().capacity * PointBlock::kPointBytes,
                      std::memory_order_relaxed);
   }
-  s.blocks.reserve(s.blocks.size() + s.spare.size() + 1);
+  // Room for every spare block to move in, growing geometrically (a
+  // reserve of the exact size would reallocate on every write).
+  const size_t need = s.blocks.size() + s.spare.size() + 1;
+  if (s.blocks.capacity() < need) s.blocks.reserve(std::max(need, 2 * s.blocks.capacity()));
 }
 
 void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
