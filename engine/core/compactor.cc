@@ -105,8 +105,9 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
   // Readers still holding the old files keep their mappings.
   if (!reader) replaced.insert(number);  // an empty result: no file at all
   for (uint64_t n : replaced) {
-    Status s = RemoveFile(versions_.SegmentPath(n));
-    if (!s.ok()) options_.logger("could not remove " + versions_.SegmentPath(n) + ": " + s.ToString());
+    const std::string old_path = versions_.SegmentPath(n);
+    Status s = RemoveFile(old_path);
+    if (!s.ok()) options_.logger("could not remove " + old_path + ": " + s.ToString());
   }
   options_.logger((remove ? "rewrote " : "compacted ") + std::to_string(old.size()) +
                   " segments into " + (reader ? path : std::string("none")) + " (" +

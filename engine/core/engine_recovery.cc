@@ -115,13 +115,7 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
   max_number = std::max(max_number, max_wal + 1);
 
   // WAL files below the checkpoint were flushed before a crash.
-  KPIDB_ASSIGN_OR_RETURN(auto wal_names, ListDir(wal_dir_));
-  for (const std::string& name : wal_names) {
-    uint64_t number;
-    if (ParseWalFileName(name, &number) && number < manifest.wal_checkpoint) {
-      KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(wal_dir_, name)));
-    }
-  }
+  KPIDB_RETURN_IF_ERROR(RemoveWalFilesBefore(wal_dir_, manifest.wal_checkpoint));
 
   KPIDB_ASSIGN_OR_RETURN(log_.wal, WalWriter::Create(wal_dir_, max_number));
   const size_t segments = manifest.segments.size();

@@ -102,13 +102,7 @@ Status Flusher::WriteFrozenHead() {
   }
   KPIDB_RETURN_IF_ERROR(versions_.AddFlushed(numbers, std::move(readers), flushing_checkpoint_));
   flushing_series_.clear();
-  KPIDB_ASSIGN_OR_RETURN(auto wal_names, ListDir(wal_dir_));
-  for (const std::string& name : wal_names) {
-    uint64_t number;
-    if (ParseWalFileName(name, &number) && number < flushing_checkpoint_) {
-      KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(wal_dir_, name)));
-    }
-  }
+  KPIDB_RETURN_IF_ERROR(RemoveWalFilesBefore(wal_dir_, flushing_checkpoint_));
   flushes_.fetch_add(1);
   options_.logger("flushed " + std::to_string(head.points()) + " points into " +
                   std::to_string(numbers.size()) + " segment files");

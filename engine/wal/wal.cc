@@ -204,6 +204,17 @@ bool ParseWalFileName(std::string_view name, uint64_t* file_number) {
   return ParseNumberedFileName(name, ".log", file_number);
 }
 
+Status RemoveWalFilesBefore(const std::string& wal_dir, uint64_t checkpoint) {
+  KPIDB_ASSIGN_OR_RETURN(auto names, ListDir(wal_dir));
+  for (const std::string& name : names) {
+    uint64_t number;
+    if (ParseWalFileName(name, &number) && number < checkpoint) {
+      KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(wal_dir, name)));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& wal_dir,
                                                      uint64_t file_number) {
   const std::string path = JoinPath(wal_dir, WalFileName(file_number));

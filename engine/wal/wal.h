@@ -83,6 +83,9 @@ class WalWriter {
 std::string WalFileName(uint64_t file_number);
 // Parses "<number>.log"; false for anything else.
 bool ParseWalFileName(std::string_view name, uint64_t* file_number);
+// Removes the WAL files numbered below `checkpoint`: segments hold their
+// points (after a flush, or a crash right after one).
+Status RemoveWalFilesBefore(const std::string& wal_dir, uint64_t checkpoint);
 
 struct WalReplayStats {
   uint64_t files = 0;
