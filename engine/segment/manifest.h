@@ -17,8 +17,10 @@ struct Manifest {
   uint64_t next_file_number = 1;
   // WAL files numbered below this are fully flushed; replay starts here.
   uint64_t wal_checkpoint = 0;
-  // Live segment file numbers, in increasing order (= age: a higher number
-  // holds later writes, which win over earlier ones).
+  // Live segment file numbers in age order, oldest first: a later one holds
+  // later writes, which win over earlier ones. Flushes append; a merged file
+  // takes the place of the newest file it replaced, so a file flushed into
+  // its partition meanwhile (a lower number) stays after it. Not sorted.
   std::vector<uint64_t> segments;
 
   std::string Encode() const;
