@@ -19,8 +19,9 @@ struct Manifest {
   uint64_t wal_checkpoint = 0;
   // Live segment file numbers in age order, oldest first: a later one holds
   // later writes, which win over earlier ones. Flushes append; a merged file
-  // takes the place of the newest file it replaced, so a file flushed into
-  // its partition meanwhile (a lower number) stays after it. Not sorted.
+  // takes the place of the newest file it replaced (files flushed into its
+  // partition meanwhile stay after it), so files after it may have lower
+  // numbers. Not sorted.
   std::vector<uint64_t> segments;
 
   std::string Encode() const;
