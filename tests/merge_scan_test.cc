@@ -87,9 +87,9 @@ TEST_F(MergeScanTest, GathersTheChunksOverlappingTheRangeSortedByStartOlderSegme
   const SegmentReader& new_seg = Segment(Range(5000, 8000, 1000), 5);   // chunk [5s,7s]
   Recorder v;
   MergeScan scan(4500, 20'000, &v);
-  scan.AddSegment(old_seg, kId);
-  scan.AddSegment(new_seg, kId);
-  scan.AddSegment(old_seg, kId + 1);  // not in it: nothing, but counts as a segment
+  ASSERT_TRUE(scan.AddSegment(old_seg, kId).ok());
+  ASSERT_TRUE(scan.AddSegment(new_seg, kId).ok());
+  ASSERT_TRUE(scan.AddSegment(old_seg, kId + 1).ok());  // not in it: nothing, but counts as a segment
   ASSERT_EQ(scan.chunks().size(), 2u);  // [0,4s] ends before the range
   EXPECT_EQ(scan.chunks()[0].age, 0u);
   EXPECT_EQ(scan.chunks()[1].age, 1u);
@@ -103,8 +103,8 @@ TEST_F(MergeScanTest, OthersMayHavePointsSeesTheHeadAndOtherSegmentsNotTheSegmen
   Recorder v;
   MergeScan scan(0, 100'000, &v);
   scan.SetHeadPoints({50'000}, {1.0});
-  scan.AddSegment(a, kId);
-  scan.AddSegment(b, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
+  ASSERT_TRUE(scan.AddSegment(b, kId).ok());
   EXPECT_FALSE(scan.OthersMayHavePoints(0, 0, 10'000));   // only segment 0 there
   EXPECT_TRUE(scan.OthersMayHavePoints(1, 0, 10'000));    // segment 0 is another source
   EXPECT_TRUE(scan.OthersMayHavePoints(0, 9000, 21'000)); // meets segment 1's chunk
@@ -119,8 +119,8 @@ TEST_F(MergeScanTest, ComponentsJoinOverlappingChunksTransitivelyWithTheHeadPoin
   Recorder v;
   MergeScan scan(0, 100'000, &v);
   scan.SetHeadPoints({12'000, 30'000}, {-1, -2});
-  scan.AddSegment(a, kId);
-  scan.AddSegment(b, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
+  ASSERT_TRUE(scan.AddSegment(b, kId).ok());
   const std::vector<ScanComponent> cs = scan.Components();
   ASSERT_EQ(cs.size(), 3u);
   EXPECT_EQ(cs[0].first, 0u);
@@ -141,8 +141,8 @@ TEST_F(MergeScanTest, AComponentMergesItsSourcesNewestWriteWinning) {
   Recorder v;
   MergeScan scan(0, 100'000, &v);
   scan.SetHeadPoints({3000}, {-5});  // the head is newest of all
-  scan.AddSegment(a, kId);
-  scan.AddSegment(b, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
+  ASSERT_TRUE(scan.AddSegment(b, kId).ok());
   const std::vector<ScanComponent> cs = scan.Components();
   ASSERT_EQ(cs.size(), 1u);
   ASSERT_TRUE(scan.EmitComponent(cs[0]).ok());
@@ -156,7 +156,7 @@ TEST_F(MergeScanTest, AChunkAloneInsideTheRangeIsOfferedAsStatsAndCutAtTheRangeO
   Recorder v;
   v.take_stats = true;
   MergeScan scan(2000, 100'000, &v);
-  scan.AddSegment(a, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
   ASSERT_TRUE(scan.Run().ok());
   // The first chunk starts before the range: decoded and cut to [2 s, 4 s].
   EXPECT_EQ(v.events, (std::vector<std::string>{"points 3", "stats 5"}));
@@ -170,7 +170,7 @@ TEST_F(MergeScanTest, ChoosesCoarsestRowsInsideTheRangeThatNoOtherSourceTouches)
   v.rollups = true;
   MergeScan scan(0, 40'000, &v);
   scan.SetHeadPoints({25'500}, {9});  // a head point in [20 s, 30 s)
-  scan.AddSegment(a, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
   ASSERT_TRUE(scan.ChooseRollupRows().ok());
   std::vector<std::pair<int64_t, int64_t>> rows;  // (step, start)
   for (const TakenRow& r : scan.taken()) rows.push_back({r.step_ms, r.start});
@@ -185,7 +185,7 @@ TEST_F(MergeScanTest, TakenRowsReplaceThePointsTheyCoverInTimeOrder) {
   v.rollups = true;
   MergeScan scan(0, 40'000, &v);
   scan.SetHeadPoints({25'500}, {9});
-  scan.AddSegment(a, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
   ASSERT_TRUE(scan.Run().ok());
   // The row [0, 20 s), the 11 points of [20 s, 30 s) (10 + the head's),
   // then the row [30 s, 40 s).
@@ -199,7 +199,7 @@ TEST_F(MergeScanTest, AnEmptyRangeDeliversNothing) {
   Recorder v;
   MergeScan scan(5000, 5000, &v);
   scan.SetHeadPoints({5000}, {1});
-  scan.AddSegment(a, kId);
+  ASSERT_TRUE(scan.AddSegment(a, kId).ok());
   ASSERT_TRUE(scan.Run().ok());
   EXPECT_TRUE(v.events.empty());
 }

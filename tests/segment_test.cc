@@ -41,14 +41,19 @@ TEST(Segment, RoundTripsSeriesChunksAndStats) {
   EXPECT_EQ((*r)->point_count(), 20u);
   EXPECT_EQ((*r)->min_timestamp_ms(), 3);
   EXPECT_EQ((*r)->max_timestamp_ms(), 9009);
-  const SegmentSeries* s = (*r)->Find(9);
-  ASSERT_NE(s, nullptr);
+  SegmentSeries entry;
+  auto found = (*r)->Find(9, &entry);
+  ASSERT_TRUE(found.ok() && *found);
+  const SegmentSeries* s = &entry;
   EXPECT_EQ(s->canonical, "key9");
   ASSERT_EQ(s->chunks.size(), 3u);  // 4 + 4 + 2 points
   EXPECT_EQ(s->chunks[2].stats.count, 2u);
   EXPECT_EQ(s->chunks[0].stats.sum, 9 + 9.25 + 9.5 + 9.75);
   EXPECT_EQ(s->chunks[1].stats.min_timestamp_ms, 4009);
-  EXPECT_EQ((*r)->Find(4), nullptr);
+  auto missing = (*r)->Find(4, &entry);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(*missing);
+  EXPECT_EQ((*r)->series_count(), 2u);
   std::vector<int64_t> ts;
   std::vector<double> vs;
   ASSERT_TRUE((*r)->Read(9, 2009, 5010, &ts, &vs).ok());

@@ -47,6 +47,9 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   std::string_view data() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
+  // madvise(MADV_DONTNEED): the pages leave this process's resident set
+  // (not the page cache); the next access faults them back in, unchanged.
+  void DropResidentPages() const;
 
  private:
   MappedFile(std::string path, const char* data, size_t size)

@@ -49,7 +49,10 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
   // write wins; minus the deleted range.
   std::map<SeriesId, std::string> series;  // id -> canonical key
   for (const auto& segment : old) {
-    for (const SegmentSeries& s : segment->series()) series.emplace(s.id, s.canonical);
+    KPIDB_RETURN_IF_ERROR(segment->ForEachSeries([&](const SegmentSeries& s) {
+      series.emplace(s.id, s.canonical);
+      return Status::Ok();
+    }));
   }
   const uint64_t number = versions_.NewFileNumber();
   const std::string path = versions_.SegmentPath(number);
@@ -145,8 +148,11 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
   KPIDB_RETURN_IF_ERROR(flusher_.Flush());
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
   auto touches = [&](const SegmentReader& segment) {
+    SegmentSeries entry;
     return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
-      return !segment.ChunksOverlapping(id, start_ms, end_ms).empty();
+      // An entry that cannot be decoded counts: the merge reports it.
+      auto chunks = segment.ChunksOverlapping(id, start_ms, end_ms, &entry);
+      return !chunks.ok() || !chunks->empty();
     });
   };
   std::vector<std::shared_ptr<SegmentReader>> spanning;

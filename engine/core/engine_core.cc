@@ -298,12 +298,15 @@ std::optional<uint64_t> EngineCore::EstimatePoints(std::span<const SeriesId> ids
   }
   if (!overlapping.empty() && ids.size() > max_lookups / overlapping.size()) return std::nullopt;
   uint64_t points = 0;
+  SegmentSeries entry;
   for (SeriesId id : ids) {
     for (const Head* head : {state->flushing.get(), state->active.get()}) {
       if (head != nullptr) points += head->Count(id);
     }
     for (const SegmentReader* segment : overlapping) {
-      for (const ChunkMeta& c : segment->ChunksOverlapping(id, start_ms, end_ms)) points += c.stats.count;
+      auto chunks = segment->ChunksOverlapping(id, start_ms, end_ms, &entry);
+      if (!chunks.ok()) return std::nullopt;  // not known: the scan reports the error
+      for (const ChunkMeta& c : *chunks) points += c.stats.count;
     }
     if (points > enough) break;
   }
@@ -323,7 +326,9 @@ Status EngineCore::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisit
   if (head_sources > 1) SortByTimestampKeepingLast(&head_ts, &head_vs);
   MergeScan scan(start_ms, end_ms, visitor);
   scan.SetHeadPoints(std::move(head_ts), std::move(head_vs));
-  for (const auto& segment : state->segments) scan.AddSegment(*segment, id);
+  for (const auto& segment : state->segments) {
+    KPIDB_RETURN_IF_ERROR(scan.AddSegment(*segment, id));
+  }
   return scan.Run();
 }
 

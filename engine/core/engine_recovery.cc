@@ -13,13 +13,12 @@ Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Man
     auto reader = SegmentReader::Open(path, options_.verify_segments_on_open);
     Status s = reader.ok() ? Status::Ok() : reader.status();
     if (s.ok()) {
-      for (const SegmentSeries& series : (*reader)->series()) {
-        s = index_.Register(series.id, series.canonical);
-        if (!s.ok()) {
-          s = Status::Corruption("segment " + path + ": " + s.message());
-          break;
-        }
-      }
+      s = (*reader)->ForEachSeries([&](const SegmentSeries& series) {
+        Status r = index_.Register(series.id, series.canonical);
+        return r.ok() ? r : Status::Corruption("segment " + path + ": " + r.message());
+      });
+      // Opening read the whole file; what queries need comes back on demand.
+      (*reader)->DropResidentPages();
     }
     if (!s.ok() && !s.IsCorruption() && !s.IsNotFound()) {
       return s;  // an I/O problem, not bad data: fail rather than drop the segment

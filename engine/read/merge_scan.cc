@@ -16,12 +16,15 @@ void MergeScan::SetHeadPoints(std::vector<int64_t> timestamps, std::vector<doubl
   head_vs_ = std::move(values);
 }
 
-void MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
+Status MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   const size_t age = segments_++;
-  if (start_ms_ >= end_ms_) return;
-  const SegmentSeries* series = nullptr;
+  if (start_ms_ >= end_ms_ || !segment.Overlaps(start_ms_, end_ms_)) return Status::Ok();
+  if (entries_.empty() || !entries_.back().chunks.empty()) entries_.emplace_back();
+  SegmentSeries* series = &entries_.back();  // a deque: refs into it stay valid
+  KPIDB_ASSIGN_OR_RETURN(auto chunks, segment.ChunksOverlapping(id, start_ms_, end_ms_, series));
+  if (chunks.empty()) series->chunks.clear();  // reused by the next segment
   const size_t before = refs_.size();
-  for (const ChunkMeta& c : segment.ChunksOverlapping(id, start_ms_, end_ms_, &series)) {
+  for (const ChunkMeta& c : chunks) {
     refs_.push_back({series, &segment, &c, age});
     max_span_ = std::max(max_span_, c.stats.max_timestamp_ms - c.stats.min_timestamp_ms);
   }
@@ -30,12 +33,13 @@ void MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   // later, and nothing moves).
   if (before == 0 || before == refs_.size() ||
       refs_[before - 1].chunk->stats.min_timestamp_ms <= refs_[before].chunk->stats.min_timestamp_ms) {
-    return;
+    return Status::Ok();
   }
   std::inplace_merge(refs_.begin(), refs_.begin() + static_cast<ptrdiff_t>(before), refs_.end(),
                      [](const ChunkRef& a, const ChunkRef& b) {
                        return a.chunk->stats.min_timestamp_ms < b.chunk->stats.min_timestamp_ms;
                      });
+  return Status::Ok();
 }
 
 bool MergeScan::OthersMayHavePoints(size_t age, int64_t s, int64_t e) const {

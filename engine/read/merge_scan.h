@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "engine/read/scan_visitor.h"
@@ -67,8 +68,8 @@ class MergeScan {
   // timestamps, one value each (the newest).
   void SetHeadPoints(std::vector<int64_t> timestamps, std::vector<double> values);
   // The series' chunks in `segment` overlapping the range; segments are
-  // added oldest first.
-  void AddSegment(const SegmentReader& segment, SeriesId id);
+  // added oldest first. Fails only if the segment's index cannot be decoded.
+  Status AddSegment(const SegmentReader& segment, SeriesId id);
 
   // Steps 2 to 4.
   Status Run();
@@ -107,6 +108,7 @@ class MergeScan {
   ScanVisitor* const visitor_;
   std::vector<int64_t> head_ts_;
   std::vector<double> head_vs_;
+  std::deque<SegmentSeries> entries_;  // decoded entries the refs point into
   std::vector<ChunkRef> refs_;
   size_t segments_ = 0;
   int64_t max_span_ = 0;  // of any chunk in refs_, in ms

@@ -19,33 +19,31 @@ std::string SegmentHeader() {
   return h;
 }
 
-void EncodeIndex(const std::vector<SegmentSeries>& series, std::string* out) {
-  PutVarint64(out, series.size());
-  for (const SegmentSeries& s : series) {
-    PutFixed64(out, s.id);
-    PutLengthPrefixed(out, s.canonical);
-    PutVarint64(out, s.chunks.size());
-    uint64_t prev_end = 0;
-    int64_t prev_max_ts = 0;
-    for (const ChunkMeta& c : s.chunks) {
-      PutVarint64(out, c.offset - prev_end);
-      PutVarint64(out, c.length);
-      PutVarint64(out, c.stats.count);
-      PutVarsint64(out, static_cast<int64_t>(static_cast<uint64_t>(c.stats.min_timestamp_ms) -
-                                             static_cast<uint64_t>(prev_max_ts)));
-      PutVarint64(out, static_cast<uint64_t>(c.stats.max_timestamp_ms) -
-                           static_cast<uint64_t>(c.stats.min_timestamp_ms));
-      PutDouble(out, c.stats.sum);
-      PutDouble(out, c.stats.min);
-      PutDouble(out, c.stats.max);
-      PutDouble(out, c.stats.first);
-      PutDouble(out, c.stats.last);
-      prev_end = c.offset + c.length;
-      prev_max_ts = c.stats.max_timestamp_ms;
-    }
-    PutVarint64(out, s.rollup_length == 0 ? 0 : s.rollup_offset - prev_end);
-    PutVarint64(out, s.rollup_length);
+// One series' index entry (docs/segment-format.md).
+void EncodeEntry(const SegmentSeries& s, std::string* out) {
+  PutFixed64(out, s.id);
+  PutLengthPrefixed(out, s.canonical);
+  PutVarint64(out, s.chunks.size());
+  uint64_t prev_end = 0;
+  int64_t prev_max_ts = 0;
+  for (const ChunkMeta& c : s.chunks) {
+    PutVarint64(out, c.offset - prev_end);
+    PutVarint64(out, c.length);
+    PutVarint64(out, c.stats.count);
+    PutVarsint64(out, static_cast<int64_t>(static_cast<uint64_t>(c.stats.min_timestamp_ms) -
+                                           static_cast<uint64_t>(prev_max_ts)));
+    PutVarint64(out, static_cast<uint64_t>(c.stats.max_timestamp_ms) -
+                         static_cast<uint64_t>(c.stats.min_timestamp_ms));
+    PutDouble(out, c.stats.sum);
+    PutDouble(out, c.stats.min);
+    PutDouble(out, c.stats.max);
+    PutDouble(out, c.stats.first);
+    PutDouble(out, c.stats.last);
+    prev_end = c.offset + c.length;
+    prev_max_ts = c.stats.max_timestamp_ms;
   }
+  PutVarint64(out, s.rollup_length == 0 ? 0 : s.rollup_offset - prev_end);
+  PutVarint64(out, s.rollup_length);
 }
 
 }  // namespace
@@ -94,11 +92,16 @@ Status SegmentWriter::MaybeFlushBuffer(bool force) {
 Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
                                 std::span<const int64_t> timestamps,
                                 std::span<const double> values) {
-  if (!series_.empty() && id <= last_id_) {
+  if (series_count_ > 0 && id <= last_id_) {
     return Status::Internal("segment series added out of id order");
   }
   last_id_ = id;
-  SegmentSeries entry{id, canonicals_.emplace_back(canonical), {}};
+  SegmentSeries& entry = entry_;
+  entry.id = id;
+  entry.canonical = canonical;
+  entry.chunks.clear();
+  entry.rollup_offset = 0;
+  entry.rollup_length = 0;
   for (size_t start = 0; start < timestamps.size(); start += max_points_per_chunk_) {
     size_t n = std::min<size_t>(max_points_per_chunk_, timestamps.size() - start);
     auto ts = timestamps.subspan(start, n);
@@ -131,23 +134,26 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
   min_ts_ = std::min(min_ts_, timestamps.front());
   max_ts_ = std::max(max_ts_, timestamps.back());
   points_ += timestamps.size();
-  series_.push_back(std::move(entry));
+  EncodeEntry(entry, &index_);
+  ++series_count_;
   return Status::Ok();
 }
 
 Status SegmentWriter::Finish() {
   const uint64_t index_offset = file_size();
   std::string index;
-  EncodeIndex(series_, &index);
+  PutVarint64(&index, series_count_);
+  index.append(index_);
+  std::string().swap(index_);
   buffer_.append(index);
   std::string footer;
   PutFixed64(&footer, index_offset);
   PutFixed64(&footer, index.size());
   PutFixed64(&footer, XXH3_64bits(index.data(), index.size()));
-  PutFixed64(&footer, static_cast<uint64_t>(series_.empty() ? 0 : min_ts_));
-  PutFixed64(&footer, static_cast<uint64_t>(series_.empty() ? 0 : max_ts_));
+  PutFixed64(&footer, static_cast<uint64_t>(series_count_ == 0 ? 0 : min_ts_));
+  PutFixed64(&footer, static_cast<uint64_t>(series_count_ == 0 ? 0 : max_ts_));
   PutFixed64(&footer, points_);
-  PutFixed32(&footer, static_cast<uint32_t>(series_.size()));
+  PutFixed32(&footer, static_cast<uint32_t>(series_count_));
   PutFixed32(&footer, kSegmentFormatVersion);
   PutFixed64(&footer, XXH3_64bits(footer.data(), footer.size()));
   footer.append(kSegmentMagic, 8);
@@ -162,6 +168,7 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& pa
   KPIDB_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
   std::unique_ptr<SegmentReader> reader(new SegmentReader(std::move(file)));
   KPIDB_RETURN_IF_ERROR(reader->Parse(verify_chunks));
+  reader->DropResidentPages();  // parsing read the index (and chunks); queries fault in theirs
   return reader;
 }
 
@@ -208,102 +215,130 @@ Status SegmentReader::Parse(bool verify_chunks) {
   if (XXH3_64bits(index.data(), index.size()) != index_checksum) {
     return Corrupt(index_offset, "index checksum mismatch");
   }
+  index_ = index;
+  index_offset_ = index_offset;
   ByteReader r(index);
   uint64_t n;
   if (!r.GetVarint64(&n) || n != series_count) return Corrupt(index_offset, "bad series count");
-  series_.reserve(std::min<uint64_t>(n, index.size()));
+  entries_.reserve(std::min<uint64_t>(n, index.size()));
   uint64_t counted_points = 0;
+  SegmentSeries entry;
+  uint64_t at = r.position();
   for (uint64_t i = 0; i < n; ++i) {
-    SegmentSeries s;
-    std::string_view canonical;
-    uint64_t chunk_count;
-    if (!r.GetFixed64(&s.id) || !r.GetLengthPrefixed(&canonical) || !r.GetVarint64(&chunk_count) ||
-        chunk_count > r.remaining()) {
-      return Corrupt(index_offset + r.position(), "malformed series entry");
+    if (at >= index.size()) return Corrupt(index_offset + at, "malformed series entry");
+    uint64_t end;
+    KPIDB_RETURN_IF_ERROR(DecodeEntry(at, &entry, &end));
+    if (!entries_.empty() && entry.id <= entries_.back().id) {
+      return Corrupt(index_offset + at, "series ids not increasing");
     }
-    if (!series_.empty() && s.id <= series_.back().id) {
-      return Corrupt(index_offset + r.position(), "series ids not increasing");
-    }
-    s.canonical = canonical;  // into the mapping
-    uint64_t prev_end = 0;
-    int64_t prev_max_ts = 0;
-    s.chunks.reserve(chunk_count);
-    for (uint64_t c = 0; c < chunk_count; ++c) {
-      ChunkMeta m;
-      uint64_t gap, length, count, span;
-      int64_t min_delta;
-      bool ok = r.GetVarint64(&gap) && r.GetVarint64(&length) && r.GetVarint64(&count) &&
-                r.GetVarsint64(&min_delta) && r.GetVarint64(&span) && r.GetDouble(&m.stats.sum) &&
-                r.GetDouble(&m.stats.min) && r.GetDouble(&m.stats.max) &&
-                r.GetDouble(&m.stats.first) && r.GetDouble(&m.stats.last);
-      m.offset = prev_end + gap;
-      if (!ok || length > UINT32_MAX || count == 0 || count > kMaxChunkPoints ||
-          m.offset < kSegmentHeaderSize || m.offset > index_offset ||
-          length > index_offset - m.offset || (c > 0 && min_delta <= 0)) {
-        return Corrupt(index_offset + r.position(), "malformed chunk entry");
-      }
-      m.length = static_cast<uint32_t>(length);
-      m.stats.count = static_cast<uint32_t>(count);
-      m.stats.min_timestamp_ms = static_cast<int64_t>(static_cast<uint64_t>(prev_max_ts) +
-                                                      static_cast<uint64_t>(min_delta));
-      m.stats.max_timestamp_ms =
-          static_cast<int64_t>(static_cast<uint64_t>(m.stats.min_timestamp_ms) + span);
-      prev_end = m.offset + m.length;
-      prev_max_ts = m.stats.max_timestamp_ms;
-      counted_points += count;
-      s.chunks.push_back(m);
-    }
-    uint64_t rollup_gap, rollup_length;
-    if (!r.GetVarint64(&rollup_gap) || !r.GetVarint64(&rollup_length)) {
-      return Corrupt(index_offset + r.position(), "malformed rollup entry");
-    }
-    if (rollup_length > 0) {
-      s.rollup_offset = prev_end + rollup_gap;
-      if (rollup_length > UINT32_MAX || rollup_gap > index_offset ||
-          s.rollup_offset < kSegmentHeaderSize || s.rollup_offset > index_offset ||
-          rollup_length > index_offset - s.rollup_offset) {
-        return Corrupt(index_offset + r.position(), "malformed rollup entry");
-      }
-      s.rollup_length = static_cast<uint32_t>(rollup_length);
-    }
-    series_.push_back(std::move(s));
+    for (const ChunkMeta& c : entry.chunks) counted_points += c.stats.count;
+    if (verify_chunks) KPIDB_RETURN_IF_ERROR(VerifyChunks(entry));
+    entries_.push_back({entry.id, at});
+    at = end;
   }
-  if (!r.empty()) return Corrupt(index_offset + r.position(), "trailing bytes in index");
+  if (at != index.size()) return Corrupt(index_offset + at, "trailing bytes in index");
   if (counted_points != points_) return Corrupt(footer_at, "point count mismatch");
-  if (verify_chunks) {
-    std::vector<int64_t> ts;
-    std::vector<double> vs;
-    for (const SegmentSeries& s : series_) {
-      for (const ChunkMeta& c : s.chunks) {
-        ts.clear();
-        vs.clear();
-        KPIDB_RETURN_IF_ERROR(ReadChunk(c, &ts, &vs));
-        if (ts.size() != c.stats.count || ts.front() != c.stats.min_timestamp_ms ||
-            ts.back() != c.stats.max_timestamp_ms) {
-          return Corrupt(c.offset, "chunk does not match its index entry");
-        }
-      }
-      std::vector<RollupTier> tiers;
-      KPIDB_RETURN_IF_ERROR(ReadRollup(s, &tiers));
-      uint64_t points = 0;
-      for (const ChunkMeta& c : s.chunks) points += c.stats.count;
-      for (const RollupTier& tier : tiers) {
-        uint64_t counted = 0;
-        for (const RollupRow& row : tier.rows) counted += row.count;
-        if (counted != points) {
-          return Corrupt(s.rollup_offset, "rollup tier of " + std::to_string(tier.step_ms) +
-                                              " ms does not count the series' points");
-        }
-      }
+  return Status::Ok();
+}
+
+Status SegmentReader::DecodeEntry(uint64_t at, SegmentSeries* s, uint64_t* end) const {
+  ByteReader r(index_.substr(at));
+  const uint64_t base = index_offset_ + at;
+  uint64_t chunk_count;
+  if (!r.GetFixed64(&s->id) || !r.GetLengthPrefixed(&s->canonical) ||
+      !r.GetVarint64(&chunk_count) || chunk_count > r.remaining()) {
+    return Corrupt(base + r.position(), "malformed series entry");
+  }
+  s->chunks.clear();
+  s->chunks.reserve(chunk_count);
+  s->rollup_offset = 0;
+  s->rollup_length = 0;
+  uint64_t prev_end = 0;
+  int64_t prev_max_ts = 0;
+  for (uint64_t c = 0; c < chunk_count; ++c) {
+    ChunkMeta m;
+    uint64_t gap, length, count, span;
+    int64_t min_delta;
+    bool ok = r.GetVarint64(&gap) && r.GetVarint64(&length) && r.GetVarint64(&count) &&
+              r.GetVarsint64(&min_delta) && r.GetVarint64(&span) && r.GetDouble(&m.stats.sum) &&
+              r.GetDouble(&m.stats.min) && r.GetDouble(&m.stats.max) &&
+              r.GetDouble(&m.stats.first) && r.GetDouble(&m.stats.last);
+    m.offset = prev_end + gap;
+    if (!ok || length > UINT32_MAX || count == 0 || count > kMaxChunkPoints ||
+        m.offset < kSegmentHeaderSize || m.offset > index_offset_ ||
+        length > index_offset_ - m.offset || (c > 0 && min_delta <= 0)) {
+      return Corrupt(base + r.position(), "malformed chunk entry");
+    }
+    m.length = static_cast<uint32_t>(length);
+    m.stats.count = static_cast<uint32_t>(count);
+    m.stats.min_timestamp_ms = static_cast<int64_t>(static_cast<uint64_t>(prev_max_ts) +
+                                                    static_cast<uint64_t>(min_delta));
+    m.stats.max_timestamp_ms =
+        static_cast<int64_t>(static_cast<uint64_t>(m.stats.min_timestamp_ms) + span);
+    prev_end = m.offset + m.length;
+    prev_max_ts = m.stats.max_timestamp_ms;
+    s->chunks.push_back(m);
+  }
+  uint64_t rollup_gap, rollup_length;
+  if (!r.GetVarint64(&rollup_gap) || !r.GetVarint64(&rollup_length)) {
+    return Corrupt(base + r.position(), "malformed rollup entry");
+  }
+  if (rollup_length > 0) {
+    s->rollup_offset = prev_end + rollup_gap;
+    if (rollup_length > UINT32_MAX || rollup_gap > index_offset_ ||
+        s->rollup_offset < kSegmentHeaderSize || s->rollup_offset > index_offset_ ||
+        rollup_length > index_offset_ - s->rollup_offset) {
+      return Corrupt(base + r.position(), "malformed rollup entry");
+    }
+    s->rollup_length = static_cast<uint32_t>(rollup_length);
+  }
+  if (end != nullptr) *end = at + r.position();
+  return Status::Ok();
+}
+
+Status SegmentReader::VerifyChunks(const SegmentSeries& s) const {
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  for (const ChunkMeta& c : s.chunks) {
+    ts.clear();
+    vs.clear();
+    KPIDB_RETURN_IF_ERROR(ReadChunk(c, &ts, &vs));
+    if (ts.size() != c.stats.count || ts.front() != c.stats.min_timestamp_ms ||
+        ts.back() != c.stats.max_timestamp_ms) {
+      return Corrupt(c.offset, "chunk does not match its index entry");
+    }
+  }
+  std::vector<RollupTier> tiers;
+  KPIDB_RETURN_IF_ERROR(ReadRollup(s, &tiers));
+  uint64_t points = 0;
+  for (const ChunkMeta& c : s.chunks) points += c.stats.count;
+  for (const RollupTier& tier : tiers) {
+    uint64_t counted = 0;
+    for (const RollupRow& row : tier.rows) counted += row.count;
+    if (counted != points) {
+      return Corrupt(s.rollup_offset, "rollup tier of " + std::to_string(tier.step_ms) +
+                                          " ms does not count the series' points");
     }
   }
   return Status::Ok();
 }
 
-const SegmentSeries* SegmentReader::Find(SeriesId id) const {
-  auto it = std::lower_bound(series_.begin(), series_.end(), id,
-                             [](const SegmentSeries& s, SeriesId v) { return s.id < v; });
-  return it != series_.end() && it->id == id ? &*it : nullptr;
+Result<bool> SegmentReader::Find(SeriesId id, SegmentSeries* entry) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const EntryRef& e, SeriesId v) { return e.id < v; });
+  if (it == entries_.end() || it->id != id) return false;
+  KPIDB_RETURN_IF_ERROR(DecodeEntry(it->offset, entry));
+  if (entry->id != id) return Corrupt(index_offset_ + it->offset, "series entry changed");
+  return true;
+}
+
+Status SegmentReader::ForEachSeries(const std::function<Status(const SegmentSeries&)>& fn) const {
+  SegmentSeries entry;
+  for (const EntryRef& e : entries_) {
+    KPIDB_RETURN_IF_ERROR(DecodeEntry(e.offset, &entry));
+    KPIDB_RETURN_IF_ERROR(fn(entry));
+  }
+  return Status::Ok();
 }
 
 Status SegmentReader::ReadChunk(const ChunkMeta& chunk, std::vector<int64_t>* timestamps,
@@ -335,21 +370,22 @@ std::span<const ChunkMeta> SegmentSeries::ChunksOverlapping(int64_t start_ms, in
   return {first, last};
 }
 
-std::span<const ChunkMeta> SegmentReader::ChunksOverlapping(SeriesId id, int64_t start_ms,
-                                                            int64_t end_ms,
-                                                            const SegmentSeries** entry) const {
-  if (start_ms >= end_ms || !Overlaps(start_ms, end_ms)) return {};
-  const SegmentSeries* s = Find(id);
-  if (s == nullptr) return {};
-  if (entry != nullptr) *entry = s;
-  return s->ChunksOverlapping(start_ms, end_ms);
+Result<std::span<const ChunkMeta>> SegmentReader::ChunksOverlapping(SeriesId id, int64_t start_ms,
+                                                                    int64_t end_ms,
+                                                                    SegmentSeries* entry) const {
+  if (start_ms >= end_ms || !Overlaps(start_ms, end_ms)) return std::span<const ChunkMeta>{};
+  KPIDB_ASSIGN_OR_RETURN(bool found, Find(id, entry));
+  if (!found) return std::span<const ChunkMeta>{};
+  return entry->ChunksOverlapping(start_ms, end_ms);
 }
 
 Status SegmentReader::Read(SeriesId id, int64_t start_ms, int64_t end_ms,
                            std::vector<int64_t>* timestamps, std::vector<double>* values) const {
+  SegmentSeries entry;
+  KPIDB_ASSIGN_OR_RETURN(auto chunks, ChunksOverlapping(id, start_ms, end_ms, &entry));
   std::vector<int64_t> ts;
   std::vector<double> vs;
-  for (const ChunkMeta& c : ChunksOverlapping(id, start_ms, end_ms)) {
+  for (const ChunkMeta& c : chunks) {
     if (c.stats.min_timestamp_ms >= start_ms && c.stats.max_timestamp_ms < end_ms) {
       KPIDB_RETURN_IF_ERROR(ReadChunk(c, timestamps, values));  // wholly inside
       continue;

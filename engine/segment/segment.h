@@ -11,7 +11,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,10 +41,11 @@ struct ChunkMeta {
   ChunkStats stats;
 };
 
+// A series' entry in a segment's index, decoded.
 struct SegmentSeries {
   SeriesId id = 0;
   // The series key, so a segment is self-describing: a view into the
-  // reader's mapping (or the writer's own copy), valid as long as they live.
+  // reader's mapping (or the writer's scratch), valid as long as they live.
   std::string_view canonical;
   std::vector<ChunkMeta> chunks;  // in time order, non-overlapping
   // The rollup block of these points (all tiers), if any (length 0: none).
@@ -84,8 +85,11 @@ class SegmentWriter {
   const std::vector<int64_t> rollup_steps_ms_;
   const bool rollup_m2_;
   std::string buffer_;
-  std::vector<SegmentSeries> series_;
-  std::deque<std::string> canonicals_;  // what series_ views (stable addresses)
+  // The index entries so far (the index less its leading series count): a
+  // flush of a million series keeps ~150 bytes each, not a decoded entry.
+  std::string index_;
+  SegmentSeries entry_;  // AddSeries' scratch
+  uint64_t series_count_ = 0;
   int64_t min_ts_ = INT64_MAX;
   int64_t max_ts_ = INT64_MIN;
   uint64_t points_ = 0;
@@ -97,21 +101,35 @@ class SegmentReader {
  public:
   // Validates the header, footer and index checksums; with `verify_chunks`
   // also decodes every chunk (checksums and structure). Any problem is
-  // Corruption naming the path and offset.
+  // Corruption naming the path and offset. Keeps 16 bytes a series in
+  // memory, and none of the pages it read resident (DropResidentPages).
   static Result<std::unique_ptr<SegmentReader>> Open(const std::string& path, bool verify_chunks);
 
-  // The series' entry, or nullptr.
-  const SegmentSeries* Find(SeriesId id) const;
+  // Decodes the entry of series `id` into *entry; false if the file lacks
+  // the series. The index is validated at Open, so an error here means the
+  // file changed under the reader.
+  Result<bool> Find(SeriesId id, SegmentSeries* entry) const;
   // Whether the file holds points in [start_ms, end_ms) (of any series).
   bool Overlaps(int64_t start_ms, int64_t end_ms) const {
     return max_ts_ >= start_ms && min_ts_ < end_ms;
   }
   // The chunks of `id` holding points in [start_ms, end_ms), in time order
-  // (none if the file does not overlap the range or lacks the series); the
-  // series' entry in *entry when there are some, if given.
-  std::span<const ChunkMeta> ChunksOverlapping(SeriesId id, int64_t start_ms, int64_t end_ms,
-                                               const SegmentSeries** entry = nullptr) const;
-  const std::vector<SegmentSeries>& series() const { return series_; }
+  // (none if the file does not overlap the range or lacks the series),
+  // pointing into *entry, which holds the series' decoded entry when there
+  // are some.
+  Result<std::span<const ChunkMeta>> ChunksOverlapping(SeriesId id, int64_t start_ms,
+                                                       int64_t end_ms,
+                                                       SegmentSeries* entry) const;
+  // Calls fn with every series' entry, in id order (the entry is valid
+  // during the call); stops at fn's first error.
+  Status ForEachSeries(const std::function<Status(const SegmentSeries&)>& fn) const;
+  size_t series_count() const { return entries_.size(); }
+
+  // Lets the kernel take back the pages of the mapping this process has
+  // touched (Open does, after reading the file to verify it): they stay in
+  // the page cache, and a read faults in only what it needs. Reads remain
+  // valid.
+  void DropResidentPages() const { file_->DropResidentPages(); }
 
   // Appends the points of `id` in [start_ms, end_ms) (sorted) to the output.
   Status Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int64_t>* timestamps,
@@ -131,11 +149,23 @@ class SegmentReader {
 
  private:
   explicit SegmentReader(std::unique_ptr<MappedFile> file) : file_(std::move(file)) {}
+  // Where a series' entry starts in the index, and its id: 16 bytes a
+  // series in memory; the entry itself is decoded from the mapping when read.
+  struct EntryRef {
+    SeriesId id;
+    uint64_t offset;  // in the index
+  };
   Status Parse(bool verify_chunks);
+  // Decodes the entry at index offset `at` into *entry, and where it ends
+  // into *end (checked: any malformation is Corruption at its file offset).
+  Status DecodeEntry(uint64_t at, SegmentSeries* entry, uint64_t* end = nullptr) const;
+  Status VerifyChunks(const SegmentSeries& entry) const;
   Status Corrupt(uint64_t offset, std::string_view what) const;
 
   std::unique_ptr<MappedFile> file_;
-  std::vector<SegmentSeries> series_;  // sorted by id
+  std::string_view index_;  // into the mapping
+  uint64_t index_offset_ = 0;
+  std::vector<EntryRef> entries_;  // sorted by id
   int64_t min_ts_ = 0;
   int64_t max_ts_ = 0;
   uint64_t points_ = 0;
