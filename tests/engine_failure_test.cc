@@ -118,15 +118,15 @@ TEST(SeriesLog, LargeAppendsAreSplitIntoReadableRecords) {
   std::vector<SeriesLog::Definition> defs;
   for (uint64_t i = 0; i < 3000; ++i) defs.emplace_back(i, std::string(1000, 'a' + i % 26));
   {
-    std::vector<SeriesLog::Definition> none;
+    SeriesLog::Stored none;
     auto log = SeriesLog::Open(path, [](std::string_view) {}, &none);
     ASSERT_TRUE(log.ok());
     ASSERT_TRUE((*log)->Append(defs).ok());  // ~3 MB: several records
   }
-  std::vector<SeriesLog::Definition> back;
+  SeriesLog::Stored back;
   auto log = SeriesLog::Open(path, [](std::string_view) {}, &back);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
-  EXPECT_EQ(back, defs);
+  EXPECT_EQ(back.Copy(), defs);
 }
 
 }  // namespace

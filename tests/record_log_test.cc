@@ -303,10 +303,10 @@ TEST(SeriesLog, AVersion1FileIsReadAndStillAppendedToInVersion1) {
   testing::WriteFileOrDie(path, SeriesLogFile(1, 3, &defs));
   const auto quiet = [](std::string_view) {};
   {
-    std::vector<SeriesLog::Definition> back;
+    SeriesLog::Stored back;
     auto log = SeriesLog::Open(path, quiet, &back);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
-    EXPECT_EQ(back, defs);
+    EXPECT_EQ(back.Copy(), defs);
     defs.emplace_back(7, "added");
     ASSERT_TRUE((*log)->Append({defs.back()}).ok());
   }
@@ -314,9 +314,9 @@ TEST(SeriesLog, AVersion1FileIsReadAndStillAppendedToInVersion1) {
   EXPECT_EQ(p.version, 1u);
   EXPECT_EQ(p.records.size(), 4u);
   EXPECT_FALSE(p.bad_tail);
-  std::vector<SeriesLog::Definition> back;
+  SeriesLog::Stored back;
   ASSERT_TRUE(SeriesLog::Open(path, quiet, &back).ok());
-  EXPECT_EQ(back, defs);
+  EXPECT_EQ(back.Copy(), defs);
   // A new file is version 2.
   const std::string fresh = dir.path() + "/fresh.log";
   ASSERT_TRUE(SeriesLog::Open(fresh, quiet, &back).ok());
@@ -338,7 +338,7 @@ TEST(SeriesLog, ACorruptRecordBeforeValidOnesIsRefusedAndATornTailTruncatedInEit
     std::string bad = file;
     bad[whole.records[1].offset + 2] ^= 0x20;
     testing::WriteFileOrDie(path, bad);
-    std::vector<SeriesLog::Definition> back;
+    SeriesLog::Stored back;
     auto refused = SeriesLog::Open(path, log, &back);
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.status().code(), StatusCode::kDataLoss);
@@ -349,10 +349,9 @@ TEST(SeriesLog, ACorruptRecordBeforeValidOnesIsRefusedAndATornTailTruncatedInEit
         << refused.status().message();
 
     testing::WriteFileOrDie(path, file.substr(0, file.size() - 3));
-    back.clear();
     auto opened = SeriesLog::Open(path, log, &back);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    EXPECT_EQ(back, std::vector<SeriesLog::Definition>(defs.begin(), defs.begin() + 2));
+    EXPECT_EQ(back.Copy(), std::vector<SeriesLog::Definition>(defs.begin(), defs.begin() + 2));
     EXPECT_NE(lines.find("torn tail at offset " + std::to_string(whole.records[2].offset)),
               std::string::npos)
         << lines;

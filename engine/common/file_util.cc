@@ -133,6 +133,8 @@ Status ReadFileToString(const std::string& path, std::string* out) {
     return ErrnoStatus("open", path, errno);
   }
   out->clear();
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out->reserve(static_cast<size_t>(st.st_size));
   char buf[1 << 16];
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof(buf));

@@ -63,13 +63,16 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
       }
     }
   }
-  std::vector<SeriesLog::Definition> definitions;
-  KPIDB_ASSIGN_OR_RETURN(auto series_log, SeriesLog::Open(JoinPath(dir_, "series.log"),
-                                                      options_.logger, &definitions));
-  index_.Reserve(definitions.size());
-  for (const auto& [id, canonical] : definitions) {
-    Status s = index_.Register(id, canonical);
-    if (!s.ok()) return Status::Corruption(JoinPath(dir_, "series.log") + ": " + s.message());
+  std::unique_ptr<SeriesLog> series_log;
+  {
+    SeriesLog::Stored stored;
+    KPIDB_ASSIGN_OR_RETURN(series_log, SeriesLog::Open(JoinPath(dir_, "series.log"),
+                                                       options_.logger, &stored));
+    index_.Reserve(stored.definitions.size());
+    for (const auto& [id, canonical] : stored.definitions) {
+      Status s = index_.Register(id, canonical);
+      if (!s.ok()) return Status::Corruption(JoinPath(dir_, "series.log") + ": " + s.message());
+    }
   }
   auto version = std::make_shared<Version>();
   version->active = std::make_shared<Head>(head_slabs_);

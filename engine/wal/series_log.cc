@@ -6,21 +6,24 @@
 namespace kpidb {
 
 Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, const Logger& log,
-                                                   std::vector<Definition>* definitions) {
+                                                   Stored* stored) {
   const std::string_view magic(kSeriesLogMagic, 8);
-  std::string contents;
-  Status read = ReadFileToString(path, &contents);
+  const std::string& contents = stored->bytes;
+  stored->bytes.clear();  // stays empty if the file does not exist
+  stored->definitions.clear();
+  Status read = ReadFileToString(path, &stored->bytes);
   if (!read.ok() && !read.IsNotFound()) return read;
   ParsedLog parsed = ParseLog(contents, magic);
   for (const LogRecord& rec : parsed.records) {
     ByteReader r(rec.payload);
     uint64_t n;
     bool ok = rec.type == kSeriesDefinitionRecord && r.GetVarint64(&n) && n <= r.remaining();
+    if (ok) stored->definitions.reserve(stored->definitions.size() + n);
     for (uint64_t i = 0; ok && i < n; ++i) {
       uint64_t id;
       std::string_view canonical;
       ok = r.GetFixed64(&id) && r.GetLengthPrefixed(&canonical);
-      if (ok) definitions->emplace_back(id, std::string(canonical));
+      if (ok) stored->definitions.emplace_back(id, canonical);
     }
     if (!ok || !r.empty()) {
       return Status::Corruption("series log " + path + " at offset " + std::to_string(rec.offset) +

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,12 +24,22 @@ inline constexpr uint8_t kSeriesDefinitionRecord = 2;
 class SeriesLog {
  public:
   using Definition = std::pair<SeriesId, std::string>;  // id, canonical key
+  // What Open read: the file's bytes and the definitions, as views into them
+  // (a million series are then two allocations, not a million).
+  struct Stored {
+    std::string bytes;
+    std::vector<std::pair<SeriesId, std::string_view>> definitions;
+    // The definitions, owning their keys.
+    std::vector<Definition> Copy() const {
+      return std::vector<Definition>(definitions.begin(), definitions.end());
+    }
+  };
 
   // Opens (creating if absent) `path`, returning every stored definition in
-  // *definitions. A torn tail is truncated and logged; a corrupt record
-  // followed by valid ones is Corruption naming the path and offset.
+  // *stored. A torn tail is truncated and logged; a corrupt record followed
+  // by valid ones is Corruption naming the path and offset.
   static Result<std::unique_ptr<SeriesLog>> Open(const std::string& path, const Logger& log,
-                                                 std::vector<Definition>* definitions);
+                                                 Stored* stored);
   // Appends the definitions (in records of ~1 MiB, in the file's own format
   // version) and fsyncs. Not thread-safe.
   Status Append(const std::vector<Definition>& definitions);
