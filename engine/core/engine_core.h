@@ -74,10 +74,11 @@ class EngineCore {
 
   // The points a Read or Scan of `ids` in [start_ms, end_ms) touches, at
   // most: whole chunks that overlap the range, and every head point of the
-  // series (rollup blocks, and points written meanwhile, aside). From in-memory indexes only (no decoding); a
-  // caller uses it to tell cheap reads from costly ones. Counting stops once
-  // past `enough`. nullopt, at once, when it would look up more than
-  // `max_lookups` (series, segment) pairs.
+  // series (rollup blocks, and points written meanwhile, aside). From the
+  // segments' index entries only (no chunk is decoded); a caller uses it to
+  // tell cheap reads from costly ones. Counting stops once past `enough`.
+  // nullopt, at once, when it would look up more than `max_lookups`
+  // (series, segment) pairs, or when a segment's index cannot be decoded.
   std::optional<uint64_t> EstimatePoints(std::span<const SeriesId> ids, int64_t start_ms,
                                          int64_t end_ms, uint64_t enough = UINT64_MAX,
                                          size_t max_lookups = SIZE_MAX) const;
