@@ -18,7 +18,6 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
     ByteReader r(rec.payload);
     uint64_t n;
     bool ok = rec.type == kSeriesDefinitionRecord && r.GetVarint64(&n) && n <= r.remaining();
-    if (ok) stored->definitions.reserve(stored->definitions.size() + n);
     for (uint64_t i = 0; ok && i < n; ++i) {
       uint64_t id;
       std::string_view canonical;
