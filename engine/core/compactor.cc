@@ -49,8 +49,8 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
   // write wins; minus the deleted range.
   std::map<SeriesId, std::string> series;  // id -> canonical key
   for (const auto& segment : old) {
-    KPIDB_RETURN_IF_ERROR(segment->ForEachSeries([&](const SegmentSeries& s) {
-      series.emplace(s.id, s.canonical);
+    KPIDB_RETURN_IF_ERROR(segment->ForEachKey([&](SeriesId id, std::string_view canonical) {
+      series.emplace(id, canonical);
       return Status::Ok();
     }));
   }

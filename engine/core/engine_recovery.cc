@@ -13,11 +13,11 @@ Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Man
     auto reader = SegmentReader::Open(path, options_.verify_segments_on_open);
     Status s = reader.ok() ? Status::Ok() : reader.status();
     if (s.ok()) {
-      s = (*reader)->ForEachSeries([&](const SegmentSeries& series) {
-        Status r = index_.Register(series.id, series.canonical);
+      s = (*reader)->ForEachKey([&](SeriesId id, std::string_view canonical) {
+        Status r = index_.Register(id, canonical);
         return r.ok() ? r : Status::Corruption("segment " + path + ": " + r.message());
       });
-      // Opening read the whole file; what queries need comes back on demand.
+      // The keys were read again (Open had dropped its pages): drop them too.
       (*reader)->DropResidentPages();
     }
     if (!s.ok() && !s.IsCorruption() && !s.IsNotFound()) {

@@ -18,7 +18,7 @@ void MergeScan::SetHeadPoints(std::vector<int64_t> timestamps, std::vector<doubl
 
 Status MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   const size_t age = segments_++;
-  if (start_ms_ >= end_ms_ || !segment.Overlaps(start_ms_, end_ms_)) return Status::Ok();
+  if (start_ms_ >= end_ms_) return Status::Ok();
   if (entries_.empty() || !entries_.back().chunks.empty()) entries_.emplace_back();
   SegmentSeries* series = &entries_.back();  // a deque: refs into it stay valid
   KPIDB_ASSIGN_OR_RETURN(auto chunks, segment.ChunksOverlapping(id, start_ms_, end_ms_, series));

@@ -63,6 +63,9 @@ struct ScanComponent {
 class MergeScan {
  public:
   MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor);
+  // Its chunk refs point into its own entries: not copyable.
+  MergeScan(const MergeScan&) = delete;
+  MergeScan& operator=(const MergeScan&) = delete;
 
   // Step 1. The head's points of the series in the range: increasing
   // timestamps, one value each (the newest).

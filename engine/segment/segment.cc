@@ -140,12 +140,14 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
 }
 
 Status SegmentWriter::Finish() {
+  // The index goes straight into the buffer: a flush of a million series
+  // holds its entries once, not again in a copy.
   const uint64_t index_offset = file_size();
-  std::string index;
-  PutVarint64(&index, series_count_);
-  index.append(index_);
+  const size_t index_start = buffer_.size();
+  PutVarint64(&buffer_, series_count_);
+  buffer_.append(index_);
   std::string().swap(index_);
-  buffer_.append(index);
+  const std::string_view index(buffer_.data() + index_start, buffer_.size() - index_start);
   std::string footer;
   PutFixed64(&footer, index_offset);
   PutFixed64(&footer, index.size());
@@ -332,11 +334,17 @@ Result<bool> SegmentReader::Find(SeriesId id, SegmentSeries* entry) const {
   return true;
 }
 
-Status SegmentReader::ForEachSeries(const std::function<Status(const SegmentSeries&)>& fn) const {
-  SegmentSeries entry;
+Status SegmentReader::ForEachKey(
+    const std::function<Status(SeriesId, std::string_view)>& fn) const {
   for (const EntryRef& e : entries_) {
-    KPIDB_RETURN_IF_ERROR(DecodeEntry(e.offset, &entry));
-    KPIDB_RETURN_IF_ERROR(fn(entry));
+    // An entry starts with its id and key: no need to decode its chunks.
+    ByteReader r(index_.substr(e.offset));
+    SeriesId id;
+    std::string_view canonical;
+    if (!r.GetFixed64(&id) || !r.GetLengthPrefixed(&canonical) || id != e.id) {
+      return Corrupt(index_offset_ + e.offset, "series entry changed");
+    }
+    KPIDB_RETURN_IF_ERROR(fn(id, canonical));
   }
   return Status::Ok();
 }

@@ -120,9 +120,9 @@ class SegmentReader {
   Result<std::span<const ChunkMeta>> ChunksOverlapping(SeriesId id, int64_t start_ms,
                                                        int64_t end_ms,
                                                        SegmentSeries* entry) const;
-  // Calls fn with every series' entry, in id order (the entry is valid
-  // during the call); stops at fn's first error.
-  Status ForEachSeries(const std::function<Status(const SegmentSeries&)>& fn) const;
+  // Calls fn with every series' id and key (a view into the mapping), in id
+  // order; stops at fn's first error.
+  Status ForEachKey(const std::function<Status(SeriesId, std::string_view)>& fn) const;
   size_t series_count() const { return entries_.size(); }
 
   // Lets the kernel take back the pages of the mapping this process has

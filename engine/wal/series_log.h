@@ -27,6 +27,10 @@ class SeriesLog {
   // What Open read: the file's bytes and the definitions, as views into them
   // (a million series are then two allocations, not a million).
   struct Stored {
+    Stored() = default;
+    // The views point into `bytes`: a copy would view the original's.
+    Stored(const Stored&) = delete;
+    Stored& operator=(const Stored&) = delete;
     std::string bytes;
     std::vector<std::pair<SeriesId, std::string_view>> definitions;
     // The definitions, owning their keys.
