@@ -121,7 +121,8 @@ TEST(SeriesLog, LargeAppendsAreSplitIntoReadableRecords) {
     SeriesLog::Stored none;
     auto log = SeriesLog::Open(path, [](std::string_view) {}, &none);
     ASSERT_TRUE(log.ok());
-    ASSERT_TRUE((*log)->Append(defs).ok());  // ~3 MB: several records
+    const std::vector<SeriesLog::DefinitionView> views(defs.begin(), defs.end());
+    ASSERT_TRUE((*log)->Append(views).ok());  // ~3 MB: several records
   }
   SeriesLog::Stored back;
   auto log = SeriesLog::Open(path, [](std::string_view) {}, &back);

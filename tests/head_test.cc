@@ -28,6 +28,7 @@ TEST(Head, RandomAppendsAcrossBlocksMatchANaiveReference) {
         vs.push_back(static_cast<double>(rng() % 1000) / 7);
         reference[id][ts.back()] = vs.back();
       }
+      if (rng() % 2 == 0) head.Reserve(id, n + rng() % 40);  // room, used or left spare
       head.Append(id, ts, vs);
       if (rng() % 5 == 0) {  // read between appends, forcing normalisation
         const SeriesId r = rng() % 3;
@@ -55,9 +56,47 @@ TEST(Head, RandomAppendsAcrossBlocksMatchANaiveReference) {
 TEST(Head, SmallSeriesStaySmall) {
   Head head;
   for (SeriesId id = 0; id < 1000; ++id) head.Append(id, std::vector<int64_t>{1}, std::vector<double>{1});
-  // One point per series must not cost a full-size block.
-  EXPECT_LT(head.bytes(), 1000u * 1024u);
+  // One point per series costs a 4-point block (64 bytes) and its slots,
+  // not a full-size block.
+  EXPECT_LE(head.bytes(), 1000u * 128u);
   EXPECT_EQ(head.points(), 1000u);
+}
+
+TEST(Head, ReservedRoomSurvivesAReadThatNormalises) {
+  // The write path reserves a group's room, logs the group, then appends:
+  // the appends must not allocate even if a reader normalised the series
+  // in between (which once spent the reserved blocks on the sorted copy).
+  auto slabs = std::make_shared<SlabPool>(0);
+  Head head(slabs);
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  for (int64_t t = 40; t > 0; --t) {  // out of order: the read below sorts
+    ts.push_back(t);
+    vs.push_back(static_cast<double>(t) / 3);
+  }
+  head.Reserve(7, 200);
+  head.Append(7, ts, vs);
+  std::vector<int64_t> got_ts;
+  std::vector<double> got_vs;
+  ASSERT_EQ(head.Read(7, 0, 1000, &got_ts, &got_vs), 40u);
+  slabs->FailAllocationsForTest(true);
+  std::vector<int64_t> more_ts;
+  std::vector<double> more_vs;
+  for (int64_t t = 100; t < 260; ++t) {
+    more_ts.push_back(t);
+    more_vs.push_back(static_cast<double>(t));
+  }
+  EXPECT_NO_THROW(head.Append(7, more_ts, more_vs));  // 40 + 160 = 200: reserved
+  EXPECT_THROW(head.Append(7, std::vector<int64_t>(2000, 999), std::vector<double>(2000, 1.0)),
+               std::bad_alloc);
+  slabs->FailAllocationsForTest(false);
+  got_ts.clear();
+  got_vs.clear();
+  ASSERT_EQ(head.Read(7, 0, 1000, &got_ts, &got_vs), 200u);
+  EXPECT_EQ(got_ts.front(), 1);
+  EXPECT_EQ(got_ts.back(), 259);
+  EXPECT_EQ(got_vs[39], 40.0 / 3);
+  EXPECT_EQ(got_vs[40], 100.0);
 }
 
 }  // namespace

@@ -308,7 +308,8 @@ TEST(SeriesLog, AVersion1FileIsReadAndStillAppendedToInVersion1) {
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     EXPECT_EQ(back.Copy(), defs);
     defs.emplace_back(7, "added");
-    ASSERT_TRUE((*log)->Append({defs.back()}).ok());
+    const std::vector<SeriesLog::DefinitionView> added = {{defs.back().first, defs.back().second}};
+    ASSERT_TRUE((*log)->Append(added).ok());
   }
   const ParsedLog p = ParseLog(testing::ReadFileOrDie(path), "KPIDBSER");
   EXPECT_EQ(p.version, 1u);

@@ -224,9 +224,8 @@ Status EngineCore::WriteGroup(std::vector<PendingWrite*>& group) {
   try {
     for (std::string_view c : proposed_order) {
       const SeriesId id = proposed.at(c);
-      std::string canonical(c);
-      KPIDB_RETURN_IF_ERROR(index_.Register(id, canonical));
-      log_.new_series.emplace_back(id, std::move(canonical));
+      KPIDB_RETURN_IF_ERROR(index_.Register(id, c));
+      log_.new_series.push_back(id);
     }
   } catch (const std::bad_alloc&) {
     return Status::Internal("out of memory adding new series after their write was logged; "

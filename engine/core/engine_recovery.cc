@@ -102,9 +102,8 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
       [&](std::vector<WalSeriesEntry>& entries) -> Status {
         for (WalSeriesEntry& e : entries) {
           if (!e.canonical.empty()) {
-            std::string canonical(e.canonical);
-            KPIDB_RETURN_IF_ERROR(index_.Register(e.id, canonical));
-            log_.new_series.emplace_back(e.id, std::move(canonical));
+            KPIDB_RETURN_IF_ERROR(index_.Register(e.id, e.canonical));
+            log_.new_series.push_back(e.id);
           } else if (!index_.Key(e.id)) {
             return Status::Corruption("WAL refers to undefined series id " +
                                       std::to_string(e.id));

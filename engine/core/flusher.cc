@@ -94,7 +94,7 @@ Status Flusher::WriteFrozenHead() {
   std::vector<uint64_t> numbers;
   KPIDB_RETURN_IF_ERROR(WriteSegments(head, &numbers));
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
-  KPIDB_RETURN_IF_ERROR(series_log_->Append(flushing_series_));
+  KPIDB_RETURN_IF_ERROR(LogFlushingSeries());
   std::vector<std::shared_ptr<SegmentReader>> readers;
   for (uint64_t number : numbers) {
     KPIDB_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(versions_.SegmentPath(number), false));
@@ -108,6 +108,17 @@ Status Flusher::WriteFrozenHead() {
                   std::to_string(numbers.size()) + " segment files");
   NotifyFlushDone();
   return Status::Ok();
+}
+
+Status Flusher::LogFlushingSeries() {
+  std::vector<SeriesLog::DefinitionView> definitions;
+  definitions.reserve(flushing_series_.size());
+  for (SeriesId id : flushing_series_) {
+    auto canonical = index_.CanonicalView(id);
+    if (!canonical) return Status::Internal("a new series is missing from the index: " + std::to_string(id));
+    definitions.emplace_back(id, *canonical);
+  }
+  return series_log_->Append(definitions);
 }
 
 Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {

@@ -34,7 +34,9 @@ namespace kpidb {
 struct ActiveLog {
   std::mutex mu;
   std::unique_ptr<WalWriter> wal;                 // under mu
-  std::vector<SeriesLog::Definition> new_series;  // since the last freeze; under mu
+  // Ids only: the keys are in the index (8 bytes a new series until the
+  // flush, not a copy of its key).
+  std::vector<SeriesId> new_series;  // since the last freeze; under mu
 };
 
 class Flusher {
@@ -74,6 +76,7 @@ class Flusher {
   Status FlushLocked();      // REQUIRES mu_
   Status WriteFrozenHead();  // REQUIRES mu_; flushes the version's flushing head
   Status WriteSegments(const Head& head, std::vector<uint64_t>* numbers);  // REQUIRES mu_
+  Status LogFlushingSeries();  // REQUIRES mu_; appends flushing_series_ to series.log
   void BackgroundLoop();
   void NotifyFlushDone();
 
@@ -88,7 +91,7 @@ class Flusher {
 
   std::mutex mu_;  // one flush at a time
   std::unique_ptr<SeriesLog> series_log_;               // under mu_
-  std::vector<SeriesLog::Definition> flushing_series_;  // frozen with the head; under mu_
+  std::vector<SeriesId> flushing_series_;  // frozen with the head; under mu_
   uint64_t flushing_checkpoint_ = 0;                    // under mu_
 
   // The background thread's state. bg_mu_ may be taken under mu_ (to wake

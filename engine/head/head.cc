@@ -1,111 +1,125 @@
 #include "engine/head/head.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "engine/common/point_order.h"
 
 namespace kpidb {
 
-Head::PointBlock Head::MemSeries::NewBlock(BlockArena& arena, size_t last_capacity) {
-  PointBlock b;
-  b.capacity = last_capacity == 0 ? PointBlock::kMinCapacity
-                                  : std::min(PointBlock::kMaxCapacity, 2 * last_capacity);
-  void* memory = arena.Allocate(b.capacity * PointBlock::kPointBytes);
-  b.timestamps = static_cast<int64_t*>(memory);
-  b.values = reinterpret_cast<double*>(b.timestamps + b.capacity);
-  return b;
+size_t Head::MemSeries::room() const {
+  size_t room = 0;
+  for (size_t i = current; i < blocks.size(); ++i) room += blocks[i].capacity - blocks[i].size;
+  return room;
 }
 
-size_t Head::MemSeries::AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
-                                     std::span<const double> values) const {
+size_t Head::MemSeries::AddBlock(BlockArena& arena, size_t wanted) const {
+  // Room in `blocks` first: if either allocation throws, nothing changed.
+  if (blocks.size() == blocks.capacity()) blocks.reserve(2 * blocks.capacity());
+  PointBlock b;
+  if (blocks.empty()) {
+    const size_t want = std::clamp<size_t>(wanted, PointBlock::kMinCapacity, PointBlock::kMaxCapacity);
+    b.capacity = static_cast<uint32_t>(std::bit_ceil(want));
+  } else {
+    b.capacity = std::min(PointBlock::kMaxCapacity, 2 * blocks.back().capacity);
+  }
+  b.timestamps = static_cast<int64_t*>(arena.Allocate(b.capacity * PointBlock::kPointBytes));
+  blocks.push_back(b);
+  return b.capacity * PointBlock::kPointBytes;
+}
+
+size_t Head::MemSeries::ReserveLocked(BlockArena& arena, size_t points) const {
   size_t allocated = 0;
-  bool have_last = !blocks.empty() && blocks.back().size > 0;
-  int64_t last = have_last ? blocks.back().timestamps[blocks.back().size - 1] : 0;
+  for (size_t have = room(); have < points; have = room()) allocated += AddBlock(arena, points - have);
+  return allocated;
+}
+
+void Head::MemSeries::AppendLocked(std::span<const int64_t> timestamps,
+                                   std::span<const double> values) const {
+  const size_t have = filled();
+  bool have_last = have > 0;
+  int64_t last = have_last ? blocks[have - 1].timestamps[blocks[have - 1].size - 1] : 0;
   for (size_t i = 0; i < timestamps.size();) {
-    if (blocks.empty() || blocks.back().size == blocks.back().capacity) {
-      // Memory first: if it throws, the series is as it was. A reserved
-      // block (and the room Reserve made in `blocks`) allocates nothing.
-      if (blocks.size() == blocks.capacity()) blocks.reserve(std::max<size_t>(4, 2 * blocks.capacity()));
-      if (!spare.empty()) {
-        blocks.push_back(spare.front());
-        spare.erase(spare.begin());
-      } else {
-        blocks.push_back(NewBlock(arena, blocks.empty() ? 0 : blocks.back().capacity));
-        allocated += sizeof(PointBlock) + blocks.back().capacity * PointBlock::kPointBytes;
-      }
-    }
-    PointBlock& b = blocks.back();
-    const size_t n = std::min(b.capacity - b.size, timestamps.size() - i);
+    while (blocks[current].size == blocks[current].capacity) ++current;  // room is reserved
+    PointBlock& b = blocks[current];
+    const size_t n = std::min<size_t>(b.capacity - b.size, timestamps.size() - i);
+    double* vs = b.values();
     for (size_t k = 0; k < n; ++k) {
       const int64_t t = timestamps[i + k];
       if (have_last && t <= last) normalized = false;
       last = t;
       have_last = true;
       b.timestamps[b.size + k] = t;
-      b.values[b.size + k] = values[i + k];
+      vs[b.size + k] = values[i + k];
     }
-    b.size += n;
+    b.size += static_cast<uint32_t>(n);
     i += n;
   }
-  return allocated;
 }
 
-void Head::MemSeries::NormalizeLocked(BlockArena& arena) const {
+void Head::MemSeries::NormalizeLocked() const {
   if (normalized) return;
+  // Copied out (if this throws, nothing changed), sorted, and written back
+  // into the same blocks: there are no more points than before, so nothing
+  // is allocated in the head and the reserved room stays.
   std::vector<int64_t> ts;
   std::vector<double> vs;
-  for (const PointBlock& b : blocks) {
+  const size_t have = filled();
+  for (size_t i = 0; i < have; ++i) {
+    const PointBlock& b = blocks[i];
     ts.insert(ts.end(), b.timestamps, b.timestamps + b.size);
-    vs.insert(vs.end(), b.values, b.values + b.size);
-    arena.Free(b.timestamps, b.capacity * PointBlock::kPointBytes);
+    vs.insert(vs.end(), b.values(), b.values() + b.size);
   }
   SortByTimestampKeepingLast(&ts, &vs);
-  blocks.clear();
+  size_t from = 0;
+  current = 0;
+  for (size_t i = 0; i < have; ++i) {
+    PointBlock& b = blocks[i];
+    const size_t n = std::min<size_t>(b.capacity, ts.size() - from);
+    std::copy(ts.begin() + from, ts.begin() + from + n, b.timestamps);
+    std::copy(vs.begin() + from, vs.begin() + from + n, b.values());
+    b.size = static_cast<uint32_t>(n);
+    from += n;
+    if (n > 0) current = static_cast<uint32_t>(i);
+  }
   normalized = true;
-  AppendLocked(arena, ts, vs);  // Head::bytes_ keeps counting the old blocks: errs early
 }
 
 Head::MemSeries* Head::FindOrNull(SeriesId id) const {
   std::shared_lock lock(mu_);
-  auto it = series_.find(id);
-  return it == series_.end() ? nullptr : it->second.get();
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 Head::MemSeries& Head::FindOrAdd(SeriesId id) {
   if (MemSeries* s = FindOrNull(id)) return *s;
   std::unique_lock lock(mu_);
-  auto& slot = series_[id];
-  if (!slot) slot = std::make_unique<MemSeries>();  // on bad_alloc the slot stays null
-  return *slot;
+  auto [it, added] = by_id_.try_emplace(id, nullptr);
+  if (added) {
+    try {
+      it->second = &series_.emplace_back();
+    } catch (...) {
+      by_id_.erase(it);
+      throw;
+    }
+  }
+  return *it->second;
 }
 
 void Head::Reserve(SeriesId id, size_t points) {
   MemSeries& s = FindOrAdd(id);
-  std::lock_guard lock(s.mu);
-  size_t room = s.blocks.empty() ? 0 : s.blocks.back().capacity - s.blocks.back().size;
-  for (const PointBlock& b : s.spare) room += b.capacity;
-  while (room < points) {
-    // A capacity, not a pointer: reserving may move the blocks.
-    const size_t last = !s.spare.empty()    ? s.spare.back().capacity
-                        : !s.blocks.empty() ? s.blocks.back().capacity
-                                            : 0;
-    if (s.spare.size() == s.spare.capacity()) s.spare.reserve(std::max<size_t>(4, 2 * s.spare.capacity()));
-    s.spare.push_back(MemSeries::NewBlock(arena_, last));
-    room += s.spare.back().capacity;
-    bytes_.fetch_add(sizeof(PointBlock) + s.spare.back().capacity * PointBlock::kPointBytes,
-                     std::memory_order_relaxed);
-  }
-  // Room for every spare block to move in, growing geometrically (a
-  // reserve of the exact size would reallocate on every write).
-  const size_t need = s.blocks.size() + s.spare.size() + 1;
-  if (s.blocks.capacity() < need) s.blocks.reserve(std::max(need, 2 * s.blocks.capacity()));
+  std::lock_guard lock(StripeOf(id));
+  bytes_.fetch_add(s.ReserveLocked(arena_, points), std::memory_order_relaxed);
 }
 
 void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
                   std::span<const double> values) {
-  MemSeries* s = &FindOrAdd(id);
-  std::lock_guard lock(s->mu);
-  bytes_.fetch_add(s->AppendLocked(arena_, timestamps, values), std::memory_order_relaxed);
+  MemSeries& s = FindOrAdd(id);
+  std::lock_guard lock(StripeOf(id));
+  // Memory first (nothing to do after a Reserve of these points): if it
+  // throws, the series holds what it held.
+  bytes_.fetch_add(s.ReserveLocked(arena_, timestamps.size()), std::memory_order_relaxed);
+  s.AppendLocked(timestamps, values);
   // Counts appended points; duplicates dropped by normalisation stay counted
   // until the head is flushed, which errs on the side of flushing early.
   points_.fetch_add(timestamps.size(), std::memory_order_relaxed);
@@ -115,11 +129,11 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
                   std::vector<double>* values) const {
   MemSeries* s = FindOrNull(id);
   if (s == nullptr) return 0;
-  std::lock_guard lock(s->mu);
-  s->NormalizeLocked(arena_);
-  const auto& blocks = s->blocks;
+  std::lock_guard lock(StripeOf(id));
+  s->NormalizeLocked();
+  const auto blocks = std::span<const PointBlock>(s->blocks.data(), s->filled());
   // Normalised: sorted across blocks. Skip the blocks that end before start.
-  auto first = std::partition_point(blocks.begin(), blocks.end(), [&](const auto& b) {
+  auto first = std::partition_point(blocks.begin(), blocks.end(), [&](const PointBlock& b) {
     return b.timestamps[b.size - 1] < start_ms;
   });
   size_t added = 0;
@@ -131,7 +145,7 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
     const size_t from = static_cast<size_t>(begin - ts);
     const size_t to = static_cast<size_t>(end - ts);
     timestamps->insert(timestamps->end(), begin, end);
-    values->insert(values->end(), b.values + from, b.values + to);
+    values->insert(values->end(), b.values() + from, b.values() + to);
     added += to - from;
     if (to < b.size) break;  // reached end_ms
   }
@@ -141,24 +155,26 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
 size_t Head::Count(SeriesId id) const {
   MemSeries* s = FindOrNull(id);
   if (s == nullptr) return 0;
-  std::lock_guard lock(s->mu);
+  std::lock_guard lock(StripeOf(id));
   size_t n = 0;
-  for (const PointBlock& b : s->blocks) n += b.size;
+  for (size_t i = 0; i < s->filled(); ++i) n += s->blocks[i].size;
   return n;
 }
 
 std::vector<SeriesId> Head::Ids() const {
   std::shared_lock lock(mu_);
   std::vector<SeriesId> ids;
-  ids.reserve(series_.size());
-  for (const auto& [id, s] : series_) ids.push_back(id);
+  ids.reserve(by_id_.size());
+  for (const auto& [id, s] : by_id_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
 uint64_t Head::bytes() const {
   std::shared_lock lock(mu_);
-  return bytes_.load(std::memory_order_relaxed) + series_.size() * sizeof(MemSeries) * 2;
+  // A series' slot in the map and in series_; its blocks are in bytes_.
+  constexpr size_t kPerSeries = sizeof(MemSeries) + 2 * sizeof(std::pair<SeriesId, MemSeries*>);
+  return bytes_.load(std::memory_order_relaxed) + series_.size() * kPerSeries;
 }
 
 }  // namespace kpidb

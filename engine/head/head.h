@@ -6,16 +6,22 @@
 //
 // Thread-safety: Append may run concurrently with readers; the engine calls
 // Append from one thread at a time (its write leader), which is what makes
-// "last write" well defined.
+// "last write" well defined. Locks: mu_ (the series map) is released before
+// a series' stripe lock is taken; under a stripe lock only the arena's lock
+// (a leaf) is taken.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/head/block_arena.h"
@@ -30,6 +36,8 @@ class Head {
   Head(const Head&) = delete;
   Head& operator=(const Head&) = delete;
 
+  // Appends all the points or none: throws std::bad_alloc, the series
+  // unchanged, if it needed memory beyond what Reserve made and got none.
   void Append(SeriesId id, std::span<const int64_t> timestamps, std::span<const double> values);
 
   // Makes room for `points` more points of series `id` (adding the series),
@@ -56,43 +64,60 @@ class Head {
   bool empty() const { return points() == 0; }
 
  private:
-  // Points are kept in fixed-size blocks from the head's arena, so a
-  // growing series never copies what it holds (no reallocation), and memory
-  // freed by a flushed head is reused by the next (block_arena.h).
+  // Points are kept in blocks from the head's arena, so a growing series
+  // never copies what it holds (no reallocation), and memory freed by a
+  // flushed head is reused by the next (block_arena.h). 16 bytes.
   struct PointBlock {
-    // A series' first block holds kMinCapacity points; each next one twice
-    // its predecessor, up to kMaxCapacity: small series stay small.
-    static constexpr size_t kMinCapacity = 16;
-    static constexpr size_t kMaxCapacity = 1024;
+    // A series' first block holds what its first write reserved (a power
+    // of two from kMinCapacity up); each next one twice its predecessor, up
+    // to kMaxCapacity: a series of a few points holds a few points' memory.
+    static constexpr uint32_t kMinCapacity = 4;  // BlockArena::kMinBlockBytes
+    static constexpr uint32_t kMaxCapacity = 1024;
     static constexpr size_t kPointBytes = sizeof(int64_t) + sizeof(double);
-    size_t size = 0;
-    size_t capacity = 0;
-    int64_t* timestamps = nullptr;  // capacity of each, in one arena block
-    double* values = nullptr;
+    int64_t* timestamps = nullptr;  // `capacity` of them, then as many values
+    uint32_t size = 0;
+    uint32_t capacity = 0;
+    double* values() const { return reinterpret_cast<double*>(timestamps + capacity); }
   };
+  // One series: 32 bytes, and its blocks' memory. Blocks [0, current) are
+  // full, blocks[current] (if any) is being filled, and the blocks after it
+  // are empty: room Reserve made, used before anything is allocated. Guarded
+  // by the series' stripe of stripes_; mutable so that a const read can
+  // normalise in place.
   struct MemSeries {
-    mutable std::mutex mu;
-    // Mutable so that a const read can normalise in place.
-    mutable std::vector<PointBlock> blocks;
-    // Empty blocks made by Reserve, used (first to last) before allocating.
-    mutable std::vector<PointBlock> spare;
+    mutable absl::InlinedVector<PointBlock, 1> blocks;
+    mutable uint32_t current = 0;
     mutable bool normalized = true;  // strictly increasing across all blocks
-    // Returns the bytes of the blocks it allocated.
-    size_t AppendLocked(BlockArena& arena, std::span<const int64_t> timestamps,
-                        std::span<const double> values) const;
-    // The block to append into next, after one of `last_capacity` points
-    // (0: the series' first).
-    static PointBlock NewBlock(BlockArena& arena, size_t last_capacity);
-    void NormalizeLocked(BlockArena& arena) const;
+    // The blocks holding points: [0, filled()).
+    size_t filled() const {
+      return current < blocks.size() && blocks[current].size > 0 ? current + 1 : current;
+    }
+    // Room for more points without allocating.
+    size_t room() const;
+    // Makes room() at least `points`; returns the bytes it allocated.
+    // Throws std::bad_alloc, the points unchanged (blocks added stay room).
+    size_t ReserveLocked(BlockArena& arena, size_t points) const;
+    // REQUIRES room() >= timestamps.size(). Allocates nothing.
+    void AppendLocked(std::span<const int64_t> timestamps, std::span<const double> values) const;
+    // Adds an empty block after the last, sized for `wanted` more points.
+    // Returns its bytes. Throws std::bad_alloc, the series unchanged.
+    size_t AddBlock(BlockArena& arena, size_t wanted) const;
+    // Sorts the points in place, keeping the last write of each timestamp.
+    void NormalizeLocked() const;
   };
+  static constexpr size_t kStripes = 256;
+
   MemSeries* FindOrNull(SeriesId id) const;
   MemSeries& FindOrAdd(SeriesId id);
+  std::mutex& StripeOf(SeriesId id) const { return stripes_[id % kStripes]; }
 
   mutable BlockArena arena_;  // outlives series_: declared first
-  mutable std::shared_mutex mu_;  // guards the map, not the series
-  std::unordered_map<SeriesId, std::unique_ptr<MemSeries>> series_;
+  mutable std::shared_mutex mu_;  // guards by_id_ and series_ (not a series' contents)
+  absl::flat_hash_map<SeriesId, MemSeries*> by_id_;
+  std::deque<MemSeries> series_;  // stable addresses: grows at the back only
+  mutable std::array<std::mutex, kStripes> stripes_;  // series' locks, by id
   std::atomic<uint64_t> points_{0};
-  std::atomic<uint64_t> bytes_{0};  // allocated by blocks (normalising may leave some unused)
+  std::atomic<uint64_t> bytes_{0};  // allocated by blocks
 };
 
 }  // namespace kpidb

@@ -217,10 +217,16 @@ std::optional<SeriesKey> SeriesIndex::Key(SeriesId id) const {
 }
 
 std::optional<std::string> SeriesIndex::Canonical(SeriesId id) const {
+  auto view = CanonicalView(id);
+  if (!view) return std::nullopt;
+  return std::string(*view);
+}
+
+std::optional<std::string_view> SeriesIndex::CanonicalView(SeriesId id) const {
   std::shared_lock lock(mu_);
   auto ref = RefOfIdLocked(id);
   if (!ref) return std::nullopt;
-  return std::string(keys_[*ref]);
+  return keys_[*ref];
 }
 
 std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,

@@ -83,6 +83,9 @@ class SeriesIndex {
 
   std::optional<SeriesKey> Key(SeriesId id) const;
   std::optional<std::string> Canonical(SeriesId id) const;
+  // The canonical key of `id` without a copy: keys are never moved or
+  // dropped, so the view stays valid for the index's lifetime.
+  std::optional<std::string_view> CanonicalView(SeriesId id) const;
 
   // Series of `metric` whose labels include every (name, value) of
   // `equal_labels`; an empty metric matches any. Sorted by id.

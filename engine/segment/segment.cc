@@ -134,24 +134,41 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
   min_ts_ = std::min(min_ts_, timestamps.front());
   max_ts_ = std::max(max_ts_, timestamps.back());
   points_ += timestamps.size();
-  EncodeEntry(entry, &index_);
+  constexpr size_t kIndexPieceBytes = 1 << 20;
+  if (index_.empty() || index_.back().size() >= kIndexPieceBytes) {
+    index_.emplace_back().reserve(kIndexPieceBytes + 4096);
+  }
+  EncodeEntry(entry, &index_.back());
   ++series_count_;
   return Status::Ok();
 }
 
 Status SegmentWriter::Finish() {
-  // The index goes straight into the buffer: a flush of a million series
-  // holds its entries once, not again in a copy.
+  // The index is written piece by piece, hashed as it goes: a flush of a
+  // million series holds its entries once, never in one copy.
   const uint64_t index_offset = file_size();
-  const size_t index_start = buffer_.size();
-  PutVarint64(&buffer_, series_count_);
-  buffer_.append(index_);
-  std::string().swap(index_);
-  const std::string_view index(buffer_.data() + index_start, buffer_.size() - index_start);
+  KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(true));
+  std::string count;
+  PutVarint64(&count, series_count_);
+  XXH3_state_t* hash = XXH3_createState();
+  if (hash == nullptr) throw std::bad_alloc();
+  XXH3_64bits_reset(hash);
+  uint64_t index_size = 0;
+  Status written = Status::Ok();
+  for (size_t i = 0; i <= index_.size() && written.ok(); ++i) {
+    const std::string_view piece = i == 0 ? std::string_view(count) : std::string_view(index_[i - 1]);
+    XXH3_64bits_update(hash, piece.data(), piece.size());
+    index_size += piece.size();
+    written = file_->Append(piece);
+  }
+  const uint64_t index_checksum = XXH3_64bits_digest(hash);
+  XXH3_freeState(hash);
+  KPIDB_RETURN_IF_ERROR(written);
+  std::vector<std::string>().swap(index_);
   std::string footer;
   PutFixed64(&footer, index_offset);
-  PutFixed64(&footer, index.size());
-  PutFixed64(&footer, XXH3_64bits(index.data(), index.size()));
+  PutFixed64(&footer, index_size);
+  PutFixed64(&footer, index_checksum);
   PutFixed64(&footer, static_cast<uint64_t>(series_count_ == 0 ? 0 : min_ts_));
   PutFixed64(&footer, static_cast<uint64_t>(series_count_ == 0 ? 0 : max_ts_));
   PutFixed64(&footer, points_);

@@ -85,9 +85,10 @@ class SegmentWriter {
   const std::vector<int64_t> rollup_steps_ms_;
   const bool rollup_m2_;
   std::string buffer_;
-  // The index entries so far (the index less its leading series count): a
-  // flush of a million series keeps ~150 bytes each, not a decoded entry.
-  std::string index_;
+  // The index entries so far (the index less its leading series count), in
+  // pieces of ~1 MiB: a flush of a million series keeps ~150 bytes each, not
+  // a decoded entry, and never a doubled string or a copy of them all.
+  std::vector<std::string> index_;
   SegmentSeries entry_;  // AddSeries' scratch
   uint64_t series_count_ = 0;
   int64_t min_ts_ = INT64_MAX;

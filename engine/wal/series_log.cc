@@ -54,26 +54,29 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
   return std::unique_ptr<SeriesLog>(new SeriesLog(std::move(file), version));
 }
 
-Status SeriesLog::Append(const std::vector<Definition>& definitions) {
+Status SeriesLog::Append(std::span<const DefinitionView> definitions) {
   // Records of at most ~1 MiB, so no flush, however many series it
   // carries, writes a record too large to read back.
   constexpr size_t kRecordBytes = 1 << 20;
-  std::string framed;
+  if (definitions.empty()) return Status::Ok();
+  std::string payload, framed;
   for (size_t i = 0; i < definitions.size();) {
-    std::string body;
-    size_t n = 0;
-    for (size_t k = i; k < definitions.size() && (n == 0 || body.size() < kRecordBytes); ++k, ++n) {
-      PutFixed64(&body, definitions[k].first);
-      PutLengthPrefixed(&body, definitions[k].second);
+    size_t n = 0, bytes = 0;
+    while (i + n < definitions.size() && (n == 0 || bytes < kRecordBytes)) {
+      bytes += 8 + 5 + definitions[i + n].second.size();
+      ++n;
     }
-    std::string payload;
+    payload.clear();
     PutVarint64(&payload, n);
-    payload.append(body);
+    for (size_t k = i; k < i + n; ++k) {
+      PutFixed64(&payload, definitions[k].first);
+      PutLengthPrefixed(&payload, definitions[k].second);
+    }
+    framed.clear();
     AppendLogRecordInVersion(version_, kSeriesDefinitionRecord, payload, &framed);
+    KPIDB_RETURN_IF_ERROR(file_->Append(framed));
     i += n;
   }
-  if (framed.empty()) return Status::Ok();
-  KPIDB_RETURN_IF_ERROR(file_->Append(framed));
   return file_->Sync();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,7 @@ inline constexpr uint8_t kSeriesDefinitionRecord = 2;
 class SeriesLog {
  public:
   using Definition = std::pair<SeriesId, std::string>;  // id, canonical key
+  using DefinitionView = std::pair<SeriesId, std::string_view>;
   // What Open read: the file's bytes and the definitions, as views into them
   // (a million series are then two allocations, not a million).
   struct Stored {
@@ -32,7 +34,7 @@ class SeriesLog {
     Stored(const Stored&) = delete;
     Stored& operator=(const Stored&) = delete;
     std::string bytes;
-    std::vector<std::pair<SeriesId, std::string_view>> definitions;
+    std::vector<DefinitionView> definitions;
     // The definitions, owning their keys.
     std::vector<Definition> Copy() const {
       return std::vector<Definition>(definitions.begin(), definitions.end());
@@ -45,8 +47,9 @@ class SeriesLog {
   static Result<std::unique_ptr<SeriesLog>> Open(const std::string& path, const Logger& log,
                                                  Stored* stored);
   // Appends the definitions (in records of ~1 MiB, in the file's own format
-  // version) and fsyncs. Not thread-safe.
-  Status Append(const std::vector<Definition>& definitions);
+  // version, written one by one: a flush of a million series holds one
+  // record, not the whole batch, framed) and fsyncs. Not thread-safe.
+  Status Append(std::span<const DefinitionView> definitions);
 
  private:
   SeriesLog(std::unique_ptr<AppendFile> file, uint32_t version)
