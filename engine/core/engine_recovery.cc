@@ -13,7 +13,13 @@ Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Man
     auto reader = SegmentReader::Open(path, options_.verify_segments_on_open);
     Status s = reader.ok() ? Status::Ok() : reader.status();
     if (s.ok()) {
+      // series.log holds every series of a segment in the manifest (a flush
+      // appends to it before installing its segments), so this registers
+      // nothing unless series.log lost definitions; a known id is not
+      // compared key for key (both files are checksummed): a million series
+      // reopen without a million key comparisons.
       s = (*reader)->ForEachKey([&](SeriesId id, std::string_view canonical) {
+        if (index_.Contains(id)) return Status::Ok();
         Status r = index_.Register(id, canonical);
         return r.ok() ? r : Status::Corruption("segment " + path + ": " + r.message());
       });

@@ -96,11 +96,22 @@ size_t SeriesIndex::CanonicalHash::operator()(std::string_view canonical) const 
 bool SeriesIndex::CanonicalEq::operator()(SeriesRef a, std::string_view b) const {
   return index->keys_[a] == b;
 }
+size_t SeriesIndex::PostingHash::operator()(PostingId id) const {
+  return (*this)(index->postings_[id].key);
+}
+size_t SeriesIndex::PostingHash::operator()(std::string_view key) const {
+  return absl::Hash<std::string_view>{}(key);
+}
+bool SeriesIndex::PostingEq::operator()(PostingId a, std::string_view b) const {
+  return index->postings_[a].key == b;
+}
 
 SeriesIndex::SeriesIndex(HashFn hash)
     : hash_(hash),
       arena_(std::make_unique<Arena>()),
-      by_canonical_(0, CanonicalHash{this}, CanonicalEq{this}) {}
+      by_id_(0, IdHash{this}, IdEq{this}),
+      by_canonical_(0, CanonicalHash{this}, CanonicalEq{this}),
+      posting_ids_(0, PostingHash{this}, PostingEq{this}) {}
 
 SeriesIndex::~SeriesIndex() = default;
 
@@ -111,9 +122,9 @@ std::optional<SeriesRef> SeriesIndex::FindRefLocked(std::string_view canonical) 
 }
 
 std::optional<SeriesRef> SeriesIndex::RefOfIdLocked(SeriesId id) const {
-  auto it = by_id_.find(id);
+  auto it = by_id_.find(IdKey{id});
   if (it == by_id_.end()) return std::nullopt;
-  return it->second;
+  return *it;
 }
 
 std::optional<SeriesId> SeriesIndex::Find(std::string_view canonical) const {
@@ -138,7 +149,7 @@ SeriesId SeriesIndex::GetOrAssign(const SeriesKey& /*key*/, const std::string& c
     return ids_[*ref];
   }
   SeriesId id = hash_(canonical);
-  while (by_id_.contains(id)) ++id;  // collision: probe to the next free id
+  while (by_id_.contains(IdKey{id})) ++id;  // collision: probe to the next free id
   AddLocked(id, canonical);
   *created = true;
   return id;
@@ -148,7 +159,7 @@ SeriesId SeriesIndex::ProposeId(std::string_view canonical,
                                 const std::function<bool(SeriesId)>& taken) const {
   std::shared_lock lock(mu_);
   SeriesId id = hash_(canonical);
-  while (by_id_.contains(id) || taken(id)) ++id;  // collision: probe to the next free id
+  while (by_id_.contains(IdKey{id}) || taken(id)) ++id;  // collision: probe to the next free id
   return id;
 }
 
@@ -182,19 +193,20 @@ void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
   const std::string_view stored = arena_->Copy(canonical);
   ids_.push_back(id);
   keys_.push_back(stored);
-  by_id_.emplace(id, ref);
+  by_id_.insert(ref);
   by_canonical_.insert(ref);
   auto add_posting = [&](std::string_view name, std::string_view value) {
     PostingKeyInto(&posting_scratch_, name, value);
     const std::string_view lookup = posting_scratch_;
-    auto it = postings_.find(lookup);
-    if (it == postings_.end()) {
+    auto it = posting_ids_.find(lookup);
+    if (it == posting_ids_.end()) {
       const std::string_view key = arena_->Copy(lookup);
-      it = postings_.emplace(key, PostingList{}).first;
-      const std::string_view stored_name = key.substr(0, name.size());
-      values_by_name_[stored_name].push_back(key.substr(name.size() + 1));
+      const auto pid = static_cast<PostingId>(postings_.size());
+      postings_.push_back(Posting{key, {}});
+      it = posting_ids_.insert(pid).first;
+      values_by_name_[key.substr(0, name.size())].push_back(pid);
     }
-    it->second.push_back(ref);  // refs grow: the list stays sorted
+    postings_[*it].refs.push_back(ref);  // refs grow: the list stays sorted
   };
   ByteReader r(stored);
   std::string_view metric;
@@ -205,6 +217,11 @@ void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
     if (!r.GetLengthPrefixed(&name) || !r.GetLengthPrefixed(&value)) break;
     add_posting(name, value);
   }
+}
+
+bool SeriesIndex::Contains(SeriesId id) const {
+  std::shared_lock lock(mu_);
+  return by_id_.contains(IdKey{id});
 }
 
 std::optional<SeriesKey> SeriesIndex::Key(SeriesId id) const {
@@ -251,8 +268,8 @@ std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
 
 const SeriesIndex::PostingList* SeriesIndex::FindPostingsLocked(std::string_view name,
                                                                 std::string_view value) const {
-  auto it = postings_.find(std::string_view(PostingKey(name, value)));
-  return it == postings_.end() ? nullptr : &it->second;
+  auto it = posting_ids_.find(std::string_view(PostingKey(name, value)));
+  return it == posting_ids_.end() ? nullptr : &postings_[*it].refs;
 }
 
 std::vector<SeriesRef> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
@@ -298,13 +315,9 @@ void SeriesIndex::ForEachLabelValue(
   std::shared_lock lock(mu_);
   auto it = values_by_name_.find(name);
   if (it == values_by_name_.end()) return;
-  for (std::string_view value : it->second) {
-    // The posting key "name\0value" lies just before the value in the arena.
-    const std::string_view key(value.data() - name.size() - 1, name.size() + 1 + value.size());
-    auto refs = postings_.find(key);
-    if (refs != postings_.end()) {
-      fn(value, std::span<const SeriesRef>(refs->second.data(), refs->second.size()));
-    }
+  for (PostingId pid : it->second) {
+    const Posting& p = postings_[pid];
+    fn(p.key.substr(name.size() + 1), std::span<const SeriesRef>(p.refs.data(), p.refs.size()));
   }
 }
 
@@ -350,7 +363,9 @@ std::vector<std::string> SeriesIndex::LabelValues(std::string_view name) const {
   std::shared_lock lock(mu_);
   auto it = values_by_name_.find(name);
   if (it == values_by_name_.end()) return {};
-  std::vector<std::string> values(it->second.begin(), it->second.end());
+  std::vector<std::string> values;
+  values.reserve(it->second.size());
+  for (PostingId pid : it->second) values.emplace_back(postings_[pid].key.substr(name.size() + 1));
   std::sort(values.begin(), values.end());
   return values;
 }
@@ -374,13 +389,14 @@ size_t SeriesIndex::MemoryBytes() const {
   std::shared_lock lock(mu_);
   size_t bytes = arena_->bytes() + ids_.capacity() * sizeof(SeriesId) +
                  keys_.capacity() * sizeof(std::string_view) +
-                 by_id_.capacity() * (sizeof(std::pair<SeriesId, SeriesRef>) + 1) +
+                 by_id_.capacity() * (sizeof(SeriesRef) + 1) +
                  by_canonical_.capacity() * (sizeof(SeriesRef) + 1) +
-                 postings_.capacity() * (sizeof(std::pair<std::string_view, PostingList>) + 1);
-  for (const auto& [key, refs] : postings_) {
-    if (refs.size() > 3) bytes += refs.capacity() * sizeof(SeriesRef);
+                 postings_.size() * sizeof(Posting) +
+                 posting_ids_.capacity() * (sizeof(PostingId) + 1);
+  for (const Posting& p : postings_) {
+    if (p.refs.size() > 3) bytes += p.refs.capacity() * sizeof(SeriesRef);
   }
-  for (const auto& [name, values] : values_by_name_) bytes += values.capacity() * sizeof(std::string_view);
+  for (const auto& [name, values] : values_by_name_) bytes += values.capacity() * sizeof(PostingId);
   return bytes;
 }
 

@@ -24,6 +24,7 @@
 #include <absl/container/inlined_vector.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -81,6 +82,7 @@ class SeriesIndex {
   // Room for `n` series in all (recovery knows how many series.log holds).
   void Reserve(size_t n);
 
+  bool Contains(SeriesId id) const;
   std::optional<SeriesKey> Key(SeriesId id) const;
   std::optional<std::string> Canonical(SeriesId id) const;
   // The canonical key of `id` without a copy: keys are never moved or
@@ -130,8 +132,32 @@ class SeriesIndex {
  private:
   class Arena;
   using PostingList = absl::InlinedVector<SeriesRef, 3>;
-  // Hashes and compares refs by their canonical key, and finds a ref by a
-  // canonical key given as a string_view (heterogeneous lookup).
+  using PostingId = uint32_t;  // index into postings_
+  struct Posting {
+    std::string_view key;  // "name\0value" (the metric under "__name__"), in arena_
+    PostingList refs;      // ascending
+  };
+  // A series id to look a ref up by in by_id_ (heterogeneous lookup).
+  struct IdKey {
+    SeriesId id;
+  };
+  // The hash sets below hold 4-byte refs or posting ids and hash them by
+  // what they stand for (a series' id or key, a posting's key), read from
+  // the dense vectors: a million series cost 4 bytes a slot in each, not a
+  // copy of the key (or a 40-byte map slot).
+  struct IdHash {
+    using is_transparent = void;
+    const SeriesIndex* index;
+    size_t operator()(SeriesRef ref) const { return (*this)(IdKey{index->ids_[ref]}); }
+    size_t operator()(IdKey key) const { return absl::Hash<SeriesId>{}(key.id); }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const SeriesIndex* index;
+    bool operator()(SeriesRef a, SeriesRef b) const { return a == b; }
+    bool operator()(SeriesRef a, IdKey b) const { return index->ids_[a] == b.id; }
+    bool operator()(IdKey a, SeriesRef b) const { return (*this)(b, a); }
+  };
   struct CanonicalHash {
     using is_transparent = void;
     const SeriesIndex* index;
@@ -144,6 +170,19 @@ class SeriesIndex {
     bool operator()(SeriesRef a, SeriesRef b) const { return a == b; }
     bool operator()(SeriesRef a, std::string_view b) const;
     bool operator()(std::string_view a, SeriesRef b) const { return (*this)(b, a); }
+  };
+  struct PostingHash {
+    using is_transparent = void;
+    const SeriesIndex* index;
+    size_t operator()(PostingId id) const;
+    size_t operator()(std::string_view key) const;
+  };
+  struct PostingEq {
+    using is_transparent = void;
+    const SeriesIndex* index;
+    bool operator()(PostingId a, PostingId b) const { return a == b; }
+    bool operator()(PostingId a, std::string_view b) const;
+    bool operator()(std::string_view a, PostingId b) const { return (*this)(b, a); }
   };
 
   // REQUIRES mu_ held exclusively.
@@ -159,13 +198,12 @@ class SeriesIndex {
   std::unique_ptr<Arena> arena_;           // canonical keys and posting keys
   std::vector<SeriesId> ids_;              // ref -> id
   std::vector<std::string_view> keys_;     // ref -> canonical key (in arena_)
-  absl::flat_hash_map<SeriesId, SeriesRef> by_id_;
+  absl::flat_hash_set<SeriesRef, IdHash, IdEq> by_id_;
   absl::flat_hash_set<SeriesRef, CanonicalHash, CanonicalEq> by_canonical_;
-  // "name\0value" (the metric under "__name__") -> refs, ascending. Keys point
-  // into arena_.
-  absl::flat_hash_map<std::string_view, PostingList> postings_;
-  // label name -> its values in use (views into the posting keys), unsorted.
-  absl::flat_hash_map<std::string_view, std::vector<std::string_view>> values_by_name_;
+  std::deque<Posting> postings_;  // by PostingId; a deque: no doubling slack
+  absl::flat_hash_set<PostingId, PostingHash, PostingEq> posting_ids_;  // by key
+  // label name -> the postings of its values in use, unordered.
+  absl::flat_hash_map<std::string_view, std::vector<PostingId>> values_by_name_;
 };
 
 }  // namespace kpidb
