@@ -91,12 +91,47 @@ TEST(Segment, EveryFlippedBitIsDetectedWhenVerifying) {
   }
 }
 
+TEST(Segment, WithoutVerifyOnOpenACorruptChunkIsReportedByTheReadThatMeetsIt) {
+  // The default: open checks headers, footers and indexes only (a large
+  // store reopens without reading every chunk); every chunk's checksum is
+  // checked when it is read, so a corrupt one fails that read, naming the
+  // file, and never returns wrong points.
+  TempDir dir;
+  EngineOptions o;
+  o.logger = [](std::string_view) {};
+  ASSERT_FALSE(o.verify_segments_on_open);
+  SeriesId id;
+  {
+    auto e = EngineCore::Open(dir.path(), o);
+    ASSERT_TRUE(e.ok());
+    WriteBatch b;
+    b.series.push_back({"m", {}, {100, 200}, {1, 2}});
+    ASSERT_TRUE((*e)->Write(b).ok());
+    ASSERT_TRUE((*e)->Flush().ok());
+    id = *(*e)->FindSeries("m", {});
+  }
+  std::vector<fs::path> segments;
+  for (const auto& f : fs::directory_iterator(fs::path(dir.path()) / "segments")) {
+    segments.push_back(f.path());
+  }
+  ASSERT_EQ(segments.size(), 1u);
+  testing::FlipBit(segments[0].string(), kSegmentHeaderSize + 3);
+  auto e = EngineCore::Open(dir.path(), o);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  auto d = (*e)->Read(id, INT64_MIN, INT64_MAX);
+  ASSERT_FALSE(d.ok());
+  EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+  EXPECT_NE(d.status().message().find(segments[0].string()), std::string::npos)
+      << d.status().ToString();
+}
+
 TEST(Segment, CorruptSegmentIsQuarantinedReportedAndTheRestServes) {
   TempDir dir;
   std::string log;
   EngineOptions o;
   o.logger = [&](std::string_view line) { log += std::string(line) + "\n"; };
   o.segment_partition_ms = 1000;
+  o.verify_segments_on_open = true;
   SeriesId id;
   {
     auto e = EngineCore::Open(dir.path(), o);

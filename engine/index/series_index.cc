@@ -91,7 +91,7 @@ size_t SeriesIndex::CanonicalHash::operator()(SeriesRef ref) const {
   return (*this)(index->keys_[ref]);
 }
 size_t SeriesIndex::CanonicalHash::operator()(std::string_view canonical) const {
-  return absl::Hash<std::string_view>{}(canonical);
+  return XXH3_64bits(canonical.data(), canonical.size());
 }
 bool SeriesIndex::CanonicalEq::operator()(SeriesRef a, std::string_view b) const {
   return index->keys_[a] == b;
@@ -100,7 +100,7 @@ size_t SeriesIndex::PostingHash::operator()(PostingId id) const {
   return (*this)(index->postings_[id].key);
 }
 size_t SeriesIndex::PostingHash::operator()(std::string_view key) const {
-  return absl::Hash<std::string_view>{}(key);
+  return XXH3_64bits(key.data(), key.size());
 }
 bool SeriesIndex::PostingEq::operator()(PostingId a, std::string_view b) const {
   return index->postings_[a].key == b;
@@ -173,28 +173,59 @@ void SeriesIndex::Reserve(size_t n) {
 
 Status SeriesIndex::Register(SeriesId id, std::string_view canonical) {
   std::unique_lock lock(mu_);
-  if (auto ref = RefOfIdLocked(id)) {
-    if (keys_[*ref] == canonical) return Status::Ok();
-    auto key = SeriesKey::FromCanonical(keys_[*ref]);
+  bool id_taken = false;
+  const std::optional<SeriesRef> bound = TryAddLocked(id, canonical, &id_taken);
+  if (!bound) return Status::Ok();  // added
+  if (id_taken) {
+    if (keys_[*bound] == canonical) return Status::Ok();  // the same pair again
+    auto key = SeriesKey::FromCanonical(keys_[*bound]);
     return Status::Corruption("series id " + std::to_string(id) + " is bound to two keys: " +
                               (key.ok() ? key->ToString() : std::string("?")) + " and another");
   }
-  if (auto ref = FindRefLocked(canonical)) {
-    return Status::Corruption("a series key is bound to two ids (" + std::to_string(ids_[*ref]) +
-                              " and " + std::to_string(id) + ")");
-  }
-  if (!WellFormedCanonical(canonical)) return Status::Corruption("malformed series key");
-  AddLocked(id, canonical);
-  return Status::Ok();
+  if (*bound == kMalformed) return Status::Corruption("malformed series key");
+  return Status::Corruption("a series key is bound to two ids (" + std::to_string(ids_[*bound]) +
+                            " and " + std::to_string(id) + ")");
 }
 
 void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
+  bool id_taken;
+  TryAddLocked(id, canonical, &id_taken);  // the caller checked both are free
+}
+
+std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view canonical,
+                                                   bool* id_taken) {
+  // One probe of each set, inserting: the new ref is pushed first (the
+  // sets hash a ref by what ids_ and keys_ hold for it) and popped again if
+  // the id or the key is bound already.
   const auto ref = static_cast<SeriesRef>(ids_.size());
-  const std::string_view stored = arena_->Copy(canonical);
   ids_.push_back(id);
-  keys_.push_back(stored);
-  by_id_.insert(ref);
-  by_canonical_.insert(ref);
+  keys_.push_back(canonical);  // the caller's bytes until the key is kept below
+  *id_taken = false;
+  auto undo = [&](bool in_by_id) {
+    if (in_by_id) by_id_.erase(ref);
+    ids_.pop_back();
+    keys_.pop_back();
+  };
+  auto [by_id, id_added] = by_id_.insert(ref);
+  if (!id_added) {
+    const SeriesRef bound = *by_id;
+    undo(false);
+    *id_taken = true;
+    return bound;
+  }
+  auto [by_key, key_added] = by_canonical_.insert(ref);
+  if (!key_added) {
+    const SeriesRef bound = *by_key;
+    undo(true);
+    return bound;
+  }
+  if (!WellFormedCanonical(canonical)) {
+    by_canonical_.erase(ref);
+    undo(true);
+    return kMalformed;
+  }
+  const std::string_view stored = arena_->Copy(canonical);  // same bytes: same hash
+  keys_.back() = stored;
   auto add_posting = [&](std::string_view name, std::string_view value) {
     PostingKeyInto(&posting_scratch_, name, value);
     const std::string_view lookup = posting_scratch_;
@@ -217,6 +248,7 @@ void SeriesIndex::AddLocked(SeriesId id, std::string_view canonical) {
     if (!r.GetLengthPrefixed(&name) || !r.GetLengthPrefixed(&value)) break;
     add_posting(name, value);
   }
+  return std::nullopt;
 }
 
 bool SeriesIndex::Contains(SeriesId id) const {

@@ -154,7 +154,9 @@ class SeriesIndex {
   struct IdEq {
     using is_transparent = void;
     const SeriesIndex* index;
-    bool operator()(SeriesRef a, SeriesRef b) const { return a == b; }
+    // Refs compare by what they stand for: inserting a ref whose id (or
+    // key, below) is bound already finds the bound one.
+    bool operator()(SeriesRef a, SeriesRef b) const { return index->ids_[a] == index->ids_[b]; }
     bool operator()(SeriesRef a, IdKey b) const { return index->ids_[a] == b.id; }
     bool operator()(IdKey a, SeriesRef b) const { return (*this)(b, a); }
   };
@@ -167,7 +169,7 @@ class SeriesIndex {
   struct CanonicalEq {
     using is_transparent = void;
     const SeriesIndex* index;
-    bool operator()(SeriesRef a, SeriesRef b) const { return a == b; }
+    bool operator()(SeriesRef a, SeriesRef b) const { return index->keys_[a] == index->keys_[b]; }
     bool operator()(SeriesRef a, std::string_view b) const;
     bool operator()(std::string_view a, SeriesRef b) const { return (*this)(b, a); }
   };
@@ -180,13 +182,21 @@ class SeriesIndex {
   struct PostingEq {
     using is_transparent = void;
     const SeriesIndex* index;
-    bool operator()(PostingId a, PostingId b) const { return a == b; }
+    bool operator()(PostingId a, PostingId b) const {
+      return index->postings_[a].key == index->postings_[b].key;
+    }
     bool operator()(PostingId a, std::string_view b) const;
     bool operator()(std::string_view a, PostingId b) const { return (*this)(b, a); }
   };
 
-  // REQUIRES mu_ held exclusively.
+  // REQUIRES mu_ held exclusively, and that neither `id` nor `canonical`
+  // is bound.
   void AddLocked(SeriesId id, std::string_view canonical);
+  // REQUIRES mu_ held exclusively. Adds the series unless `id` or
+  // `canonical` is bound already: returns nullopt if added, else the ref
+  // bound to the id (*id_taken) or to the key, or kMalformed.
+  std::optional<SeriesRef> TryAddLocked(SeriesId id, std::string_view canonical, bool* id_taken);
+  static constexpr SeriesRef kMalformed = ~SeriesRef{0};
   // REQUIRES mu_ (shared). The postings of name=value, or null.
   const PostingList* FindPostingsLocked(std::string_view name, std::string_view value) const;
   std::optional<SeriesRef> FindRefLocked(std::string_view canonical) const;

@@ -62,8 +62,11 @@ struct EngineOptions {
   // (~0.02 byte per point more at 1 h).
   bool rollup_stddev = false;
   // Decode every chunk of every segment when opening (checksums and
-  // structure); a corrupt segment is quarantined.
-  bool verify_segments_on_open = true;
+  // structure); a corrupt segment is quarantined. Off by default: open then
+  // checks each segment's header, footer and index checksums, and a chunk's
+  // checksum is checked whenever it is read (a corrupt chunk fails that
+  // read, naming the file), so reopening does not read the whole store.
+  bool verify_segments_on_open = false;
 
   Logger logger = StderrLogger();
 };
