@@ -110,6 +110,10 @@ struct Options {
                  c.engine.verify_segments_on_open,
                  "decode and check every chunk at open, quarantining corrupt segments")
         ->capture_default_str();
+    app.add_flag("--index-snapshots,!--no-index-snapshots", c.engine.index_snapshots,
+                 "keep series.idx, a snapshot of the series index that an open maps instead of "
+                 "replaying series.log")
+        ->capture_default_str();
 
     // What one write may hold (WriteLimits).
     WriteLimits& w = c.engine.limits;

@@ -127,6 +127,11 @@ Result<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir) {
 DirLock::~DirLock() { ::close(fd_); }  // closing releases the flock
 
 Status ReadFileToString(const std::string& path, std::string* out) {
+  return ReadFileRange(path, 0, UINT64_MAX, out);
+}
+
+Status ReadFileRange(const std::string& path, uint64_t offset, uint64_t max_bytes,
+                     std::string* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound(path + " does not exist");
@@ -134,10 +139,13 @@ Status ReadFileToString(const std::string& path, std::string* out) {
   }
   out->clear();
   struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out->reserve(static_cast<size_t>(st.st_size));
+  if (::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > offset) {
+    out->reserve(static_cast<size_t>(std::min(max_bytes, static_cast<uint64_t>(st.st_size) - offset)));
+  }
   char buf[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
+  while (out->size() < max_bytes) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof(buf), max_bytes - out->size()));
+    ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(offset + out->size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -151,7 +159,7 @@ Status ReadFileToString(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
-static std::string DirName(const std::string& path) {
+std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";

@@ -74,10 +74,15 @@ class DirLock {
 };
 
 Status ReadFileToString(const std::string& path, std::string* out);
+// At most `max_bytes` of `path` from `offset` (fewer at its end; none past it).
+Status ReadFileRange(const std::string& path, uint64_t offset, uint64_t max_bytes,
+                     std::string* out);
 // Durably replaces `path` with `contents`: write path.tmp, fsync it, rename
 // over path, fsync the directory. A crash leaves the old or the new file.
 Status AtomicWriteFile(const std::string& path, std::string_view contents);
 Status SyncDir(const std::string& dir);
+// The directory part of `path` ("." when it has none).
+std::string DirName(const std::string& path);
 Status CreateDirIfMissing(const std::string& dir);
 Status RemoveFile(const std::string& path);
 Status RenameFile(const std::string& from, const std::string& to);

@@ -58,11 +58,12 @@ Result<std::unique_ptr<EngineCore>> EngineCore::Open(const std::string& dir,
   for (const char* sub : {"wal", "segments", "quarantine"}) {
     KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(JoinPath(dir, sub)));
   }
-  KPIDB_ASSIGN_OR_RETURN(auto series_log, engine->Recover());
+  KPIDB_ASSIGN_OR_RETURN(auto recovered, engine->Recover());
   EngineCore& e = *engine;
   e.flusher_ = std::make_unique<Flusher>(Flusher::Deps{
       &e.options_, e.wal_dir_, e.segment_dir_, &e.log_, &e.versions_, &e.index_, &e.queue_,
-      e.head_slabs_, std::move(series_log)});
+      e.head_slabs_, std::move(recovered.series_log), JoinPath(dir, "series.idx"),
+      recovered.logged_series, recovered.snapshot_series});
   e.compactor_ =
       std::make_unique<Compactor>(e.options_, e.segment_dir_, &e.versions_, e.flusher_.get(), &e.queue_);
   e.flusher_->Start();
@@ -351,6 +352,7 @@ Status EngineCore::Close() {
   // lock.
   if (flusher_) flusher_->Stop();
   queue_.Drain();  // writers queued before closing still complete
+  if (flusher_) flusher_->WriteIndexSnapshotAtClose();
   versions_.Seal();  // a merge still running installs nothing
   Status s;
   {

@@ -129,10 +129,19 @@ class EngineCore {
   EngineCore(std::string dir, EngineOptions options);
   // Loads series.log, the manifest's segments and the WAL into the index,
   // the version set and the head; returns series.log for the flusher.
-  Result<std::unique_ptr<SeriesLog>> Recover();
+  // What recovery found, for the flusher.
+  struct Recovered {
+    std::unique_ptr<SeriesLog> series_log;
+    SeriesRef logged_series = 0;    // refs below are in series.log or a segment
+    SeriesRef snapshot_series = 0;  // refs series.idx holds (0: none adopted)
+  };
+  Result<Recovered> Recover();
   // The live segments of `manifest` (quarantining corrupt ones: `manifest`
   // then lists only the others), their series registered in the index.
-  Result<std::vector<std::shared_ptr<SegmentReader>>> OpenSegments(Manifest* manifest);
+  // Segments numbered below `known_below` hold no series the index lacks
+  // (the adopted snapshot says so): their keys are not read.
+  Result<std::vector<std::shared_ptr<SegmentReader>>> OpenSegments(Manifest* manifest,
+                                                                   uint64_t known_below);
 
   // The group leader's work (WriteQueue::Submit): waits for room in the
   // head, then logs and applies the group under log_.mu.

@@ -5,14 +5,15 @@
 
 namespace kpidb {
 
-Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Manifest* manifest) {
+Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Manifest* manifest,
+                                                                       uint64_t known_below) {
   std::vector<std::shared_ptr<SegmentReader>> readers;
   std::vector<uint64_t> live;
   for (uint64_t number : manifest->segments) {
     const std::string path = versions_.SegmentPath(number);
     auto reader = SegmentReader::Open(path, options_.verify_segments_on_open);
     Status s = reader.ok() ? Status::Ok() : reader.status();
-    if (s.ok()) {
+    if (s.ok() && number >= known_below) {
       // series.log holds every series of a segment in the manifest (a flush
       // appends to it before installing its segments), so this registers
       // nothing unless series.log lost definitions; a known id is not
@@ -49,7 +50,7 @@ Result<std::vector<std::shared_ptr<SegmentReader>>> EngineCore::OpenSegments(Man
   return readers;
 }
 
-Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
+Result<EngineCore::Recovered> EngineCore::Recover() {
   Manifest manifest;
   auto read_manifest = ReadManifest(dir_);
   if (read_manifest.ok()) {
@@ -69,11 +70,39 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
       }
     }
   }
-  std::unique_ptr<SeriesLog> series_log;
+  Recovered recovered;
+  uint64_t segments_known_below = 0;
   {
+    // series.idx, if it matches series.log, holds the index up to a point
+    // of it: only what series.log gained since is registered one by one.
+    std::unique_ptr<const IndexSnapshot> snapshot;
+    SeriesLog::Resume resume;
+    const std::string snapshot_path = JoinPath(dir_, "series.idx");
+    if (options_.index_snapshots && FileExists(snapshot_path)) {
+      auto opened = IndexSnapshot::Open(snapshot_path);
+      if (opened.ok()) {
+        snapshot = std::move(opened).value();
+        resume = {snapshot->coverage().series_log_bytes, snapshot->coverage().series_log_tail_hash};
+      } else {
+        options_.logger("ignoring " + snapshot_path + " (the index is rebuilt from series.log): " +
+                        opened.status().ToString());
+      }
+    }
     SeriesLog::Stored stored;
-    KPIDB_ASSIGN_OR_RETURN(series_log, SeriesLog::Open(JoinPath(dir_, "series.log"),
-                                                       options_.logger, &stored));
+    KPIDB_ASSIGN_OR_RETURN(recovered.series_log,
+                           SeriesLog::Open(JoinPath(dir_, "series.log"), options_.logger, &stored,
+                                           snapshot ? &resume : nullptr));
+    if (snapshot && !stored.resumed) {
+      options_.logger("ignoring " + snapshot_path + " (the index is rebuilt from series.log): " +
+                      "series.log does not hold the " + std::to_string(resume.bytes) +
+                      " bytes it was taken at");
+      snapshot.reset();
+    }
+    if (snapshot) {
+      segments_known_below = snapshot->coverage().segments_below;
+      recovered.snapshot_series = snapshot->series();
+      index_.Adopt(std::move(snapshot));
+    }
     index_.Reserve(stored.definitions.size());
     for (const auto& [id, canonical] : stored.definitions) {
       Status s = index_.Register(id, canonical);
@@ -82,7 +111,10 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
   }
   auto version = std::make_shared<Version>();
   version->active = std::make_shared<Head>(head_slabs_);
-  KPIDB_ASSIGN_OR_RETURN(version->segments, OpenSegments(&manifest));
+  KPIDB_ASSIGN_OR_RETURN(version->segments, OpenSegments(&manifest, segments_known_below));
+  // Everything known so far is in series.log or a segment; the WAL's new
+  // series follow (and reach series.log with the next flush).
+  recovered.logged_series = static_cast<SeriesRef>(index_.size());
 
   // Files a crashed flush left behind (not in the manifest) hold nothing the
   // WAL does not: remove them.
@@ -132,7 +164,7 @@ Result<std::unique_ptr<SeriesLog>> EngineCore::Recover() {
                   std::to_string(stats.records) + " WAL records (" +
                   std::to_string(stats.points) + " points) from " +
                   std::to_string(stats.files) + " files");
-  return series_log;
+  return recovered;
 }
 
 }  // namespace kpidb

@@ -18,7 +18,10 @@ Flusher::Flusher(Deps deps)
       index_(*deps.index),
       queue_(*deps.queue),
       head_slabs_(std::move(deps.head_slabs)),
-      series_log_(std::move(deps.series_log)) {}
+      series_log_(std::move(deps.series_log)),
+      logged_series_(deps.logged_series),
+      snapshot_series_(deps.snapshot_series),
+      index_snapshot_path_(std::move(deps.index_snapshot_path)) {}
 
 Flusher::~Flusher() { Stop(); }
 
@@ -82,6 +85,8 @@ Status Flusher::FlushLocked() {
     flushing_checkpoint_ = log_.wal->file_number();
     flushing_series_.insert(flushing_series_.end(), log_.new_series.begin(), log_.new_series.end());
     log_.new_series.clear();
+    // Every series registered so far is logged, or in flushing_series_.
+    frozen_series_ = static_cast<SeriesRef>(index_.size());
     versions_.FreezeHead(std::make_shared<Head>(head_slabs_));
   }
   NotifyFlushDone();  // writers waiting for room go on in the new head
@@ -95,6 +100,7 @@ Status Flusher::WriteFrozenHead() {
   KPIDB_RETURN_IF_ERROR(WriteSegments(head, &numbers));
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
   KPIDB_RETURN_IF_ERROR(LogFlushingSeries());
+  logged_series_ = std::max(logged_series_, frozen_series_);
   std::vector<std::shared_ptr<SegmentReader>> readers;
   for (uint64_t number : numbers) {
     KPIDB_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(versions_.SegmentPath(number), false));
@@ -108,6 +114,38 @@ Status Flusher::WriteFrozenHead() {
                   std::to_string(numbers.size()) + " segment files");
   NotifyFlushDone();
   return Status::Ok();
+}
+
+void Flusher::WriteIndexSnapshotAtClose() {
+  std::lock_guard lock(mu_);
+  MaybeWriteIndexSnapshot(/*at_close=*/true);
+}
+
+void Flusher::MaybeWriteIndexSnapshot(bool at_close) {
+  if (!options_.index_snapshots || logged_series_ <= snapshot_series_) return;
+  const SeriesRef fresh = logged_series_ - snapshot_series_;
+  if (!at_close && fresh < std::max<SeriesRef>(snapshot_series_, 1024)) return;
+  const auto start = std::chrono::steady_clock::now();
+  auto point = series_log_->ResumePoint();
+  Status s = point.status();
+  if (s.ok()) {
+    // Segments allocated so far hold only logged series: flushes log their
+    // series before installing them, and a merge's are its inputs'.
+    const SnapshotCoverage cover{point->bytes, point->tail_hash, versions_.NextFileNumber()};
+    const std::string tmp = index_snapshot_path_ + ".tmp";
+    s = index_.WriteSnapshot(tmp, logged_series_, cover);
+    if (s.ok()) s = InstallIndexSnapshot(tmp, index_snapshot_path_);
+  }
+  if (!s.ok()) {
+    options_.logger("writing " + index_snapshot_path_ + " failed (the next open replays series.log): " +
+                    s.ToString());
+    return;
+  }
+  snapshot_series_ = logged_series_;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start).count();
+  options_.logger("wrote " + index_snapshot_path_ + ": " + std::to_string(snapshot_series_) +
+                  " series in " + std::to_string(ms) + " ms");
 }
 
 Status Flusher::LogFlushingSeries() {
@@ -180,6 +218,11 @@ void Flusher::BackgroundLoop() {
     if (flush) {
       std::lock_guard flush_lock(mu_);
       flushed = FlushLocked();
+    } else {
+      // A quiet tick (no flush asked for): the time to snapshot the index,
+      // if enough series were logged since the last snapshot.
+      std::lock_guard flush_lock(mu_);
+      MaybeWriteIndexSnapshot(/*at_close=*/false);
     }
     if (options_.wal_sync == WalSyncPolicy::kInterval) {
       std::lock_guard wal_lock(log_.mu);

@@ -51,6 +51,9 @@ class Flusher {
     const WriteQueue* queue;  // CheckOpen
     std::shared_ptr<SlabPool> head_slabs;
     std::unique_ptr<SeriesLog> series_log;
+    std::string index_snapshot_path;  // series.idx
+    SeriesRef logged_series = 0;      // Recovered::logged_series
+    SeriesRef snapshot_series = 0;    // Recovered::snapshot_series
   };
   explicit Flusher(Deps deps);
   ~Flusher();  // Stop()
@@ -70,6 +73,11 @@ class Flusher {
   // latest flush failed; OK at once when stopping.
   Status WaitForRoom(const std::function<bool()>& full);
 
+  // Writes series.idx if series were logged since the last one (and
+  // EngineOptions::index_snapshots). Call once stopped; a failure is logged:
+  // the snapshot only speeds up the next open.
+  void WriteIndexSnapshotAtClose();
+
   uint64_t flushes() const { return flushes_.load(); }
 
  private:
@@ -77,6 +85,11 @@ class Flusher {
   Status WriteFrozenHead();  // REQUIRES mu_; flushes the version's flushing head
   Status WriteSegments(const Head& head, std::vector<uint64_t>* numbers);  // REQUIRES mu_
   Status LogFlushingSeries();  // REQUIRES mu_; appends flushing_series_ to series.log
+  // REQUIRES mu_. Writes series.idx of the logged series when due (at
+  // close: any new; from the background thread's quiet ticks, when no flush
+  // is asked for: as many new as it holds, at least 1,024). New series wait
+  // while it is written (SeriesIndex::WriteSnapshot): ~1 s at 1M series.
+  void MaybeWriteIndexSnapshot(bool at_close);
   void BackgroundLoop();
   void NotifyFlushDone();
 
@@ -92,6 +105,10 @@ class Flusher {
   std::mutex mu_;  // one flush at a time
   std::unique_ptr<SeriesLog> series_log_;               // under mu_
   std::vector<SeriesId> flushing_series_;  // frozen with the head; under mu_
+  SeriesRef frozen_series_ = 0;   // the index's size at the last freeze; under mu_
+  SeriesRef logged_series_ = 0;   // refs below are in series.log (or a segment); under mu_
+  SeriesRef snapshot_series_ = 0;  // refs series.idx holds; under mu_
+  const std::string index_snapshot_path_;
   uint64_t flushing_checkpoint_ = 0;                    // under mu_
 
   // The background thread's state. bg_mu_ may be taken under mu_ (to wake

@@ -44,6 +44,9 @@ class VersionSet {
   std::string SegmentPath(uint64_t number) const;
   // A fresh WAL or segment file number; numbers are never reused.
   uint64_t NewFileNumber() { return next_file_number_++; }
+  // The number NewFileNumber would give next (every file numbered below it
+  // was allocated already).
+  uint64_t NextFileNumber() const { return next_file_number_.load(); }
 
   // Recovery, before any other use: the manifest as opened and the first
   // version; writes the manifest (with `next_file_number`).

@@ -88,13 +88,13 @@ class SeriesIndex::Arena {
 };
 
 size_t SeriesIndex::CanonicalHash::operator()(SeriesRef ref) const {
-  return (*this)(index->keys_[ref]);
+  return (*this)(index->KeyOf(ref));
 }
 size_t SeriesIndex::CanonicalHash::operator()(std::string_view canonical) const {
   return XXH3_64bits(canonical.data(), canonical.size());
 }
 bool SeriesIndex::CanonicalEq::operator()(SeriesRef a, std::string_view b) const {
-  return index->keys_[a] == b;
+  return index->KeyOf(a) == b;
 }
 size_t SeriesIndex::PostingHash::operator()(PostingId id) const {
   return (*this)(index->postings_[id].key);
@@ -116,12 +116,18 @@ SeriesIndex::SeriesIndex(HashFn hash)
 SeriesIndex::~SeriesIndex() = default;
 
 std::optional<SeriesRef> SeriesIndex::FindRefLocked(std::string_view canonical) const {
+  if (base_) {
+    if (auto ref = base_->FindKey(canonical)) return ref;
+  }
   auto it = by_canonical_.find(canonical);
   if (it == by_canonical_.end()) return std::nullopt;
   return *it;
 }
 
 std::optional<SeriesRef> SeriesIndex::RefOfIdLocked(SeriesId id) const {
+  if (base_) {
+    if (auto ref = base_->FindId(id)) return ref;
+  }
   auto it = by_id_.find(IdKey{id});
   if (it == by_id_.end()) return std::nullopt;
   return *it;
@@ -131,7 +137,7 @@ std::optional<SeriesId> SeriesIndex::Find(std::string_view canonical) const {
   std::shared_lock lock(mu_);
   auto ref = FindRefLocked(canonical);
   if (!ref) return std::nullopt;
-  return ids_[*ref];
+  return IdOf(*ref);
 }
 
 SeriesId SeriesIndex::GetOrAssign(const SeriesKey& /*key*/, const std::string& canonical,
@@ -140,16 +146,16 @@ SeriesId SeriesIndex::GetOrAssign(const SeriesKey& /*key*/, const std::string& c
     std::shared_lock lock(mu_);
     if (auto ref = FindRefLocked(canonical)) {
       *created = false;
-      return ids_[*ref];
+      return IdOf(*ref);
     }
   }
   std::unique_lock lock(mu_);
   if (auto ref = FindRefLocked(canonical)) {
     *created = false;
-    return ids_[*ref];
+    return IdOf(*ref);
   }
   SeriesId id = hash_(canonical);
-  while (by_id_.contains(IdKey{id})) ++id;  // collision: probe to the next free id
+  while (RefOfIdLocked(id)) ++id;  // collision: probe to the next free id
   AddLocked(id, canonical);
   *created = true;
   return id;
@@ -159,7 +165,7 @@ SeriesId SeriesIndex::ProposeId(std::string_view canonical,
                                 const std::function<bool(SeriesId)>& taken) const {
   std::shared_lock lock(mu_);
   SeriesId id = hash_(canonical);
-  while (by_id_.contains(IdKey{id}) || taken(id)) ++id;  // collision: probe to the next free id
+  while (RefOfIdLocked(id) || taken(id)) ++id;  // collision: probe to the next free id
   return id;
 }
 
@@ -177,13 +183,13 @@ Status SeriesIndex::Register(SeriesId id, std::string_view canonical) {
   const std::optional<SeriesRef> bound = TryAddLocked(id, canonical, &id_taken);
   if (!bound) return Status::Ok();  // added
   if (id_taken) {
-    if (keys_[*bound] == canonical) return Status::Ok();  // the same pair again
-    auto key = SeriesKey::FromCanonical(keys_[*bound]);
+    if (KeyOf(*bound) == canonical) return Status::Ok();  // the same pair again
+    auto key = SeriesKey::FromCanonical(KeyOf(*bound));
     return Status::Corruption("series id " + std::to_string(id) + " is bound to two keys: " +
                               (key.ok() ? key->ToString() : std::string("?")) + " and another");
   }
   if (*bound == kMalformed) return Status::Corruption("malformed series key");
-  return Status::Corruption("a series key is bound to two ids (" + std::to_string(ids_[*bound]) +
+  return Status::Corruption("a series key is bound to two ids (" + std::to_string(IdOf(*bound)) +
                             " and " + std::to_string(id) + ")");
 }
 
@@ -197,7 +203,17 @@ std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view
   // One probe of each set, inserting: the new ref is pushed first (the
   // sets hash a ref by what ids_ and keys_ hold for it) and popped again if
   // the id or the key is bound already.
-  const auto ref = static_cast<SeriesRef>(ids_.size());
+  if (base_) {
+    if (auto bound = base_->FindId(id)) {
+      *id_taken = true;
+      return bound;
+    }
+    if (auto bound = base_->FindKey(canonical)) {
+      *id_taken = false;
+      return bound;
+    }
+  }
+  const auto ref = static_cast<SeriesRef>(base_n_ + ids_.size());
   ids_.push_back(id);
   keys_.push_back(canonical);  // the caller's bytes until the key is kept below
   *id_taken = false;
@@ -233,7 +249,7 @@ std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view
     if (it == posting_ids_.end()) {
       const std::string_view key = arena_->Copy(lookup);
       const auto pid = static_cast<PostingId>(postings_.size());
-      postings_.push_back(Posting{key, {}});
+      postings_.emplace_back().key = key;
       it = posting_ids_.insert(pid).first;
       values_by_name_[key.substr(0, name.size())].push_back(pid);
     }
@@ -253,14 +269,14 @@ std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view
 
 bool SeriesIndex::Contains(SeriesId id) const {
   std::shared_lock lock(mu_);
-  return by_id_.contains(IdKey{id});
+  return RefOfIdLocked(id).has_value();
 }
 
 std::optional<SeriesKey> SeriesIndex::Key(SeriesId id) const {
   std::shared_lock lock(mu_);
   auto ref = RefOfIdLocked(id);
   if (!ref) return std::nullopt;
-  auto key = SeriesKey::FromCanonical(keys_[*ref]);
+  auto key = SeriesKey::FromCanonical(KeyOf(*ref));
   if (!key.ok()) return std::nullopt;
   return std::move(key).value();
 }
@@ -275,7 +291,7 @@ std::optional<std::string_view> SeriesIndex::CanonicalView(SeriesId id) const {
   std::shared_lock lock(mu_);
   auto ref = RefOfIdLocked(id);
   if (!ref) return std::nullopt;
-  return keys_[*ref];
+  return KeyOf(*ref);
 }
 
 std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
@@ -298,46 +314,66 @@ std::vector<SeriesId> SeriesIndex::SelectEqual(std::string_view metric,
   return IdsOf(refs);
 }
 
-const SeriesIndex::PostingList* SeriesIndex::FindPostingsLocked(std::string_view name,
-                                                                std::string_view value) const {
-  auto it = posting_ids_.find(std::string_view(PostingKey(name, value)));
-  return it == posting_ids_.end() ? nullptr : &postings_[*it].refs;
+SeriesIndex::PostingRefs SeriesIndex::PostingsOfKeyLocked(std::string_view key) const {
+  PostingRefs refs;
+  if (base_) {
+    if (auto p = base_->FindPosting(key)) refs.base = base_->PostingRefs(*p);
+  }
+  if (auto it = posting_ids_.find(key); it != posting_ids_.end()) {
+    const PostingList& list = postings_[*it].refs;
+    refs.delta = std::span<const SeriesRef>(list.data(), list.size());
+  }
+  return refs;
+}
+
+SeriesIndex::PostingRefs SeriesIndex::FindPostingsLocked(std::string_view name,
+                                                         std::string_view value) const {
+  return PostingsOfKeyLocked(PostingKey(name, value));
 }
 
 std::vector<SeriesRef> SeriesIndex::Postings(std::string_view name, std::string_view value) const {
   std::shared_lock lock(mu_);
-  const PostingList* refs = FindPostingsLocked(name, value);
-  return refs == nullptr ? std::vector<SeriesRef>{}
-                         : std::vector<SeriesRef>(refs->begin(), refs->end());
+  const PostingRefs refs = FindPostingsLocked(name, value);
+  std::vector<SeriesRef> out;
+  out.reserve(refs.size());
+  out.insert(out.end(), refs.base.begin(), refs.base.end());
+  out.insert(out.end(), refs.delta.begin(), refs.delta.end());
+  return out;
 }
 
 size_t SeriesIndex::PostingsSize(std::string_view name, std::string_view value) const {
   std::shared_lock lock(mu_);
-  const PostingList* refs = FindPostingsLocked(name, value);
-  return refs == nullptr ? 0 : refs->size();
+  return FindPostingsLocked(name, value).size();
+}
+
+// Moves to `kept` the refs of [first, last) (sorted) that `postings` holds;
+// returns the end of what it kept.
+template <typename It>
+static It KeepIn(It first, It last, std::span<const SeriesRef> postings, It kept) {
+  // A few refs against a long list: binary searches; else one merge.
+  const bool search = static_cast<size_t>(last - first) * 16 < postings.size();
+  auto from = postings.begin();
+  for (It it = first; it != last; ++it) {
+    const SeriesRef ref = *it;
+    if (search) {
+      from = std::lower_bound(from, postings.end(), ref);
+    } else {
+      while (from != postings.end() && *from < ref) ++from;
+    }
+    if (from == postings.end()) break;
+    if (*from == ref) *kept++ = ref;
+  }
+  return kept;
 }
 
 void SeriesIndex::KeepInPostings(std::vector<SeriesRef>* refs, std::string_view name,
                                  std::string_view value) const {
   std::shared_lock lock(mu_);
-  const PostingList* postings = FindPostingsLocked(name, value);
-  if (postings == nullptr) {
-    refs->clear();
-    return;
-  }
-  // A few refs against a long list: binary searches; else one merge.
-  const bool search = refs->size() * 16 < postings->size();
-  auto from = postings->begin();
-  auto kept = refs->begin();
-  for (SeriesRef ref : *refs) {
-    if (search) {
-      from = std::lower_bound(from, postings->end(), ref);
-    } else {
-      while (from != postings->end() && *from < ref) ++from;
-    }
-    if (from == postings->end()) break;
-    if (*from == ref) *kept++ = ref;
-  }
+  const PostingRefs postings = FindPostingsLocked(name, value);
+  // The snapshot's refs are all below base_n_, this process's all above.
+  const auto mid = std::lower_bound(refs->begin(), refs->end(), base_n_);
+  auto kept = KeepIn(refs->begin(), mid, postings.base, refs->begin());
+  kept = KeepIn(mid, refs->end(), postings.delta, kept);
   refs->erase(kept, refs->end());
 }
 
@@ -345,10 +381,26 @@ void SeriesIndex::ForEachLabelValue(
     std::string_view name,
     const std::function<void(std::string_view, std::span<const SeriesRef>)>& fn) const {
   std::shared_lock lock(mu_);
+  std::vector<SeriesRef> joined;
+  if (base_) {
+    const auto [begin, end] = base_->NameRange(name);
+    for (uint32_t p = begin; p < end; ++p) {
+      const std::string_view key = base_->PostingKey(p);
+      const PostingRefs refs = PostingsOfKeyLocked(key);
+      if (refs.delta.empty()) {
+        fn(key.substr(name.size() + 1), refs.base);
+        continue;
+      }
+      joined.assign(refs.base.begin(), refs.base.end());
+      joined.insert(joined.end(), refs.delta.begin(), refs.delta.end());
+      fn(key.substr(name.size() + 1), joined);
+    }
+  }
   auto it = values_by_name_.find(name);
   if (it == values_by_name_.end()) return;
   for (PostingId pid : it->second) {
     const Posting& p = postings_[pid];
+    if (base_ && base_->FindPosting(p.key)) continue;  // given with the snapshot's above
     fn(p.key.substr(name.size() + 1), std::span<const SeriesRef>(p.refs.data(), p.refs.size()));
   }
 }
@@ -358,7 +410,7 @@ void SeriesIndex::FilterByCanonical(std::vector<SeriesRef>* refs,
   std::shared_lock lock(mu_);
   auto kept = refs->begin();
   for (SeriesRef ref : *refs) {
-    if (keep(keys_[ref])) *kept++ = ref;
+    if (keep(KeyOf(ref))) *kept++ = ref;
   }
   refs->erase(kept, refs->end());
 }
@@ -368,7 +420,7 @@ std::vector<SeriesId> SeriesIndex::IdsOf(std::span<const SeriesRef> refs) const 
   ids.reserve(refs.size());
   {
     std::shared_lock lock(mu_);
-    for (SeriesRef ref : refs) ids.push_back(ids_[ref]);
+    for (SeriesRef ref : refs) ids.push_back(IdOf(ref));
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -376,7 +428,7 @@ std::vector<SeriesId> SeriesIndex::IdsOf(std::span<const SeriesRef> refs) const 
 
 std::vector<SeriesRef> SeriesIndex::AllRefs() const {
   std::shared_lock lock(mu_);
-  std::vector<SeriesRef> refs(ids_.size());
+  std::vector<SeriesRef> refs(base_n_ + ids_.size());
   for (size_t i = 0; i < refs.size(); ++i) refs[i] = static_cast<SeriesRef>(i);
   return refs;
 }
@@ -384,37 +436,110 @@ std::vector<SeriesRef> SeriesIndex::AllRefs() const {
 std::vector<std::string> SeriesIndex::LabelNames() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> names;
+  if (base_) {
+    for (std::string_view name : base_->names()) {
+      if (name != "__name__") names.emplace_back(name);
+    }
+  }
   for (const auto& [name, values] : values_by_name_) {
     if (name != "__name__") names.emplace_back(name);
   }
   std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
 }
 
 std::vector<std::string> SeriesIndex::LabelValues(std::string_view name) const {
   std::shared_lock lock(mu_);
-  auto it = values_by_name_.find(name);
-  if (it == values_by_name_.end()) return {};
   std::vector<std::string> values;
-  values.reserve(it->second.size());
-  for (PostingId pid : it->second) values.emplace_back(postings_[pid].key.substr(name.size() + 1));
+  if (base_) {
+    const auto [begin, end] = base_->NameRange(name);
+    values.reserve(end - begin);
+    for (uint32_t p = begin; p < end; ++p) {
+      values.emplace_back(base_->PostingKey(p).substr(name.size() + 1));
+    }
+  }
+  if (auto it = values_by_name_.find(name); it != values_by_name_.end()) {
+    for (PostingId pid : it->second) values.emplace_back(postings_[pid].key.substr(name.size() + 1));
+  }
   std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
   return values;
 }
 
 size_t SeriesIndex::size() const {
   std::shared_lock lock(mu_);
-  return ids_.size();
+  return base_n_ + ids_.size();
 }
 
 std::vector<SeriesId> SeriesIndex::AllIds() const {
   std::vector<SeriesId> ids;
   {
     std::shared_lock lock(mu_);
-    ids = ids_;
+    ids.reserve(base_n_ + ids_.size());
+    for (SeriesRef r = 0; r < base_n_; ++r) ids.push_back(base_->Id(r));
+    ids.insert(ids.end(), ids_.begin(), ids_.end());
   }
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+void SeriesIndex::Adopt(std::unique_ptr<const IndexSnapshot> snapshot) {
+  std::unique_lock lock(mu_);
+  base_n_ = snapshot->series();
+  base_ = std::move(snapshot);
+}
+
+Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,
+                                  const SnapshotCoverage& cover) const {
+  std::shared_lock lock(mu_);
+  series = std::clamp<SeriesRef>(series, base_n_, static_cast<SeriesRef>(base_n_ + ids_.size()));
+  // This process's postings with refs in the snapshot, by key, merged with
+  // the adopted snapshot's (sorted already).
+  std::vector<PostingId> delta;
+  for (PostingId pid = 0; pid < postings_.size(); ++pid) {
+    const PostingList& refs = postings_[pid].refs;
+    if (!refs.empty() && refs.front() < series) delta.push_back(pid);
+  }
+  std::sort(delta.begin(), delta.end(),
+            [&](PostingId a, PostingId b) { return postings_[a].key < postings_[b].key; });
+  auto delta_refs = [&](PostingId pid) {
+    const PostingList& refs = postings_[pid].refs;
+    const auto end = std::lower_bound(refs.begin(), refs.end(), series);
+    return std::span<const SeriesRef>(refs.data(), static_cast<size_t>(end - refs.begin()));
+  };
+  std::vector<SnapshotPosting> postings;
+  postings.reserve((base_ ? base_->postings() : 0) + delta.size());
+  const uint32_t base_postings = base_ ? base_->postings() : 0;
+  size_t d = 0;
+  for (uint32_t b = 0; b < base_postings || d < delta.size();) {
+    const bool take_base =
+        b < base_postings && (d == delta.size() || base_->PostingKey(b) <= postings_[delta[d]].key);
+    if (!take_base) {
+      postings.push_back({postings_[delta[d]].key, delta_refs(delta[d]), {}});
+      ++d;
+      continue;
+    }
+    SnapshotPosting p{base_->PostingKey(b), base_->PostingRefs(b), {}};
+    if (d < delta.size() && postings_[delta[d]].key == p.key) p.second = delta_refs(delta[d++]);
+    postings.push_back(p);
+    ++b;
+  }
+  class Source : public SnapshotSource {
+   public:
+    Source(const SeriesIndex& index, SeriesRef series, std::span<const SnapshotPosting> postings)
+        : index_(index), series_(series), postings_(postings) {}
+    SeriesRef series() const override { return series_; }
+    SeriesId Id(SeriesRef ref) const override { return index_.IdOf(ref); }
+    std::string_view Key(SeriesRef ref) const override { return index_.KeyOf(ref); }
+    std::span<const SnapshotPosting> postings() const override { return postings_; }
+
+   private:
+    const SeriesIndex& index_;
+    const SeriesRef series_;
+    const std::span<const SnapshotPosting> postings_;
+  };
+  return WriteIndexSnapshot(tmp_path, Source(*this, series, postings), cover);
 }
 
 size_t SeriesIndex::MemoryBytes() const {

@@ -14,6 +14,12 @@
 // series at every open). Keys are kept once, in their canonical bytes, in an
 // append-only arena; SeriesKey values are decoded on demand.
 //
+// A snapshot (index_snapshot.h), when the open found one, holds refs
+// 0 .. base_n_ - 1 where it lies (mapped, read-only); the structures below
+// hold the refs learnt after it. A posting may have refs in both: those in
+// the snapshot are all lower, so its list is the snapshot's followed by
+// this process's.
+//
 // Thread-safety: all methods are thread-safe (internal reader/writer lock,
 // `mu_`, which guards every field below it). A SeriesRef stays valid for the
 // index's lifetime.
@@ -34,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/index/index_snapshot.h"
 #include "kpidb/series.h"
 #include "kpidb/status.h"
 
@@ -48,8 +55,6 @@ std::vector<SeriesId> IntersectSorted(const std::vector<SeriesId>& a, const std:
 // The value of label `name` in a canonical key ("" when absent; "__name__"
 // gives the metric), without decoding the key.
 std::string_view LabelValueInCanonical(std::string_view canonical, std::string_view name);
-
-using SeriesRef = uint32_t;
 
 class SeriesIndex {
  public:
@@ -81,6 +86,14 @@ class SeriesIndex {
   Status Register(SeriesId id, std::string_view canonical);
   // Room for `n` series in all (recovery knows how many series.log holds).
   void Reserve(size_t n);
+
+  // Makes `snapshot` the index's first refs. REQUIRES an empty index.
+  void Adopt(std::unique_ptr<const IndexSnapshot> snapshot);
+  // Writes a snapshot of refs 0 .. series - 1 (at least those of the adopted
+  // snapshot) to `tmp_path` (then InstallIndexSnapshot), under the shared
+  // lock: new series wait for it, reads do not.
+  Status WriteSnapshot(const std::string& tmp_path, SeriesRef series,
+                       const SnapshotCoverage& cover) const;
 
   bool Contains(SeriesId id) const;
   std::optional<SeriesKey> Key(SeriesId id) const;
@@ -148,7 +161,7 @@ class SeriesIndex {
   struct IdHash {
     using is_transparent = void;
     const SeriesIndex* index;
-    size_t operator()(SeriesRef ref) const { return (*this)(IdKey{index->ids_[ref]}); }
+    size_t operator()(SeriesRef ref) const { return (*this)(IdKey{index->IdOf(ref)}); }
     size_t operator()(IdKey key) const { return absl::Hash<SeriesId>{}(key.id); }
   };
   struct IdEq {
@@ -156,8 +169,8 @@ class SeriesIndex {
     const SeriesIndex* index;
     // Refs compare by what they stand for: inserting a ref whose id (or
     // key, below) is bound already finds the bound one.
-    bool operator()(SeriesRef a, SeriesRef b) const { return index->ids_[a] == index->ids_[b]; }
-    bool operator()(SeriesRef a, IdKey b) const { return index->ids_[a] == b.id; }
+    bool operator()(SeriesRef a, SeriesRef b) const { return index->IdOf(a) == index->IdOf(b); }
+    bool operator()(SeriesRef a, IdKey b) const { return index->IdOf(a) == b.id; }
     bool operator()(IdKey a, SeriesRef b) const { return (*this)(b, a); }
   };
   struct CanonicalHash {
@@ -169,7 +182,7 @@ class SeriesIndex {
   struct CanonicalEq {
     using is_transparent = void;
     const SeriesIndex* index;
-    bool operator()(SeriesRef a, SeriesRef b) const { return index->keys_[a] == index->keys_[b]; }
+    bool operator()(SeriesRef a, SeriesRef b) const { return index->KeyOf(a) == index->KeyOf(b); }
     bool operator()(SeriesRef a, std::string_view b) const;
     bool operator()(std::string_view a, SeriesRef b) const { return (*this)(b, a); }
   };
@@ -197,8 +210,20 @@ class SeriesIndex {
   // bound to the id (*id_taken) or to the key, or kMalformed.
   std::optional<SeriesRef> TryAddLocked(SeriesId id, std::string_view canonical, bool* id_taken);
   static constexpr SeriesRef kMalformed = ~SeriesRef{0};
-  // REQUIRES mu_ (shared). The postings of name=value, or null.
-  const PostingList* FindPostingsLocked(std::string_view name, std::string_view value) const;
+  // The refs of one posting: the snapshot's, then this process's (higher).
+  struct PostingRefs {
+    std::span<const SeriesRef> base;
+    std::span<const SeriesRef> delta;
+    size_t size() const { return base.size() + delta.size(); }
+  };
+  // REQUIRES mu_ (shared). The postings of name=value (empty if none).
+  PostingRefs FindPostingsLocked(std::string_view name, std::string_view value) const;
+  PostingRefs PostingsOfKeyLocked(std::string_view key) const;
+  // REQUIRES mu_ (shared) for refs learnt after the snapshot.
+  SeriesId IdOf(SeriesRef ref) const { return ref < base_n_ ? base_->Id(ref) : ids_[ref - base_n_]; }
+  std::string_view KeyOf(SeriesRef ref) const {
+    return ref < base_n_ ? base_->Key(ref) : keys_[ref - base_n_];
+  }
   std::optional<SeriesRef> FindRefLocked(std::string_view canonical) const;
   std::optional<SeriesRef> RefOfIdLocked(SeriesId id) const;
 
@@ -206,8 +231,11 @@ class SeriesIndex {
   mutable std::shared_mutex mu_;
   std::string posting_scratch_;            // AddLocked's lookup key; under mu_ (exclusive)
   std::unique_ptr<Arena> arena_;           // canonical keys and posting keys
-  std::vector<SeriesId> ids_;              // ref -> id
-  std::vector<std::string_view> keys_;     // ref -> canonical key (in arena_)
+  std::unique_ptr<const IndexSnapshot> base_;  // refs [0, base_n_), or null
+  SeriesRef base_n_ = 0;
+  std::vector<SeriesId> ids_;              // ref - base_n_ -> id
+  std::vector<std::string_view> keys_;     // ref - base_n_ -> canonical key (in arena_)
+  // The sets and postings_ below hold refs >= base_n_ only.
   absl::flat_hash_set<SeriesRef, IdHash, IdEq> by_id_;
   absl::flat_hash_set<SeriesRef, CanonicalHash, CanonicalEq> by_canonical_;
   std::deque<Posting> postings_;  // by PostingId; a deque: no doubling slack

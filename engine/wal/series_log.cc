@@ -1,19 +1,80 @@
 #include "engine/wal/series_log.h"
 
+#include <xxhash.h>
+
 #include "engine/common/coding.h"
 #include "engine/wal/record_log.h"
 
 namespace kpidb {
 
+namespace {
+
+// The hash a resume point keeps of the bytes before it: [start, bytes).
+uint64_t TailHashOf(std::string_view before) {
+  return XXH3_64bits(before.data(), before.size());
+}
+uint64_t TailStart(uint64_t bytes) {
+  return bytes > kLogFileHeaderSize + kSeriesLogTailCheckBytes ? bytes - kSeriesLogTailCheckBytes
+                                                               : kLogFileHeaderSize;
+}
+
+// Reads the file's header and what follows `resume` into *contents (the
+// header, then the bytes from resume->bytes on), if the bytes before it
+// still hash as they did.
+Result<bool> ReadFromResumePoint(const std::string& path, const SeriesLog::Resume& resume,
+                                 std::string* contents) {
+  if (resume.bytes < kLogFileHeaderSize) return false;
+  auto size = FileSize(path);
+  if (!size.ok()) return size.status().IsNotFound() ? Result<bool>(false) : size.status();
+  if (*size < resume.bytes) return false;
+  std::string header, tail;
+  KPIDB_RETURN_IF_ERROR(ReadFileRange(path, 0, kLogFileHeaderSize, &header));
+  const uint64_t start = TailStart(resume.bytes);
+  KPIDB_RETURN_IF_ERROR(ReadFileRange(path, start, UINT64_MAX, &tail));
+  if (tail.size() < resume.bytes - start ||
+      TailHashOf(std::string_view(tail).substr(0, resume.bytes - start)) != resume.tail_hash) {
+    return false;
+  }
+  *contents = std::move(header);
+  contents->append(tail, resume.bytes - start);
+  return true;
+}
+
+}  // namespace
+
+Result<SeriesLog::Resume> SeriesLog::ResumePoint() const {
+  Resume point{bytes(), 0};
+  std::string before;
+  const uint64_t start = TailStart(point.bytes);
+  KPIDB_RETURN_IF_ERROR(ReadFileRange(path_, start, point.bytes - start, &before));
+  if (before.size() != point.bytes - start) {
+    return Status::IOError(path_ + " is shorter than the " + std::to_string(point.bytes) +
+                           " bytes written to it");
+  }
+  point.tail_hash = TailHashOf(before);
+  return point;
+}
+
 Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, const Logger& log,
-                                                   Stored* stored) {
+                                                   Stored* stored, const Resume* resume) {
   const std::string_view magic(kSeriesLogMagic, 8);
   const std::string& contents = stored->bytes;
   stored->bytes.clear();  // stays empty if the file does not exist
   stored->definitions.clear();
-  Status read = ReadFileToString(path, &stored->bytes);
-  if (!read.ok() && !read.IsNotFound()) return read;
+  stored->resumed = false;
+  if (resume != nullptr) {
+    KPIDB_ASSIGN_OR_RETURN(stored->resumed, ReadFromResumePoint(path, *resume, &stored->bytes));
+  }
+  if (!stored->resumed) {
+    Status read = ReadFileToString(path, &stored->bytes);
+    if (!read.ok() && !read.IsNotFound()) return read;
+  }
+  // File offset of contents[i] for i past the header: contents skips what
+  // the resume point covers.
+  const uint64_t skipped = stored->resumed ? resume->bytes - kLogFileHeaderSize : 0;
   ParsedLog parsed = ParseLog(contents, magic);
+  for (LogRecord& rec : parsed.records) rec.offset += skipped;
+  if (parsed.header_ok) parsed.valid_bytes += skipped;
   for (const LogRecord& rec : parsed.records) {
     ByteReader r(rec.payload);
     uint64_t n;
@@ -43,7 +104,7 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
   const uint32_t version = fresh ? kLogFormatVersion : parsed.version;
   if (parsed.bad_tail && parsed.header_ok) {
     log("series log " + path + ": torn tail at offset " + std::to_string(parsed.valid_bytes) +
-        ", truncating " + std::to_string(contents.size() - parsed.valid_bytes) + " bytes");
+        ", truncating " + std::to_string(contents.size() + skipped - parsed.valid_bytes) + " bytes");
     KPIDB_RETURN_IF_ERROR(TruncateFile(path, parsed.valid_bytes));
   }
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/fresh));
@@ -51,7 +112,7 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
     KPIDB_RETURN_IF_ERROR(file->Append(LogFileHeader(magic)));
     KPIDB_RETURN_IF_ERROR(file->Sync());
   }
-  return std::unique_ptr<SeriesLog>(new SeriesLog(std::move(file), version));
+  return std::unique_ptr<SeriesLog>(new SeriesLog(path, std::move(file), version));
 }
 
 Status SeriesLog::Append(std::span<const DefinitionView> definitions) {

@@ -21,6 +21,8 @@ namespace kpidb {
 
 inline constexpr char kSeriesLogMagic[] = "KPIDBSER";
 inline constexpr uint8_t kSeriesDefinitionRecord = 2;
+// How many bytes before a resume point its hash covers (SeriesLog::Resume).
+inline constexpr uint64_t kSeriesLogTailCheckBytes = 4096;
 
 class SeriesLog {
  public:
@@ -35,25 +37,40 @@ class SeriesLog {
     Stored& operator=(const Stored&) = delete;
     std::string bytes;
     std::vector<DefinitionView> definitions;
+    // Open read from the resume point only (the file matched it).
+    bool resumed = false;
     // The definitions, owning their keys.
     std::vector<Definition> Copy() const {
       return std::vector<Definition>(definitions.begin(), definitions.end());
     }
   };
 
+  // A point to read on from: a length the file had (at a record boundary)
+  // and TailHash() of the bytes before it, as an index snapshot records them.
+  struct Resume {
+    uint64_t bytes = 0;
+    uint64_t tail_hash = 0;
+  };
+
   // Opens (creating if absent) `path`, returning every stored definition in
-  // *stored. A torn tail is truncated and logged; a corrupt record followed
-  // by valid ones is Corruption naming the path and offset.
+  // *stored; with `resume`, only those after it, if the file still holds
+  // what it held then (else all, and stored->resumed is false). A torn tail
+  // is truncated and logged; a corrupt record followed by valid ones is
+  // Corruption naming the path and offset.
   static Result<std::unique_ptr<SeriesLog>> Open(const std::string& path, const Logger& log,
-                                                 Stored* stored);
+                                                 Stored* stored, const Resume* resume = nullptr);
+  // The file's length, and what Resume needs to read on from it.
+  uint64_t bytes() const { return file_->size(); }
+  Result<Resume> ResumePoint() const;
   // Appends the definitions (in records of ~1 MiB, in the file's own format
   // version, written one by one: a flush of a million series holds one
   // record, not the whole batch, framed) and fsyncs. Not thread-safe.
   Status Append(std::span<const DefinitionView> definitions);
 
  private:
-  SeriesLog(std::unique_ptr<AppendFile> file, uint32_t version)
-      : file_(std::move(file)), version_(version) {}
+  SeriesLog(std::string path, std::unique_ptr<AppendFile> file, uint32_t version)
+      : path_(std::move(path)), file_(std::move(file)), version_(version) {}
+  std::string path_;
   std::unique_ptr<AppendFile> file_;
   uint32_t version_;  // the record format of the file (record_log.h)
 };
