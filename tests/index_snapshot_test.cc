@@ -14,6 +14,7 @@
 #include <set>
 
 #include "engine/index/series_index.h"
+#include "engine/wal/series_log.h"
 #include "tests/engine_fixture.h"
 #include "tests/test_util.h"
 
@@ -130,7 +131,7 @@ TEST_F(IndexSnapshotTest, AnAdoptedSnapshotAnswersAsTheIndexItWasTakenFrom) {
     EXPECT_EQ((*snapshot)->coverage().series_log_tail_hash, 456u);
     EXPECT_EQ((*snapshot)->coverage().segments_below, 789u);
     SeriesIndex adopted(hash);
-    adopted.Adopt(std::move(snapshot).value());
+    ASSERT_TRUE(adopted.Adopt(std::move(snapshot).value()).ok());
     std::mt19937_64 r1(1), r2(1);
     EXPECT_EQ(Describe(adopted, r1), Describe(original, r2));
 
@@ -154,7 +155,7 @@ TEST_F(IndexSnapshotTest, AnAdoptedSnapshotAnswersAsTheIndexItWasTakenFrom) {
     // A snapshot of the adopted one (both layers), adopted again.
     ASSERT_TRUE(Write(adopted, 450).ok());
     SeriesIndex again(hash);
-    again.Adopt(std::move(IndexSnapshot::Open(Path())).value());
+    ASSERT_TRUE(again.Adopt(std::move(IndexSnapshot::Open(Path())).value()).ok());
     r1.seed(3);
     r2.seed(3);
     EXPECT_EQ(Describe(again, r1), Describe(original, r2));
@@ -171,7 +172,7 @@ TEST_F(IndexSnapshotTest, ASnapshotOfAPrefixHoldsOnlyThoseSeries) {
   for (const std::string& c : first) ASSERT_TRUE(prefix.Register(*original.Find(c), c).ok());
   ASSERT_TRUE(Write(original, 60).ok());
   SeriesIndex adopted;
-  adopted.Adopt(std::move(IndexSnapshot::Open(Path())).value());
+  ASSERT_TRUE(adopted.Adopt(std::move(IndexSnapshot::Open(Path())).value()).ok());
   std::mt19937_64 r1(1), r2(1);
   EXPECT_EQ(Describe(adopted, r1), Describe(prefix, r2));
 }
@@ -180,7 +181,7 @@ TEST_F(IndexSnapshotTest, AnEmptyIndexSnapshotsAndAdopts) {
   SeriesIndex empty;
   ASSERT_TRUE(Write(empty, 0).ok());
   SeriesIndex adopted;
-  adopted.Adopt(std::move(IndexSnapshot::Open(Path())).value());
+  ASSERT_TRUE(adopted.Adopt(std::move(IndexSnapshot::Open(Path())).value()).ok());
   EXPECT_EQ(adopted.size(), 0u);
   EXPECT_TRUE(adopted.LabelNames().empty());
   EXPECT_TRUE(adopted.Postings("__name__", "m").empty());
@@ -204,6 +205,55 @@ TEST_F(IndexSnapshotTest, EveryDamagedByteIsRefusedNamingTheFile) {
     ASSERT_TRUE(AtomicWriteFile(Path(), good.substr(0, size)).ok());
     EXPECT_FALSE(IndexSnapshot::Open(Path()).ok()) << size;
   }
+}
+
+TEST(SeriesLogResume, AnEarlierPointReadsOnlyWhatFollowsItAndAChangedFileIsReadWhole) {
+  TempDir dir;
+  const std::string path = dir.path() + "/series.log";
+  const Logger quiet = [](std::string_view) {};
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) keys.push_back(SeriesKey{"m", {{"unit", Numbered("u", i)}}}.Canonical());
+  auto defs = [&](int from, int to) {
+    std::vector<SeriesLog::DefinitionView> d;
+    for (int i = from; i < to; ++i) d.emplace_back(1000 + i, keys[i]);
+    return d;
+  };
+  SeriesLog::Resume point;
+  {
+    SeriesLog::Stored stored;
+    auto log = SeriesLog::Open(path, quiet, &stored);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append(defs(0, 200)).ok());
+    auto p = (*log)->ResumePoint((*log)->bytes());
+    ASSERT_TRUE(p.ok());
+    point = *p;
+    ASSERT_GT(point.bytes, 4096u + 16u);  // the hash does not reach the header
+    ASSERT_TRUE((*log)->Append(defs(200, 300)).ok());
+  }
+  SeriesLog::Stored stored;
+  ASSERT_TRUE(SeriesLog::Open(path, quiet, &stored, &point).ok());
+  EXPECT_TRUE(stored.resumed);
+  ASSERT_EQ(stored.definitions.size(), 100u);
+  EXPECT_EQ(stored.definitions[0].first, 1200u);
+  EXPECT_EQ(stored.definitions[0].second, keys[200]);
+
+  // Other bytes before the point: read whole.
+  std::string bytes = ReadFileOrDie(path);
+  SeriesLog::Resume moved = point;
+  moved.tail_hash ^= 1;
+  ASSERT_TRUE(SeriesLog::Open(path, quiet, &stored, &moved).ok());
+  EXPECT_FALSE(stored.resumed);
+  EXPECT_EQ(stored.definitions.size(), 300u);
+
+  // A damaged header is refused as a whole read refuses it, never taken
+  // for a new file (and emptied).
+  std::string zeroed = bytes;
+  std::fill(zeroed.begin(), zeroed.begin() + 16, '\0');
+  ASSERT_TRUE(AtomicWriteFile(path, zeroed.substr(0, point.bytes)).ok());
+  auto refused = SeriesLog::Open(path, quiet, &stored, &point);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsCorruption()) << refused.status().ToString();
+  EXPECT_EQ(ReadFileOrDie(path).size(), point.bytes);
 }
 
 // Through the engine: series.idx is written at close and after enough new

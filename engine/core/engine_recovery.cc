@@ -101,8 +101,10 @@ Result<EngineCore::Recovered> EngineCore::Recover() {
     if (snapshot) {
       segments_known_below = snapshot->coverage().segments_below;
       recovered.snapshot_series = snapshot->series();
-      index_.Adopt(std::move(snapshot));
+      KPIDB_RETURN_IF_ERROR(index_.Adopt(std::move(snapshot)));
     }
+    // A snapshot being written when the process stopped.
+    KPIDB_RETURN_IF_ERROR(RemoveFile(snapshot_path + ".tmp"));
     index_.Reserve(stored.definitions.size());
     for (const auto& [id, canonical] : stored.definitions) {
       Status s = index_.Register(id, canonical);
@@ -118,7 +120,11 @@ Result<EngineCore::Recovered> EngineCore::Recover() {
 
   // Files a crashed flush left behind (not in the manifest) hold nothing the
   // WAL does not: remove them.
-  uint64_t max_number = manifest.next_file_number;
+  // Numbers below segments_known_below were handed out before the snapshot
+  // was taken (some perhaps to files never made): never again, or a new
+  // segment would skip the key check that the snapshot vouches for only
+  // older ones.
+  uint64_t max_number = std::max(manifest.next_file_number, segments_known_below);
   KPIDB_ASSIGN_OR_RETURN(auto names, ListDir(segment_dir_));
   for (const std::string& name : names) {
     uint64_t number;

@@ -20,6 +20,7 @@ Flusher::Flusher(Deps deps)
       head_slabs_(std::move(deps.head_slabs)),
       series_log_(std::move(deps.series_log)),
       logged_series_(deps.logged_series),
+      logged_bytes_(series_log_->bytes()),
       snapshot_series_(deps.snapshot_series),
       index_snapshot_path_(std::move(deps.index_snapshot_path)) {}
 
@@ -101,6 +102,7 @@ Status Flusher::WriteFrozenHead() {
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
   KPIDB_RETURN_IF_ERROR(LogFlushingSeries());
   logged_series_ = std::max(logged_series_, frozen_series_);
+  logged_bytes_ = series_log_->bytes();
   std::vector<std::shared_ptr<SegmentReader>> readers;
   for (uint64_t number : numbers) {
     KPIDB_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(versions_.SegmentPath(number), false));
@@ -126,7 +128,7 @@ void Flusher::MaybeWriteIndexSnapshot(bool at_close) {
   const SeriesRef fresh = logged_series_ - snapshot_series_;
   if (!at_close && fresh < std::max<SeriesRef>(snapshot_series_, 1024)) return;
   const auto start = std::chrono::steady_clock::now();
-  auto point = series_log_->ResumePoint();
+  auto point = series_log_->ResumePoint(logged_bytes_);
   Status s = point.status();
   if (s.ok()) {
     // Segments allocated so far hold only logged series: flushes log their
@@ -218,16 +220,17 @@ void Flusher::BackgroundLoop() {
     if (flush) {
       std::lock_guard flush_lock(mu_);
       flushed = FlushLocked();
-    } else {
-      // A quiet tick (no flush asked for): the time to snapshot the index,
-      // if enough series were logged since the last snapshot.
-      std::lock_guard flush_lock(mu_);
-      MaybeWriteIndexSnapshot(/*at_close=*/false);
     }
     if (options_.wal_sync == WalSyncPolicy::kInterval) {
       std::lock_guard wal_lock(log_.mu);
       Status s = log_.wal->Sync();
       if (!s.ok()) options_.logger("WAL sync failed: " + s.ToString());
+    }
+    if (!flush) {
+      // A quiet tick (no flush asked for), the WAL synced: the time to
+      // snapshot the index, if enough series were logged since the last.
+      std::lock_guard flush_lock(mu_);
+      MaybeWriteIndexSnapshot(/*at_close=*/false);
     }
     lock.lock();
     if (flush) {

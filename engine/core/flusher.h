@@ -107,6 +107,9 @@ class Flusher {
   std::vector<SeriesId> flushing_series_;  // frozen with the head; under mu_
   SeriesRef frozen_series_ = 0;   // the index's size at the last freeze; under mu_
   SeriesRef logged_series_ = 0;   // refs below are in series.log (or a segment); under mu_
+  // series.log's length once they were: a failed append may leave records
+  // of later series past it, which a snapshot must not claim to cover.
+  uint64_t logged_bytes_ = 0;     // under mu_
   SeriesRef snapshot_series_ = 0;  // refs series.idx holds; under mu_
   const std::string index_snapshot_path_;
   uint64_t flushing_checkpoint_ = 0;                    // under mu_

@@ -484,10 +484,14 @@ std::vector<SeriesId> SeriesIndex::AllIds() const {
   return ids;
 }
 
-void SeriesIndex::Adopt(std::unique_ptr<const IndexSnapshot> snapshot) {
+Status SeriesIndex::Adopt(std::unique_ptr<const IndexSnapshot> snapshot) {
   std::unique_lock lock(mu_);
+  if (base_ || !ids_.empty()) {
+    return Status::FailedPrecondition("an index snapshot is adopted by an empty index only");
+  }
   base_n_ = snapshot->series();
   base_ = std::move(snapshot);
+  return Status::Ok();
 }
 
 Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,

@@ -87,8 +87,9 @@ class SeriesIndex {
   // Room for `n` series in all (recovery knows how many series.log holds).
   void Reserve(size_t n);
 
-  // Makes `snapshot` the index's first refs. REQUIRES an empty index.
-  void Adopt(std::unique_ptr<const IndexSnapshot> snapshot);
+  // Makes `snapshot` the index's first refs; FAILED_PRECONDITION unless
+  // the index is empty.
+  Status Adopt(std::unique_ptr<const IndexSnapshot> snapshot);
   // Writes a snapshot of refs 0 .. series - 1 (at least those of the adopted
   // snapshot) to `tmp_path` (then InstallIndexSnapshot), under the shared
   // lock: new series wait for it, reads do not.

@@ -21,14 +21,17 @@ uint64_t TailStart(uint64_t bytes) {
 // Reads the file's header and what follows `resume` into *contents (the
 // header, then the bytes from resume->bytes on), if the bytes before it
 // still hash as they did.
-Result<bool> ReadFromResumePoint(const std::string& path, const SeriesLog::Resume& resume,
-                                 std::string* contents) {
+Result<bool> ReadFromResumePoint(const std::string& path, std::string_view magic,
+                                 const SeriesLog::Resume& resume, std::string* contents) {
   if (resume.bytes < kLogFileHeaderSize) return false;
   auto size = FileSize(path);
   if (!size.ok()) return size.status().IsNotFound() ? Result<bool>(false) : size.status();
   if (*size < resume.bytes) return false;
   std::string header, tail;
   KPIDB_RETURN_IF_ERROR(ReadFileRange(path, 0, kLogFileHeaderSize, &header));
+  // The tail hash does not cover the header: a damaged one must be read
+  // (and refused) as a whole read would, never taken for a fresh file.
+  if (header != LogFileHeader(magic, 1) && header != LogFileHeader(magic, 2)) return false;
   const uint64_t start = TailStart(resume.bytes);
   KPIDB_RETURN_IF_ERROR(ReadFileRange(path, start, UINT64_MAX, &tail));
   if (tail.size() < resume.bytes - start ||
@@ -42,8 +45,8 @@ Result<bool> ReadFromResumePoint(const std::string& path, const SeriesLog::Resum
 
 }  // namespace
 
-Result<SeriesLog::Resume> SeriesLog::ResumePoint() const {
-  Resume point{bytes(), 0};
+Result<SeriesLog::Resume> SeriesLog::ResumePoint(uint64_t length) const {
+  Resume point{length, 0};
   std::string before;
   const uint64_t start = TailStart(point.bytes);
   KPIDB_RETURN_IF_ERROR(ReadFileRange(path_, start, point.bytes - start, &before));
@@ -63,7 +66,7 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
   stored->definitions.clear();
   stored->resumed = false;
   if (resume != nullptr) {
-    KPIDB_ASSIGN_OR_RETURN(stored->resumed, ReadFromResumePoint(path, *resume, &stored->bytes));
+    KPIDB_ASSIGN_OR_RETURN(stored->resumed, ReadFromResumePoint(path, magic, *resume, &stored->bytes));
   }
   if (!stored->resumed) {
     Status read = ReadFileToString(path, &stored->bytes);

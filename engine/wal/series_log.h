@@ -59,9 +59,10 @@ class SeriesLog {
   // Corruption naming the path and offset.
   static Result<std::unique_ptr<SeriesLog>> Open(const std::string& path, const Logger& log,
                                                  Stored* stored, const Resume* resume = nullptr);
-  // The file's length, and what Resume needs to read on from it.
+  // The file's length, and what Resume needs to read on from `length` (a
+  // length it had after an Append that succeeded).
   uint64_t bytes() const { return file_->size(); }
-  Result<Resume> ResumePoint() const;
+  Result<Resume> ResumePoint(uint64_t length) const;
   // Appends the definitions (in records of ~1 MiB, in the file's own format
   // version, written one by one: a flush of a million series holds one
   // record, not the whole batch, framed) and fsyncs. Not thread-safe.
