@@ -61,6 +61,53 @@ TEST(Segment, RoundTripsSeriesChunksAndStats) {
   EXPECT_EQ(vs, (std::vector<double>{9.5, 9.75, 10, 10.25}));
 }
 
+TEST(Segment, AnIndexPastItsMemoryPiecesSpillsToAFileAndComesBackWhole) {
+  TempDir dir;
+  const std::string path = dir.path() + "/big.kps";
+  const std::string spill = path + std::string(SegmentWriter::kSpillSuffix);
+  auto w = SegmentWriter::Create(path, 8);
+  ASSERT_TRUE(w.ok());
+  // Long keys: ~1 KiB entries, so that a few thousand series fill more
+  // than kIndexPiecesInMemory pieces of 1 MiB.
+  const std::string pad(1000, 'k');
+  constexpr SeriesId kSeries = 12000;
+  for (SeriesId id = 1; id <= kSeries; ++id) {
+    const int64_t t = static_cast<int64_t>(id);
+    const double v = static_cast<double>(id) * 0.5;
+    ASSERT_TRUE((*w)->AddSeries(id, pad + std::to_string(id), std::span(&t, 1), std::span(&v, 1)).ok());
+  }
+  EXPECT_TRUE(fs::exists(spill));
+  ASSERT_TRUE((*w)->Finish().ok());
+  EXPECT_FALSE(fs::exists(spill));
+  auto r = SegmentReader::Open(path, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ((*r)->series_count(), kSeries);
+  size_t seen = 0;
+  ASSERT_TRUE((*r)->ForEachKey([&](SeriesId id, std::string_view canonical) {
+                    EXPECT_EQ(canonical, pad + std::to_string(id));
+                    EXPECT_EQ(id, ++seen);
+                    return Status::Ok();
+                  }).ok());
+  EXPECT_EQ(seen, kSeries);
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  ASSERT_TRUE((*r)->Read(kSeries, 0, INT64_MAX, &ts, &vs).ok());
+  EXPECT_EQ(vs, std::vector<double>{kSeries * 0.5});
+
+  // A writer dropped before Finish (a failed flush) takes its spill along.
+  {
+    auto dropped = SegmentWriter::Create(dir.path() + "/dropped.kps", 8);
+    ASSERT_TRUE(dropped.ok());
+    for (SeriesId id = 1; id <= kSeries; ++id) {
+      const int64_t t = 1;
+      const double v = 1;
+      ASSERT_TRUE((*dropped)->AddSeries(id, pad, std::span(&t, 1), std::span(&v, 1)).ok());
+    }
+    EXPECT_TRUE(fs::exists(dir.path() + "/dropped.kps.spill"));
+  }
+  EXPECT_FALSE(fs::exists(dir.path() + "/dropped.kps.spill"));
+}
+
 TEST(Segment, EveryTruncationIsCorruptionNamingThePath) {
   TempDir dir;
   const std::string path = WriteSmallSegment(dir.path());
@@ -167,6 +214,20 @@ TEST(Segment, CorruptSegmentIsQuarantinedReportedAndTheRestServes) {
   auto again = EngineCore::Open(dir.path(), o);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(log.find("quarantining"), std::string::npos);
+}
+
+TEST(Segment, RecoveryRemovesTheIndexSpillOfACrashedFlush) {
+  TempDir dir;
+  EngineOptions o;
+  std::string log;
+  o.logger = [&](std::string_view line) { log += std::string(line) + "\n"; };
+  { ASSERT_TRUE(EngineCore::Open(dir.path(), o).ok()); }
+  const std::string spill = dir.path() + "/segments/" + SegmentFileName(7) + ".spill";
+  ASSERT_TRUE(AtomicWriteFile(spill, "entries").ok());
+  auto e = EngineCore::Open(dir.path(), o);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_FALSE(fs::exists(spill));
+  EXPECT_NE(log.find("removing a crashed flush's index spill " + spill), std::string::npos) << log;
 }
 
 }  // namespace

@@ -127,6 +127,11 @@ Result<EngineCore::Recovered> EngineCore::Recover() {
   uint64_t max_number = std::max(manifest.next_file_number, segments_known_below);
   KPIDB_ASSIGN_OR_RETURN(auto names, ListDir(segment_dir_));
   for (const std::string& name : names) {
+    if (name.ends_with(std::string(".kps") + std::string(SegmentWriter::kSpillSuffix))) {
+      options_.logger("removing a crashed flush's index spill " + JoinPath(segment_dir_, name));
+      KPIDB_RETURN_IF_ERROR(RemoveFile(JoinPath(segment_dir_, name)));
+      continue;
+    }
     uint64_t number;
     bool known = ParseSegmentFileName(name, &number) &&
                  std::find(manifest.segments.begin(), manifest.segments.end(), number) !=

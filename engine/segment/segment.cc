@@ -54,13 +54,31 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
   return ParseNumberedFileName(name, ".kps", number);
 }
 
-SegmentWriter::SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
-                             std::vector<int64_t> rollup_steps_ms, bool rollup_m2)
+SegmentWriter::SegmentWriter(std::string path, std::unique_ptr<AppendFile> file,
+                             uint32_t max_points_per_chunk, std::vector<int64_t> rollup_steps_ms,
+                             bool rollup_m2)
     : file_(std::move(file)),
       max_points_per_chunk_(max_points_per_chunk),
       rollup_steps_ms_(std::move(rollup_steps_ms)),
-      rollup_m2_(rollup_m2) {
+      rollup_m2_(rollup_m2),
+      path_(std::move(path)) {
   buffer_ = SegmentHeader();
+}
+
+SegmentWriter::~SegmentWriter() {
+  if (spill_) {
+    spill_.reset();
+    (void)RemoveFile(path_ + std::string(kSpillSuffix));  // best effort: recovery removes leftovers
+  }
+}
+
+Status SegmentWriter::SpillIndex() {
+  if (!spill_) {
+    KPIDB_ASSIGN_OR_RETURN(spill_, AppendFile::Open(path_ + std::string(kSpillSuffix), true));
+  }
+  for (size_t i = 0; i + 1 < index_.size(); ++i) KPIDB_RETURN_IF_ERROR(spill_->Append(index_[i]));
+  index_.erase(index_.begin(), index_.end() - 1);
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
@@ -78,7 +96,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& 
   }
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
   return std::unique_ptr<SegmentWriter>(
-      new SegmentWriter(std::move(file), max_points_per_chunk, std::move(rollup_steps_ms),
+      new SegmentWriter(path, std::move(file), max_points_per_chunk, std::move(rollup_steps_ms),
                         rollup_m2));
 }
 
@@ -136,6 +154,7 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
   points_ += timestamps.size();
   constexpr size_t kIndexPieceBytes = 1 << 20;
   if (index_.empty() || index_.back().size() >= kIndexPieceBytes) {
+    if (index_.size() >= kIndexPiecesInMemory) KPIDB_RETURN_IF_ERROR(SpillIndex());
     index_.emplace_back().reserve(kIndexPieceBytes + 4096);
   }
   EncodeEntry(entry, &index_.back());
@@ -154,13 +173,26 @@ Status SegmentWriter::Finish() {
   if (hash == nullptr) throw std::bad_alloc();
   XXH3_64bits_reset(hash);
   uint64_t index_size = 0;
-  Status written = Status::Ok();
-  for (size_t i = 0; i <= index_.size() && written.ok(); ++i) {
-    const std::string_view piece = i == 0 ? std::string_view(count) : std::string_view(index_[i - 1]);
+  auto put = [&](std::string_view piece) {
     XXH3_64bits_update(hash, piece.data(), piece.size());
     index_size += piece.size();
-    written = file_->Append(piece);
+    return file_->Append(piece);
+  };
+  Status written = put(count);
+  if (spill_ && written.ok()) {
+    // The spilled pieces first, read back a piece at a time.
+    const uint64_t spilled = spill_->size();
+    written = spill_->Close();
+    std::string piece;
+    for (uint64_t at = 0; at < spilled && written.ok(); at += piece.size()) {
+      written = ReadFileRange(path_ + std::string(kSpillSuffix), at, 1 << 20, &piece);
+      if (written.ok() && piece.empty()) {
+        written = Status::IOError(path_ + std::string(kSpillSuffix) + " is shorter than written");
+      }
+      if (written.ok()) written = put(piece);
+    }
   }
+  for (size_t i = 0; i < index_.size() && written.ok(); ++i) written = put(index_[i]);
   const uint64_t index_checksum = XXH3_64bits_digest(hash);
   XXH3_freeState(hash);
   KPIDB_RETURN_IF_ERROR(written);
@@ -179,7 +211,12 @@ Status SegmentWriter::Finish() {
   buffer_.append(footer);
   KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(true));
   KPIDB_RETURN_IF_ERROR(file_->Sync());
-  return file_->Close();
+  KPIDB_RETURN_IF_ERROR(file_->Close());
+  if (spill_) {
+    spill_.reset();
+    KPIDB_RETURN_IF_ERROR(RemoveFile(path_ + std::string(kSpillSuffix)));
+  }
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path,

@@ -74,9 +74,18 @@ class SegmentWriter {
   // fsyncs the directory (once for all files of a flush).
   Status Finish();
   uint64_t file_size() const { return file_->size() + buffer_.size(); }
+  // Removes the spill file, if Finish did not.
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // The suffix of a writer's spill file beside its segment (recovery removes
+  // any a crash left).
+  static constexpr std::string_view kSpillSuffix = ".spill";
+  static constexpr size_t kIndexPiecesInMemory = 4;
 
  private:
-  SegmentWriter(std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
+  SegmentWriter(std::string path, std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
                 std::vector<int64_t> rollup_steps_ms, bool rollup_m2);
   Status MaybeFlushBuffer(bool force);
 
@@ -85,10 +94,17 @@ class SegmentWriter {
   const std::vector<int64_t> rollup_steps_ms_;
   const bool rollup_m2_;
   std::string buffer_;
+  // Moves the full pieces of index_ to the spill file (created at first).
+  Status SpillIndex();
+
+  const std::string path_;
   // The index entries so far (the index less its leading series count), in
-  // pieces of ~1 MiB: a flush of a million series keeps ~150 bytes each, not
-  // a decoded entry, and never a doubled string or a copy of them all.
+  // pieces of ~1 MiB, after those moved to the spill file: past
+  // kIndexPiecesInMemory pieces the full ones go to `path_`.spill and come
+  // back at Finish, so a flush of a million series does not hold their
+  // ~150 bytes each of entries in memory.
   std::vector<std::string> index_;
+  std::unique_ptr<AppendFile> spill_;  // null until the first spill
   SegmentSeries entry_;  // AddSeries' scratch
   uint64_t series_count_ = 0;
   int64_t min_ts_ = INT64_MAX;
