@@ -41,7 +41,8 @@ TEST(BlockArena, BlocksNeverOverlapAcrossSlabsAndReuse) {
       live.erase(live.begin() + static_cast<ptrdiff_t>(i));
       continue;
     }
-    const size_t bytes = BlockArena::kMinBlockBytes << (rng() % 10);  // 64 B .. 32 KiB
+    // 64 B .. 32 KiB, and the sizes between the powers of two (96 B .. 48 KiB).
+    const size_t bytes = (rng() % 2 ? 64 : 96) << (rng() % 10);
     auto* p = static_cast<unsigned char*>(arena.Allocate(bytes));
     const auto fill = static_cast<unsigned char>(step);
     std::memset(p, fill, bytes);
@@ -50,6 +51,29 @@ TEST(BlockArena, BlocksNeverOverlapAcrossSlabsAndReuse) {
   for (const Block& b : live) {
     for (size_t i = 0; i < b.bytes; ++i) ASSERT_EQ(b.p[i], b.fill) << "block of " << b.bytes;
   }
+}
+
+TEST(BlockArena, SizesArePowersOfTwoAndTheSizesHalfwayBetween) {
+  for (size_t bytes : {64, 96, 128, 192, 256, 384, 1 << 20, 3 << 19, 2 << 20}) {
+    EXPECT_TRUE(BlockArena::IsBlockSize(bytes)) << bytes;
+  }
+  for (size_t bytes : {0, 32, 48, 65, 80, 160, 320, 3 << 20, 4 << 20}) {
+    EXPECT_FALSE(BlockArena::IsBlockSize(bytes)) << bytes;
+  }
+  EXPECT_EQ(BlockArena::LargestBlockIn(64), 64u);
+  EXPECT_EQ(BlockArena::LargestBlockIn(95), 64u);
+  EXPECT_EQ(BlockArena::LargestBlockIn(96), 96u);
+  EXPECT_EQ(BlockArena::LargestBlockIn(191), 128u);
+  EXPECT_EQ(BlockArena::LargestBlockIn((2 << 20) - 32), 3u << 19);
+  if (kSanitized) return;
+  // A freed 96-byte block serves the next 96, not a 128.
+  BlockArena arena(nullptr);
+  void* a = arena.Allocate(96);
+  void* b = arena.Allocate(128);
+  EXPECT_EQ(static_cast<char*>(b), static_cast<char*>(a) + 96);
+  arena.Free(a, 96);
+  EXPECT_NE(arena.Allocate(128), a);
+  EXPECT_EQ(arena.Allocate(96), a);
 }
 
 TEST(BlockArena, FreedBlockAndSlabTailAreReused) {

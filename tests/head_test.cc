@@ -62,6 +62,27 @@ TEST(Head, SmallSeriesStaySmall) {
   EXPECT_EQ(head.points(), 1000u);
 }
 
+TEST(Head, AFirstWriteTakesTheSmallestBlockThatHoldsIt) {
+  Head head;
+  const std::vector<int64_t> ts{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  const std::vector<double> vs(10, 0.5);
+  Head one_point;  // the same series of 1 point: 4-point blocks (64 bytes)
+  for (SeriesId id = 0; id < 1000; ++id) {
+    head.Append(id, ts, vs);
+    one_point.Append(id, std::vector<int64_t>{1}, std::vector<double>{1});
+  }
+  // 10 points: a 12-point block (192 bytes), not a 16-point one (256).
+  EXPECT_EQ(head.bytes() - one_point.bytes(), 1000u * (192u - 64u));
+  // Growing past it doubles: 12 + 24 points.
+  const uint64_t before = head.bytes();
+  head.Append(0, std::vector<int64_t>{20, 21, 22}, std::vector<double>{1, 2, 3});
+  EXPECT_EQ(head.bytes() - before, 384u);
+  std::vector<int64_t> got_ts;
+  std::vector<double> got_vs;
+  EXPECT_EQ(head.Read(0, 0, 100, &got_ts, &got_vs), 13u);
+  EXPECT_EQ(got_ts.back(), 22);
+}
+
 TEST(Head, ReservedRoomSurvivesAReadThatNormalises) {
   // The write path reserves a group's room, logs the group, then appends:
   // the appends must not allocate even if a reader normalised the series

@@ -76,9 +76,23 @@ BlockArena::~BlockArena() {
 #endif
 }
 
+bool BlockArena::IsBlockSize(size_t bytes) {
+  if (bytes < kMinBlockBytes || bytes > kMaxBlockBytes) return false;
+  if (std::has_single_bit(bytes)) return true;
+  return bytes % 3 == 0 && std::has_single_bit(bytes / 3) && bytes / 3 >= kMinBlockBytes / 2;
+}
+
+size_t BlockArena::LargestBlockIn(size_t bytes) {
+  const size_t pow2 = std::bit_floor(bytes);
+  return pow2 / 2 * 3 <= bytes && pow2 / 2 * 3 <= kMaxBlockBytes ? pow2 / 2 * 3 : pow2;
+}
+
 size_t BlockArena::ClassOf(size_t bytes) {
-  assert(std::has_single_bit(bytes) && bytes >= kMinBlockBytes && bytes <= kMaxBlockBytes);
-  return static_cast<size_t>(std::countr_zero(bytes) - std::countr_zero(kMinBlockBytes));
+  assert(IsBlockSize(bytes));
+  const auto min_log = static_cast<size_t>(std::countr_zero(kMinBlockBytes));
+  if (std::has_single_bit(bytes)) return 2 * (static_cast<size_t>(std::countr_zero(bytes)) - min_log);
+  // 3 * 2^j, between 2^(j+1) and 2^(j+2).
+  return 2 * (static_cast<size_t>(std::countr_zero(bytes / 3)) + 1 - min_log) + 1;
 }
 
 void* BlockArena::Allocate(size_t bytes) {
@@ -98,9 +112,10 @@ void* BlockArena::Allocate(size_t bytes) {
   }
   if (left_ < bytes) {
     // The rest of the current slab goes to the free lists, in the largest
-    // pieces that fit (all sizes are powers of two, so nothing is lost).
+    // pieces that fit (all sizes are multiples of 32 bytes: at most 32 are
+    // lost).
     while (left_ >= kMinBlockBytes) {
-      const size_t piece = std::bit_floor(left_);
+      const size_t piece = LargestBlockIn(left_);
       free_[ClassOf(piece)].push_back(cursor_);
       cursor_ += piece;
       left_ -= piece;

@@ -54,7 +54,9 @@ class SlabPool {
 };
 
 // The blocks of one head: sizes are powers of two from kMinBlockBytes to
-// kMaxBlockBytes. Freed blocks are reused for blocks of their size; every
+// kMaxBlockBytes and the sizes halfway between them (1.5 times a power of
+// two: 96, 192, 384... bytes), so that a block asked for a few points more
+// than a power of two wastes at most a third of itself, not half. Freed blocks are reused for blocks of their size; every
 // slab goes back to the pool when the arena is destroyed (blocks need not be
 // freed one by one). Thread-safe.
 class BlockArena {
@@ -68,11 +70,18 @@ class BlockArena {
   BlockArena(const BlockArena&) = delete;
   BlockArena& operator=(const BlockArena&) = delete;
 
+  // REQUIRES IsBlockSize(bytes).
   void* Allocate(size_t bytes);
   void Free(void* block, size_t bytes);
 
+  // 2^k or 3 * 2^k bytes, from kMinBlockBytes to kMaxBlockBytes.
+  static bool IsBlockSize(size_t bytes);
+  // The largest block size not above `bytes` (>= kMinBlockBytes).
+  static size_t LargestBlockIn(size_t bytes);
+
  private:
-  static constexpr size_t kClasses = 16;  // 64 B << 15 = 2 MiB
+  // 64 B << 15 = 2 MiB: 16 powers of two, and 15 sizes between them.
+  static constexpr size_t kClasses = 31;
   static size_t ClassOf(size_t bytes);
 
   std::mutex mu_;

@@ -69,8 +69,9 @@ class Head {
   // flushed head is reused by the next (block_arena.h). 16 bytes.
   struct PointBlock {
     // A series' first block holds what its first write reserved (a power
-    // of two from kMinCapacity up); each next one twice its predecessor, up
-    // to kMaxCapacity: a series of a few points holds a few points' memory.
+    // of two from kMinCapacity up, or 1.5 times one: 6, 12, 24... points);
+    // each next one twice its predecessor, up to kMaxCapacity: a series of
+    // a few points holds a few points' memory.
     static constexpr uint32_t kMinCapacity = 4;  // BlockArena::kMinBlockBytes
     static constexpr uint32_t kMaxCapacity = 1024;
     static constexpr size_t kPointBytes = sizeof(int64_t) + sizeof(double);
