@@ -103,6 +103,15 @@ void MappedFile::DropResidentPages() const {
   if (data_ != nullptr) ::madvise(const_cast<char*>(data_), size_, MADV_DONTNEED);
 }
 
+void MappedFile::DropResidentPages(size_t offset, size_t length) const {
+  if (data_ == nullptr || offset >= size_) return;
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t base = reinterpret_cast<uintptr_t>(data_);
+  const uintptr_t begin = (base + offset + page - 1) / page * page;  // whole pages inside only
+  const uintptr_t end = (base + std::min(size_, offset + length)) / page * page;
+  if (begin < end) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }

@@ -50,6 +50,8 @@ class MappedFile {
   // madvise(MADV_DONTNEED): the pages leave this process's resident set
   // (not the page cache); the next access faults them back in, unchanged.
   void DropResidentPages() const;
+  // The same for the whole pages inside [offset, offset + length).
+  void DropResidentPages(size_t offset, size_t length) const;
 
  private:
   MappedFile(std::string path, const char* data, size_t size)
