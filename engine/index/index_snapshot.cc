@@ -37,6 +37,10 @@ class HashedWriter {
   Status Put(const void* data, size_t n) {
     XXH3_64bits_update(state_, data, n);
     written_ += n;
+    if (n >= kBufferBytes) {  // a table: straight to the file, not through (and growing) buf_
+      KPIDB_RETURN_IF_ERROR(Drain());
+      return file_->Append(std::string_view(static_cast<const char*>(data), n));
+    }
     buf_.append(static_cast<const char*>(data), n);
     return buf_.size() >= kBufferBytes ? Drain() : Status::Ok();
   }
@@ -125,23 +129,24 @@ uint64_t SnapshotBytesHash(std::string_view bytes) { return XXH3_64bits(bytes.da
 Status WriteIndexSnapshot(const std::string& tmp, const SnapshotSource& source,
                           const SnapshotCoverage& cover) {
   const uint64_t n = source.series();
-  const std::span<const SnapshotPosting> postings = source.postings();
-  uint64_t key_bytes = 0, posting_key_bytes = 0, refs = 0;
+  uint64_t key_bytes = 0, posting_key_bytes = 0, refs = 0, postings = 0;
   for (SeriesRef r = 0; r < n; ++r) key_bytes += source.Key(r).size();
-  for (const SnapshotPosting& p : postings) {
+  KPIDB_RETURN_IF_ERROR(source.ForEachPosting([&](const SnapshotPosting& p) {
     posting_key_bytes += p.key.size();
     refs += p.first.size() + p.second.size();
-  }
+    ++postings;
+    return Status::Ok();
+  }));
   const uint64_t id_slots = SlotsFor(n), key_slots = SlotsFor(n);
-  const uint64_t posting_slots = SlotsFor(postings.size());
+  const uint64_t posting_slots = SlotsFor(postings);
 
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(tmp, /*truncate=*/true));
   HashedWriter out(std::move(file));
   std::string header(kIndexSnapshotMagic, 8);
   PutFixed32(&header, kIndexSnapshotVersion);
   PutFixed32(&header, 0);
-  for (uint64_t v : {n, uint64_t{postings.size()}, refs, key_bytes, posting_key_bytes, id_slots,
-                     key_slots, posting_slots, cover.series_log_bytes, cover.series_log_tail_hash,
+  for (uint64_t v : {n, postings, refs, key_bytes, posting_key_bytes, id_slots, key_slots,
+                     posting_slots, cover.series_log_bytes, cover.series_log_tail_hash,
                      cover.segments_below}) {
     PutFixed64(&header, v);
   }
@@ -170,22 +175,31 @@ Status WriteIndexSnapshot(const std::string& tmp, const SnapshotSource& source,
   }
   offset = 0;
   KPIDB_RETURN_IF_ERROR(out.PutU64(0));
-  for (const SnapshotPosting& p : postings) KPIDB_RETURN_IF_ERROR(out.PutU64(offset += p.key.size()));
-  for (const SnapshotPosting& p : postings) KPIDB_RETURN_IF_ERROR(out.Put(p.key.data(), p.key.size()));
+  KPIDB_RETURN_IF_ERROR(source.ForEachPosting(
+      [&](const SnapshotPosting& p) { return out.PutU64(offset += p.key.size()); }));
+  KPIDB_RETURN_IF_ERROR(source.ForEachPosting(
+      [&](const SnapshotPosting& p) { return out.Put(p.key.data(), p.key.size()); }));
   KPIDB_RETURN_IF_ERROR(out.Align());
   offset = 0;
   KPIDB_RETURN_IF_ERROR(out.PutU64(0));
-  for (const SnapshotPosting& p : postings) {
-    KPIDB_RETURN_IF_ERROR(out.PutU64(offset += p.first.size() + p.second.size()));
-  }
-  for (const SnapshotPosting& p : postings) {
+  KPIDB_RETURN_IF_ERROR(source.ForEachPosting([&](const SnapshotPosting& p) {
+    return out.PutU64(offset += p.first.size() + p.second.size());
+  }));
+  KPIDB_RETURN_IF_ERROR(source.ForEachPosting([&](const SnapshotPosting& p) {
     KPIDB_RETURN_IF_ERROR(out.PutArray(p.first));
-    KPIDB_RETURN_IF_ERROR(out.PutArray(p.second));
-  }
+    return out.PutArray(p.second);
+  }));
   KPIDB_RETURN_IF_ERROR(out.Align());
   {
-    auto table = BuildTable(postings.size(), posting_slots,
-                            [&](uint64_t p) { return SnapshotBytesHash(postings[p].key); });
+    std::vector<uint32_t> table(posting_slots, 0);
+    const uint64_t mask = posting_slots - 1;
+    uint32_t next = 0;
+    KPIDB_RETURN_IF_ERROR(source.ForEachPosting([&](const SnapshotPosting& p) {
+      uint64_t at = SnapshotBytesHash(p.key) & mask;
+      while (table[at] != 0) at = (at + 1) & mask;
+      table[at] = ++next;
+      return Status::Ok();
+    }));
     KPIDB_RETURN_IF_ERROR(out.PutArray(std::span<const uint32_t>(table)));
     KPIDB_RETURN_IF_ERROR(out.Align());
   }

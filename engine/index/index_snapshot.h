@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,13 +54,17 @@ struct SnapshotPosting {
 
 // What a snapshot is written from: refs 0 .. series() - 1, with their ids
 // and canonical keys, and the postings, sorted by key (each ref < series()).
+// The writer walks the postings several times rather than have them listed
+// (a million of them would cost 48 MB more while it writes).
 class SnapshotSource {
  public:
   virtual ~SnapshotSource() = default;
   virtual SeriesRef series() const = 0;
   virtual SeriesId Id(SeriesRef ref) const = 0;
   virtual std::string_view Key(SeriesRef ref) const = 0;
-  virtual std::span<const SnapshotPosting> postings() const = 0;
+  // Calls fn for every posting, in key order, the same each time; stops at
+  // the first error fn returns.
+  virtual Status ForEachPosting(const std::function<Status(const SnapshotPosting&)>& fn) const = 0;
 };
 
 // The hash the snapshot's id table places a series id by (a fixed mix:

@@ -512,38 +512,43 @@ Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,
     const auto end = std::lower_bound(refs.begin(), refs.end(), series);
     return std::span<const SeriesRef>(refs.data(), static_cast<size_t>(end - refs.begin()));
   };
-  std::vector<SnapshotPosting> postings;
-  postings.reserve((base_ ? base_->postings() : 0) + delta.size());
-  const uint32_t base_postings = base_ ? base_->postings() : 0;
-  size_t d = 0;
-  for (uint32_t b = 0; b < base_postings || d < delta.size();) {
-    const bool take_base =
-        b < base_postings && (d == delta.size() || base_->PostingKey(b) <= postings_[delta[d]].key);
-    if (!take_base) {
-      postings.push_back({postings_[delta[d]].key, delta_refs(delta[d]), {}});
-      ++d;
-      continue;
+  // The adopted snapshot's postings (sorted) merged with delta's.
+  auto for_each_posting = [&](const std::function<Status(const SnapshotPosting&)>& fn) {
+    const uint32_t base_postings = base_ ? base_->postings() : 0;
+    size_t d = 0;
+    for (uint32_t b = 0; b < base_postings || d < delta.size();) {
+      const bool take_base = b < base_postings &&
+                             (d == delta.size() || base_->PostingKey(b) <= postings_[delta[d]].key);
+      if (!take_base) {
+        KPIDB_RETURN_IF_ERROR(fn({postings_[delta[d]].key, delta_refs(delta[d]), {}}));
+        ++d;
+        continue;
+      }
+      SnapshotPosting p{base_->PostingKey(b), base_->PostingRefs(b), {}};
+      if (d < delta.size() && postings_[delta[d]].key == p.key) p.second = delta_refs(delta[d++]);
+      KPIDB_RETURN_IF_ERROR(fn(p));
+      ++b;
     }
-    SnapshotPosting p{base_->PostingKey(b), base_->PostingRefs(b), {}};
-    if (d < delta.size() && postings_[delta[d]].key == p.key) p.second = delta_refs(delta[d++]);
-    postings.push_back(p);
-    ++b;
-  }
+    return Status::Ok();
+  };
+  using ForEach = decltype(for_each_posting);
   class Source : public SnapshotSource {
    public:
-    Source(const SeriesIndex& index, SeriesRef series, std::span<const SnapshotPosting> postings)
-        : index_(index), series_(series), postings_(postings) {}
+    Source(const SeriesIndex& index, SeriesRef series, const ForEach& for_each)
+        : index_(index), series_(series), for_each_(for_each) {}
     SeriesRef series() const override { return series_; }
     SeriesId Id(SeriesRef ref) const override { return index_.IdOf(ref); }
     std::string_view Key(SeriesRef ref) const override { return index_.KeyOf(ref); }
-    std::span<const SnapshotPosting> postings() const override { return postings_; }
+    Status ForEachPosting(const std::function<Status(const SnapshotPosting&)>& fn) const override {
+      return for_each_(fn);
+    }
 
    private:
     const SeriesIndex& index_;
     const SeriesRef series_;
-    const std::span<const SnapshotPosting> postings_;
+    const ForEach& for_each_;
   };
-  return WriteIndexSnapshot(tmp_path, Source(*this, series, postings), cover);
+  return WriteIndexSnapshot(tmp_path, Source(*this, series, for_each_posting), cover);
 }
 
 size_t SeriesIndex::MemoryBytes() const {
