@@ -264,6 +264,8 @@ class EngineIndexSnapshotTest : public testing::EngineTest {
     options_.logger = [this](std::string_view line) { log_.emplace_back(line); };
     EngineTest::SetUp();
   }
+  // The engine logs into log_ while it closes: close it before log_ goes.
+  void TearDown() override { engine_.reset(); }
   void WriteSeries(int from, int to) {
     WriteBatch b;
     for (int i = from; i < to; ++i) {
