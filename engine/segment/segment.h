@@ -67,7 +67,8 @@ class SegmentWriter {
                                                        std::vector<int64_t> rollup_steps_ms = {},
                                                        bool rollup_m2 = false);
   // REQUIRES: ids strictly increasing across calls; timestamps strictly
-  // increasing, non-empty, same length as values.
+  // increasing, non-empty, same length as values. After an error the writer
+  // is in an unknown state: drop it (its destructor removes the spill).
   Status AddSeries(SeriesId id, std::string_view canonical, std::span<const int64_t> timestamps,
                    std::span<const double> values);
   // Writes the index and footer, fsyncs and closes the file. The caller
