@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <map>
 #include <random>
 #include <set>
@@ -318,6 +321,7 @@ TEST_F(EngineIndexSnapshotTest, CloseWritesItAndOpenReadsOnlyWhatSeriesLogGained
   log_.clear();
   Open();
   EXPECT_FALSE(Logged("ignoring")) << log_.front();
+  EXPECT_TRUE(Logged("80 series (50 from series.idx)"));
   ExpectSeries(80);
   // The 30 were read from series.log after the snapshot, and keep working.
   WriteSeries(80, 90);
@@ -366,6 +370,40 @@ TEST_F(EngineIndexSnapshotTest, ASnapshotSeriesLogNoLongerHoldsIsIgnored) {
   EXPECT_TRUE(Logged("ignoring " + SnapshotPath()));
   // The segments' keys give back what series.log lost.
   ExpectSeries(50);
+}
+
+TEST_F(EngineIndexSnapshotTest, TheBackgroundThreadSnapshotsOnceEnoughSeriesAreLogged) {
+  // 1,100 series logged by a flush: over the 1,024 a first snapshot waits
+  // for, so a quiet tick of the background thread (every second) writes it,
+  // with no close. A copy of the dir taken then, as a crash would leave it,
+  // opens from the snapshot.
+  WriteSeries(0, 1100);
+  ASSERT_TRUE(engine_->Flush().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!Logged("series.idx: 1100 series") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(Logged("series.idx: 1100 series"));
+  WriteSeries(1100, 1110);  // in the WAL only
+  TempDir copy;
+  namespace fs = std::filesystem;
+  fs::copy(dir_.path(), copy.path() + "/data", fs::copy_options::recursive);
+  fs::remove(copy.path() + "/data/LOCK");
+  std::vector<std::string> copy_log;
+  EngineOptions o = options_;
+  o.logger = [&](std::string_view line) { copy_log.emplace_back(line); };
+  {
+    auto reopened = EngineCore::Open(copy.path() + "/data", o);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    for (const std::string& line : copy_log) EXPECT_EQ(line.find("ignoring"), std::string::npos) << line;
+    EXPECT_TRUE(std::any_of(copy_log.begin(), copy_log.end(), [](const std::string& l) {
+      return l.find("1110 series (1100 from series.idx)") != std::string::npos;
+    }));
+    const SeriesIndex& index = (*reopened)->series_index();
+    EXPECT_EQ(index.size(), 1110u);
+    EXPECT_EQ(index.PostingsSize("__name__", "kpi_visits"), 1110u);
+    EXPECT_TRUE((*reopened)->FindSeries("kpi_visits", {{"unit", "u1105"}, {"shard", "1"}}).has_value());
+  }
 }
 
 }  // namespace

@@ -170,7 +170,8 @@ Result<EngineCore::Recovered> EngineCore::Recover() {
   KPIDB_ASSIGN_OR_RETURN(log_.wal, WalWriter::Create(wal_dir_, max_number));
   const size_t segments = manifest.segments.size();
   KPIDB_RETURN_IF_ERROR(versions_.Reset(std::move(manifest), std::move(version), max_number + 1));
-  options_.logger("opened " + dir_ + ": " + std::to_string(index_.size()) + " series, " +
+  options_.logger("opened " + dir_ + ": " + std::to_string(index_.size()) + " series (" +
+                  std::to_string(recovered.snapshot_series) + " from series.idx), " +
                   std::to_string(segments) + " segments, replayed " +
                   std::to_string(stats.records) + " WAL records (" +
                   std::to_string(stats.points) + " points) from " +
