@@ -65,6 +65,11 @@ TEST(BlockArena, SizesArePowersOfTwoAndTheSizesHalfwayBetween) {
   EXPECT_EQ(BlockArena::LargestBlockIn(96), 96u);
   EXPECT_EQ(BlockArena::LargestBlockIn(191), 128u);
   EXPECT_EQ(BlockArena::LargestBlockIn((2 << 20) - 32), 3u << 19);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(1), 64u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(65), 96u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(97), 128u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(160), 192u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor((3 << 19) + 1), 2u << 20);
   if (kSanitized) return;
   // A freed 96-byte block serves the next 96, not a 128.
   BlockArena arena(nullptr);

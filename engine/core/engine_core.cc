@@ -62,7 +62,7 @@ Result<std::unique_ptr<EngineCore>> EngineCore::Open(const std::string& dir,
   EngineCore& e = *engine;
   e.flusher_ = std::make_unique<Flusher>(Flusher::Deps{
       &e.options_, e.wal_dir_, e.segment_dir_, &e.log_, &e.versions_, &e.index_, &e.queue_,
-      e.head_slabs_, std::move(recovered.series_log), JoinPath(dir, "series.idx"),
+      e.head_slabs_, std::move(recovered.series_log), JoinPath(dir, kIndexSnapshotFileName),
       recovered.logged_series, recovered.snapshot_series});
   e.compactor_ =
       std::make_unique<Compactor>(e.options_, e.segment_dir_, &e.versions_, e.flusher_.get(), &e.queue_);

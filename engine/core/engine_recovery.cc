@@ -77,7 +77,7 @@ Result<EngineCore::Recovered> EngineCore::Recover() {
     // of it: only what series.log gained since is registered one by one.
     std::unique_ptr<const IndexSnapshot> snapshot;
     SeriesLog::Resume resume;
-    const std::string snapshot_path = JoinPath(dir_, "series.idx");
+    const std::string snapshot_path = JoinPath(dir_, kIndexSnapshotFileName);
     if (options_.index_snapshots && FileExists(snapshot_path)) {
       auto opened = IndexSnapshot::Open(snapshot_path);
       if (opened.ok()) {

@@ -87,6 +87,11 @@ size_t BlockArena::LargestBlockIn(size_t bytes) {
   return pow2 / 2 * 3 <= bytes && pow2 / 2 * 3 <= kMaxBlockBytes ? pow2 / 2 * 3 : pow2;
 }
 
+size_t BlockArena::SmallestBlockFor(size_t bytes) {
+  const size_t pow2 = std::bit_ceil(std::max(bytes, kMinBlockBytes));
+  return pow2 / 4 * 3 >= bytes && IsBlockSize(pow2 / 4 * 3) ? pow2 / 4 * 3 : pow2;
+}
+
 size_t BlockArena::ClassOf(size_t bytes) {
   assert(IsBlockSize(bytes));
   const auto min_log = static_cast<size_t>(std::countr_zero(kMinBlockBytes));

@@ -56,7 +56,8 @@ class SlabPool {
 // The blocks of one head: sizes are powers of two from kMinBlockBytes to
 // kMaxBlockBytes and the sizes halfway between them (1.5 times a power of
 // two: 96, 192, 384... bytes), so that a block asked for a few points more
-// than a power of two wastes at most a third of itself, not half. Freed blocks are reused for blocks of their size; every
+// than a power of two wastes at most a third of itself, not half. Freed
+// blocks are reused for blocks of their size; every
 // slab goes back to the pool when the arena is destroyed (blocks need not be
 // freed one by one). Thread-safe.
 class BlockArena {
@@ -78,6 +79,8 @@ class BlockArena {
   static bool IsBlockSize(size_t bytes);
   // The largest block size not above `bytes` (>= kMinBlockBytes).
   static size_t LargestBlockIn(size_t bytes);
+  // The smallest block size not below `bytes` (<= kMaxBlockBytes).
+  static size_t SmallestBlockFor(size_t bytes);
 
  private:
   // 64 B << 15 = 2 MiB: 16 powers of two, and 15 sizes between them.

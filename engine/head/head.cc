@@ -19,10 +19,10 @@ size_t Head::MemSeries::AddBlock(BlockArena& arena, size_t wanted) const {
   PointBlock b;
   if (blocks.empty()) {
     const size_t want = std::clamp<size_t>(wanted, PointBlock::kMinCapacity, PointBlock::kMaxCapacity);
-    // The smallest block size that holds it: 2^k or 1.5 * 2^k points (a
-    // first write of 10 points takes 12, not 16).
-    const size_t pow2 = std::bit_ceil(want);
-    b.capacity = static_cast<uint32_t>(pow2 / 4 * 3 >= want && pow2 >= 8 ? pow2 / 4 * 3 : pow2);
+    // The smallest block that holds it (a first write of 10 points takes
+    // 12, not 16: the arena's sizes are 2^k and 1.5 * 2^k).
+    b.capacity = static_cast<uint32_t>(
+        BlockArena::SmallestBlockFor(want * PointBlock::kPointBytes) / PointBlock::kPointBytes);
   } else {
     b.capacity = std::min(PointBlock::kMaxCapacity, 2 * blocks.back().capacity);
   }

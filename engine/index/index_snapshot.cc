@@ -75,18 +75,23 @@ class HashedWriter {
 };
 
 // An open-addressing table of `slots` (a power of two) slots holding
-// item + 1 (0: empty), item i placed by hash(i), probing linearly.
-template <typename HashOf>
-std::vector<uint32_t> BuildTable(uint64_t items, uint64_t slots, HashOf&& hash_of) {
-  std::vector<uint32_t> table(slots, 0);
-  const uint64_t mask = slots - 1;
-  for (uint64_t i = 0; i < items; ++i) {
-    uint64_t at = hash_of(i) & mask;
-    while (table[at] != 0) at = (at + 1) & mask;
-    table[at] = static_cast<uint32_t>(i + 1);
+// item + 1 (0: empty), items numbered in the order added, each placed by
+// its hash, probing linearly.
+class TableBuilder {
+ public:
+  explicit TableBuilder(uint64_t slots) : slots_(slots, 0), mask_(slots - 1) {}
+  void Add(uint64_t hash) {
+    uint64_t at = hash & mask_;
+    while (slots_[at] != 0) at = (at + 1) & mask_;
+    slots_[at] = ++items_;
   }
-  return table;
-}
+  std::span<const uint32_t> slots() const { return slots_; }
+
+ private:
+  std::vector<uint32_t> slots_;
+  const uint64_t mask_;
+  uint32_t items_ = 0;
+};
 
 // The item in `table` whose hash is `hash` and that `is` accepts.
 template <typename Is>
@@ -162,15 +167,15 @@ Status WriteIndexSnapshot(const std::string& tmp, const SnapshotSource& source,
   }
   KPIDB_RETURN_IF_ERROR(out.Align());
   {
-    auto ids = BuildTable(n, id_slots, [&](uint64_t r) { return SnapshotIdHash(source.Id(r)); });
-    KPIDB_RETURN_IF_ERROR(out.PutArray(std::span<const uint32_t>(ids)));
+    TableBuilder ids(id_slots);
+    for (SeriesRef r = 0; r < n; ++r) ids.Add(SnapshotIdHash(source.Id(r)));
+    KPIDB_RETURN_IF_ERROR(out.PutArray(ids.slots()));
     KPIDB_RETURN_IF_ERROR(out.Align());
   }
   {
-    auto keys = BuildTable(n, key_slots, [&](uint64_t r) {
-      return SnapshotBytesHash(source.Key(static_cast<SeriesRef>(r)));
-    });
-    KPIDB_RETURN_IF_ERROR(out.PutArray(std::span<const uint32_t>(keys)));
+    TableBuilder keys(key_slots);
+    for (SeriesRef r = 0; r < n; ++r) keys.Add(SnapshotBytesHash(source.Key(r)));
+    KPIDB_RETURN_IF_ERROR(out.PutArray(keys.slots()));
     KPIDB_RETURN_IF_ERROR(out.Align());
   }
   offset = 0;
@@ -191,16 +196,12 @@ Status WriteIndexSnapshot(const std::string& tmp, const SnapshotSource& source,
   }));
   KPIDB_RETURN_IF_ERROR(out.Align());
   {
-    std::vector<uint32_t> table(posting_slots, 0);
-    const uint64_t mask = posting_slots - 1;
-    uint32_t next = 0;
+    TableBuilder table(posting_slots);
     KPIDB_RETURN_IF_ERROR(source.ForEachPosting([&](const SnapshotPosting& p) {
-      uint64_t at = SnapshotBytesHash(p.key) & mask;
-      while (table[at] != 0) at = (at + 1) & mask;
-      table[at] = ++next;
+      table.Add(SnapshotBytesHash(p.key));
       return Status::Ok();
     }));
-    KPIDB_RETURN_IF_ERROR(out.PutArray(std::span<const uint32_t>(table)));
+    KPIDB_RETURN_IF_ERROR(out.PutArray(table.slots()));
     KPIDB_RETURN_IF_ERROR(out.Align());
   }
   return out.Finish();

@@ -33,6 +33,7 @@ namespace kpidb {
 using SeriesRef = uint32_t;
 
 inline constexpr char kIndexSnapshotMagic[] = "KPIDBIDX";
+inline constexpr char kIndexSnapshotFileName[] = "series.idx";  // in the data dir
 inline constexpr uint32_t kIndexSnapshotVersion = 1;
 
 // What, besides the index, a snapshot records about the dir it was taken in.

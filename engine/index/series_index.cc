@@ -498,8 +498,7 @@ Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,
                                   const SnapshotCoverage& cover) const {
   std::shared_lock lock(mu_);
   series = std::clamp<SeriesRef>(series, base_n_, static_cast<SeriesRef>(base_n_ + ids_.size()));
-  // This process's postings with refs in the snapshot, by key, merged with
-  // the adopted snapshot's (sorted already).
+  // This process's postings with refs in the snapshot, by key.
   std::vector<PostingId> delta;
   for (PostingId pid = 0; pid < postings_.size(); ++pid) {
     const PostingList& refs = postings_[pid].refs;
@@ -507,48 +506,47 @@ Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,
   }
   std::sort(delta.begin(), delta.end(),
             [&](PostingId a, PostingId b) { return postings_[a].key < postings_[b].key; });
-  auto delta_refs = [&](PostingId pid) {
-    const PostingList& refs = postings_[pid].refs;
-    const auto end = std::lower_bound(refs.begin(), refs.end(), series);
-    return std::span<const SeriesRef>(refs.data(), static_cast<size_t>(end - refs.begin()));
-  };
-  // The adopted snapshot's postings (sorted) merged with delta's.
-  auto for_each_posting = [&](const std::function<Status(const SnapshotPosting&)>& fn) {
-    const uint32_t base_postings = base_ ? base_->postings() : 0;
-    size_t d = 0;
-    for (uint32_t b = 0; b < base_postings || d < delta.size();) {
-      const bool take_base = b < base_postings &&
-                             (d == delta.size() || base_->PostingKey(b) <= postings_[delta[d]].key);
-      if (!take_base) {
-        KPIDB_RETURN_IF_ERROR(fn({postings_[delta[d]].key, delta_refs(delta[d]), {}}));
-        ++d;
-        continue;
-      }
-      SnapshotPosting p{base_->PostingKey(b), base_->PostingRefs(b), {}};
-      if (d < delta.size() && postings_[delta[d]].key == p.key) p.second = delta_refs(delta[d++]);
-      KPIDB_RETURN_IF_ERROR(fn(p));
-      ++b;
-    }
-    return Status::Ok();
-  };
-  using ForEach = decltype(for_each_posting);
+  // Refs 0 .. series - 1, and the postings: the adopted snapshot's (sorted)
+  // merged with delta's, each list cut at `series`.
   class Source : public SnapshotSource {
    public:
-    Source(const SeriesIndex& index, SeriesRef series, const ForEach& for_each)
-        : index_(index), series_(series), for_each_(for_each) {}
+    Source(const SeriesIndex& index, SeriesRef series, std::span<const PostingId> delta)
+        : index_(index), series_(series), delta_(delta) {}
     SeriesRef series() const override { return series_; }
     SeriesId Id(SeriesRef ref) const override { return index_.IdOf(ref); }
     std::string_view Key(SeriesRef ref) const override { return index_.KeyOf(ref); }
     Status ForEachPosting(const std::function<Status(const SnapshotPosting&)>& fn) const override {
-      return for_each_(fn);
+      const IndexSnapshot* base = index_.base_.get();
+      const uint32_t base_postings = base ? base->postings() : 0;
+      size_t d = 0;
+      for (uint32_t b = 0; b < base_postings || d < delta_.size();) {
+        const bool take_base =
+            b < base_postings && (d == delta_.size() || base->PostingKey(b) <= DeltaKey(d));
+        if (!take_base) {
+          KPIDB_RETURN_IF_ERROR(fn({DeltaKey(d), DeltaRefs(d), {}}));
+          ++d;
+          continue;
+        }
+        SnapshotPosting p{base->PostingKey(b), base->PostingRefs(b), {}};
+        if (d < delta_.size() && DeltaKey(d) == p.key) p.second = DeltaRefs(d++);
+        KPIDB_RETURN_IF_ERROR(fn(p));
+        ++b;
+      }
+      return Status::Ok();
     }
 
    private:
+    std::string_view DeltaKey(size_t d) const { return index_.postings_[delta_[d]].key; }
+    std::span<const SeriesRef> DeltaRefs(size_t d) const {
+      const PostingList& refs = index_.postings_[delta_[d]].refs;
+      const auto end = std::lower_bound(refs.begin(), refs.end(), series_);
+      return {refs.data(), static_cast<size_t>(end - refs.begin())};
+    }
     const SeriesIndex& index_;
     const SeriesRef series_;
-    const ForEach& for_each_;
+    const std::span<const PostingId> delta_;
   };
-  return WriteIndexSnapshot(tmp_path, Source(*this, series, for_each_posting), cover);
+  return WriteIndexSnapshot(tmp_path, Source(*this, series, delta), cover);
 }
 
 size_t SeriesIndex::MemoryBytes() const {

@@ -68,13 +68,13 @@ SegmentWriter::SegmentWriter(std::string path, std::unique_ptr<AppendFile> file,
 SegmentWriter::~SegmentWriter() {
   if (spill_) {
     spill_.reset();
-    (void)RemoveFile(path_ + std::string(kSpillSuffix));  // best effort: recovery removes leftovers
+    (void)RemoveFile(SpillPath());  // best effort: recovery removes leftovers
   }
 }
 
 Status SegmentWriter::SpillIndex() {
   if (!spill_) {
-    KPIDB_ASSIGN_OR_RETURN(spill_, AppendFile::Open(path_ + std::string(kSpillSuffix), true));
+    KPIDB_ASSIGN_OR_RETURN(spill_, AppendFile::Open(SpillPath(), true));
   }
   for (size_t i = 0; i + 1 < index_.size(); ++i) KPIDB_RETURN_IF_ERROR(spill_->Append(index_[i]));
   index_.erase(index_.begin(), index_.end() - 1);
@@ -185,9 +185,9 @@ Status SegmentWriter::Finish() {
     written = spill_->Close();
     std::string piece;
     for (uint64_t at = 0; at < spilled && written.ok(); at += piece.size()) {
-      written = ReadFileRange(path_ + std::string(kSpillSuffix), at, 1 << 20, &piece);
+      written = ReadFileRange(SpillPath(), at, 1 << 20, &piece);
       if (written.ok() && piece.empty()) {
-        written = Status::IOError(path_ + std::string(kSpillSuffix) + " is shorter than written");
+        written = Status::IOError(SpillPath() + " is shorter than written");
       }
       if (written.ok()) written = put(piece);
     }
@@ -216,7 +216,7 @@ Status SegmentWriter::Finish() {
     // The segment is whole and durable: failing to remove the spill must
     // not fail it (the next open removes a leftover spill).
     spill_.reset();
-    (void)RemoveFile(path_ + std::string(kSpillSuffix));
+    (void)RemoveFile(SpillPath());
   }
   return Status::Ok();
 }

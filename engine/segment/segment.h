@@ -97,6 +97,7 @@ class SegmentWriter {
   std::string buffer_;
   // Moves the full pieces of index_ to the spill file (created at first).
   Status SpillIndex();
+  std::string SpillPath() const { return path_ + std::string(kSpillSuffix); }
 
   const std::string path_;
   // The index entries so far (the index less its leading series count), in

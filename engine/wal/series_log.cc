@@ -24,17 +24,16 @@ uint64_t TailStart(uint64_t bytes) {
 Result<bool> ReadFromResumePoint(const std::string& path, std::string_view magic,
                                  const SeriesLog::Resume& resume, std::string* contents) {
   if (resume.bytes < kLogFileHeaderSize) return false;
-  auto size = FileSize(path);
-  if (!size.ok()) return size.status().IsNotFound() ? Result<bool>(false) : size.status();
-  if (*size < resume.bytes) return false;
   std::string header, tail;
-  KPIDB_RETURN_IF_ERROR(ReadFileRange(path, 0, kLogFileHeaderSize, &header));
+  Status read = ReadFileRange(path, 0, kLogFileHeaderSize, &header);
+  if (read.IsNotFound()) return false;
+  KPIDB_RETURN_IF_ERROR(read);
   // The tail hash does not cover the header: a damaged one must be read
   // (and refused) as a whole read would, never taken for a fresh file.
   if (header != LogFileHeader(magic, 1) && header != LogFileHeader(magic, 2)) return false;
   const uint64_t start = TailStart(resume.bytes);
   KPIDB_RETURN_IF_ERROR(ReadFileRange(path, start, UINT64_MAX, &tail));
-  if (tail.size() < resume.bytes - start ||
+  if (tail.size() < resume.bytes - start ||  // shorter than when the point was taken
       TailHashOf(std::string_view(tail).substr(0, resume.bytes - start)) != resume.tail_hash) {
     return false;
   }

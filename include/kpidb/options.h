@@ -68,8 +68,9 @@ struct EngineOptions {
   // read, naming the file), so reopening does not read the whole store.
   bool verify_segments_on_open = false;
   // Keep series.idx, a snapshot of the series index that an open maps
-  // instead of rebuilding the index from series.log: written after a flush
-  // once the series logged since the last snapshot reach its size (at least
+  // instead of rebuilding the index from series.log: written by the
+  // background thread on a tick with no flush asked for, once the series
+  // logged since the last snapshot number as many as it holds (at least
   // 1,024), and at close when any were.
   bool index_snapshots = true;
 
