@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -264,7 +265,10 @@ TEST(SeriesLogResume, AnEarlierPointReadsOnlyWhatFollowsItAndAChangedFileIsReadW
 class EngineIndexSnapshotTest : public testing::EngineTest {
  protected:
   void SetUp() override {
-    options_.logger = [this](std::string_view line) { log_.emplace_back(line); };
+    options_.logger = [this](std::string_view line) {
+      std::lock_guard lock(log_mu_);  // the flusher's thread logs too
+      log_.emplace_back(line);
+    };
     EngineTest::SetUp();
   }
   // The engine logs into log_ while it closes: close it before log_ goes.
@@ -295,32 +299,49 @@ class EngineIndexSnapshotTest : public testing::EngineTest {
     EXPECT_EQ(index.LabelValues("unit").size(), static_cast<size_t>(n));
   }
   bool Logged(std::string_view text) const {
+    std::lock_guard lock(log_mu_);
     return std::any_of(log_.begin(), log_.end(),
                        [&](const std::string& l) { return l.find(text) != std::string::npos; });
   }
   std::string SnapshotPath() const { return dir_.path() + "/series.idx"; }
 
-  std::vector<std::string> log_;
+  // Opens again with a fresh log, and expects series.idx to be ignored.
+  void ReopenExpectingTheSnapshotIgnored() {
+    engine_.reset();
+    ClearLog();
+    Open();
+    EXPECT_TRUE(Logged("ignoring " + SnapshotPath()));
+  }
+  void ClearLog() {
+    std::lock_guard lock(log_mu_);
+    log_.clear();
+  }
+  // Writes series [from, to), flushes them and closes the engine (which
+  // writes series.idx).
+  void WriteFlushAndClose(int from, int to) {
+    WriteSeries(from, to);
+    ASSERT_TRUE(engine_->Flush().ok());
+    engine_.reset();
+  }
+
+  mutable std::mutex log_mu_;
+  std::vector<std::string> log_;  // under log_mu_
 };
 
 TEST_F(EngineIndexSnapshotTest, CloseWritesItAndOpenReadsOnlyWhatSeriesLogGainedSince) {
-  WriteSeries(0, 50);
-  ASSERT_TRUE(engine_->Flush().ok());
-  engine_.reset();  // close: the snapshot of 50 series
+  WriteFlushAndClose(0, 50);  // close: the snapshot of 50 series
   ASSERT_TRUE(FileExists(SnapshotPath()));
   EXPECT_TRUE(Logged("series.idx: 50 series"));
 
   // 30 more reach series.log while snapshots are off: series.idx is stale.
   options_.index_snapshots = false;
   Open();
-  WriteSeries(50, 80);
-  ASSERT_TRUE(engine_->Flush().ok());
-  engine_.reset();
+  WriteFlushAndClose(50, 80);
 
   options_.index_snapshots = true;
-  log_.clear();
+  ClearLog();
   Open();
-  EXPECT_FALSE(Logged("ignoring")) << log_.front();
+  EXPECT_FALSE(Logged("ignoring"));
   EXPECT_TRUE(Logged("80 series (50 from series.idx)"));
   ExpectSeries(80);
   // The 30 were read from series.log after the snapshot, and keep working.
@@ -332,42 +353,31 @@ TEST_F(EngineIndexSnapshotTest, CloseWritesItAndOpenReadsOnlyWhatSeriesLogGained
 }
 
 TEST_F(EngineIndexSnapshotTest, ADamagedSnapshotIsIgnoredAndTheIndexRebuilt) {
-  WriteSeries(0, 40);
-  ASSERT_TRUE(engine_->Flush().ok());
-  engine_.reset();
+  WriteFlushAndClose(0, 40);
   std::string bytes = ReadFileOrDie(SnapshotPath());
   bytes[bytes.size() / 2] ^= 1;
   ASSERT_TRUE(AtomicWriteFile(SnapshotPath(), bytes).ok());
-  log_.clear();
-  Open();
-  EXPECT_TRUE(Logged("ignoring " + SnapshotPath()));
+  ReopenExpectingTheSnapshotIgnored();
   ExpectSeries(40);
 }
 
 TEST_F(EngineIndexSnapshotTest, ASnapshotSeriesLogNoLongerHoldsIsIgnored) {
-  WriteSeries(0, 40);
-  ASSERT_TRUE(engine_->Flush().ok());
-  engine_.reset();
+  WriteFlushAndClose(0, 40);
   // series.log with other bytes before the snapshot's point (its last
   // record damaged: a torn tail, truncated, whose series the segment has).
   const std::string log_path = dir_.path() + "/series.log";
   std::string damaged = ReadFileOrDie(log_path);
   damaged[damaged.size() - 3] ^= 1;
   ASSERT_TRUE(AtomicWriteFile(log_path, damaged).ok());
-  log_.clear();
-  Open();
-  EXPECT_TRUE(Logged("ignoring " + SnapshotPath()));
+  ReopenExpectingTheSnapshotIgnored();
   ExpectSeries(40);
-  // (Series a segment gave back are not logged again; these are.)
-  WriteSeries(40, 50);
-  ASSERT_TRUE(engine_->Flush().ok());
-  engine_.reset();  // a new snapshot, of the repaired index and the 10
+  // (Series a segment gave back are not logged again; these are.) Closing
+  // writes a new snapshot, of the repaired index and the 10.
+  WriteFlushAndClose(40, 50);
 
   // A series.log shorter than the point the snapshot was taken at.
   ASSERT_TRUE(AtomicWriteFile(log_path, ReadFileOrDie(log_path).substr(0, 16)).ok());
-  log_.clear();
-  Open();
-  EXPECT_TRUE(Logged("ignoring " + SnapshotPath()));
+  ReopenExpectingTheSnapshotIgnored();
   // The segments' keys give back what series.log lost.
   ExpectSeries(50);
 }
@@ -389,21 +399,21 @@ TEST_F(EngineIndexSnapshotTest, TheBackgroundThreadSnapshotsOnceEnoughSeriesAreL
   namespace fs = std::filesystem;
   fs::copy(dir_.path(), copy.path() + "/data", fs::copy_options::recursive);
   fs::remove(copy.path() + "/data/LOCK");
-  std::vector<std::string> copy_log;
+  std::vector<std::string> copy_log;  // read once the copy's engine is closed
   EngineOptions o = options_;
   o.logger = [&](std::string_view line) { copy_log.emplace_back(line); };
   {
     auto reopened = EngineCore::Open(copy.path() + "/data", o);
     ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-    for (const std::string& line : copy_log) EXPECT_EQ(line.find("ignoring"), std::string::npos) << line;
-    EXPECT_TRUE(std::any_of(copy_log.begin(), copy_log.end(), [](const std::string& l) {
-      return l.find("1110 series (1100 from series.idx)") != std::string::npos;
-    }));
     const SeriesIndex& index = (*reopened)->series_index();
     EXPECT_EQ(index.size(), 1110u);
     EXPECT_EQ(index.PostingsSize("__name__", "kpi_visits"), 1110u);
     EXPECT_TRUE((*reopened)->FindSeries("kpi_visits", {{"unit", "u1105"}, {"shard", "1"}}).has_value());
   }
+  for (const std::string& line : copy_log) EXPECT_EQ(line.find("ignoring"), std::string::npos) << line;
+  EXPECT_TRUE(std::any_of(copy_log.begin(), copy_log.end(), [](const std::string& l) {
+    return l.find("1110 series (1100 from series.idx)") != std::string::npos;
+  }));
 }
 
 }  // namespace
