@@ -40,8 +40,8 @@ def bits(v):
 
 
 class Server:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="kpidb-grpcio-")
+    def __init__(self, data_parent=None):
+        self.dir = data_parent or tempfile.mkdtemp(prefix="kpidb-grpcio-")
         self.proc = subprocess.Popen(
             [SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", self.dir + "/data",
              "--wal-sync", "none"],
@@ -51,10 +51,11 @@ class Server:
             raise RuntimeError("server did not start: " + repr(line))
         self.address = line.split()[-1]
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, keep_data=False, kill=False):
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         self.proc.wait(60)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep_data:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def selector(metric="", **labels):
@@ -147,6 +148,87 @@ class DefaultGrpcioClient(unittest.TestCase):
         small = self.list_series(pb.ListSeriesRequest(
             selector=selector("kpi_many", unit=(pb.RE, "u00000[0-9]"))), timeout=60)
         self.assertEqual(len(small.series), 10)
+
+
+class ManySeriesAcrossRestarts(unittest.TestCase):
+    """20,000 sparse series over years, read back through grpcio at its defaults
+    after a clean restart (the open maps series.idx) and after kill -9 (the WAL's
+    new series on top of it)."""
+
+    def stubs(self, server):
+        channel = grpc.insecure_channel(server.address)
+        ser = lambda m: m.SerializeToString()  # noqa: E731
+        write = channel.unary_unary("/kpidb.v1.WriteService/Write", request_serializer=ser,
+                                    response_deserializer=pb.WriteResponse.FromString)
+        query = channel.unary_stream("/kpidb.v1.QueryService/QueryRange", request_serializer=ser,
+                                     response_deserializer=pb.QueryRangeResponse.FromString)
+        flush = channel.unary_unary("/kpidb.v1.AdminService/Flush", request_serializer=ser,
+                                    response_deserializer=pb.FlushResponse.FromString)
+        return channel, write, query, flush
+
+    def write(self, write, first, count, rng, expected):
+        req = pb.WriteRequest()
+        for i in range(first, first + count):
+            s = req.series.add(metric="kpi_wide")
+            labels = {"unit": "u%05d" % i, "region": "r%d" % (i % 7)}
+            for name, value in labels.items():
+                s.labels.add(name=name, value=value)
+            # 3 points at irregular times over ~3 years.
+            ts = sorted(rng.sample(range(T0, T0 + 3 * 365 * 86_400_000, 1000), 3))
+            vs = [random_double(rng) for _ in ts]
+            s.timestamps_ms.extend(ts)
+            s.values.extend(vs)
+            expected["u%05d" % i] = (ts, vs)
+        write(req, timeout=60)
+
+    def check(self, query, expected):
+        end = T0 + 3 * 365 * 86_400_000 + 1
+        got = {}
+        for m in query(pb.QueryRangeRequest(selector=selector("kpi_wide", region="r3"),
+                                            start_ms=T0, end_ms=end), timeout=120):
+            self.assertLessEqual(m.ByteSize(), 4 << 20)
+            unit = dict((l.name, l.value) for l in m.labels)["unit"]
+            ts, vs = got.setdefault(unit, ([], []))
+            ts.extend(m.timestamps_ms)
+            vs.extend(m.values)
+        want = {u: tv for u, tv in expected.items() if int(u[1:]) % 7 == 3}
+        self.assertEqual(sorted(got), sorted(want))
+        for unit, (ts, vs) in want.items():
+            self.assertEqual(got[unit][0], ts)
+            self.assertEqual([bits(v) for v in got[unit][1]], [bits(v) for v in vs])
+        few = {dict((l.name, l.value) for l in m.labels)["unit"]
+               for m in query(pb.QueryRangeRequest(
+                   selector=selector("kpi_wide", unit=(pb.RE, "u0001[0-9]")), start_ms=T0,
+                   end_ms=end), timeout=60)}
+        self.assertEqual(few, {"u%05d" % i for i in range(10, 20)})
+
+    def test_series_survive_a_clean_restart_and_a_kill(self):
+        rng = random.Random(11)
+        expected = {}
+        server = Server()
+        data_parent = server.dir
+        try:
+            channel, write, _, flush = self.stubs(server)
+            for first in range(0, 20_000, 5_000):
+                self.write(write, first, 5_000, rng, expected)
+            flush(pb.FlushRequest(), timeout=120)  # series.log, then series.idx at close
+            channel.close()
+            server.stop(keep_data=True)
+            self.assertTrue(os.path.exists(data_parent + "/data/series.idx"))
+
+            server = Server(data_parent)
+            channel, write, query, _ = self.stubs(server)
+            self.check(query, expected)
+            self.write(write, 20_000, 10, rng, expected)  # acknowledged, then kill -9
+            channel.close()
+            server.stop(keep_data=True, kill=True)
+
+            server = Server(data_parent)
+            channel, _, query, _ = self.stubs(server)
+            self.check(query, expected)
+            channel.close()
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":
