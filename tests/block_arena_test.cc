@@ -53,23 +53,40 @@ TEST(BlockArena, BlocksNeverOverlapAcrossSlabsAndReuse) {
   }
 }
 
-TEST(BlockArena, SizesArePowersOfTwoAndTheSizesHalfwayBetween) {
-  for (size_t bytes : {64, 96, 128, 192, 256, 384, 1 << 20, 3 << 19, 2 << 20}) {
+TEST(BlockArena, SizesArePowersOfTwoAndTheSizesAQuarterApartBetween) {
+  for (size_t bytes : {64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 1 << 20, 5 << 18, 3 << 19,
+                       7 << 18, 2 << 20}) {
     EXPECT_TRUE(BlockArena::IsBlockSize(bytes)) << bytes;
   }
-  for (size_t bytes : {0, 32, 48, 65, 80, 160, 320, 3 << 20, 4 << 20}) {
+  for (size_t bytes : {0, 16, 32, 48, 65, 144, 176, 240, 288, (1 << 20) + 16, 3 << 20, 4 << 20}) {
     EXPECT_FALSE(BlockArena::IsBlockSize(bytes)) << bytes;
   }
-  EXPECT_EQ(BlockArena::LargestBlockIn(64), 64u);
-  EXPECT_EQ(BlockArena::LargestBlockIn(95), 64u);
-  EXPECT_EQ(BlockArena::LargestBlockIn(96), 96u);
-  EXPECT_EQ(BlockArena::LargestBlockIn(191), 128u);
-  EXPECT_EQ(BlockArena::LargestBlockIn((2 << 20) - 32), 3u << 19);
+  // Every size is a whole number of 16-byte points, and the classes are
+  // dense: each size is the next one up from the one below it.
+  size_t classes = 0;
+  for (size_t bytes = 64, prev = 0; bytes <= (2u << 20); bytes += 16) {
+    if (!BlockArena::IsBlockSize(bytes)) continue;
+    ++classes;
+    if (prev != 0) {
+      EXPECT_EQ(BlockArena::SmallestBlockFor(prev + 1), bytes);
+    }
+    EXPECT_EQ(BlockArena::LargestBlockIn(bytes), bytes);
+    EXPECT_EQ(BlockArena::SmallestBlockFor(bytes), bytes);
+    EXPECT_TRUE(bytes * 2 > (2u << 20) || BlockArena::IsBlockSize(bytes * 2)) << bytes;
+    prev = bytes;
+  }
+  EXPECT_EQ(classes, 61u);
+  EXPECT_EQ(BlockArena::LargestBlockIn(79), 64u);
+  EXPECT_EQ(BlockArena::LargestBlockIn(95), 80u);
+  EXPECT_EQ(BlockArena::LargestBlockIn(191), 160u);
+  EXPECT_EQ(BlockArena::LargestBlockIn((2 << 20) - 32), 7u << 18);
+  EXPECT_EQ(BlockArena::LargestBlockIn(3 << 20), 2u << 20);
   EXPECT_EQ(BlockArena::SmallestBlockFor(1), 64u);
-  EXPECT_EQ(BlockArena::SmallestBlockFor(65), 96u);
-  EXPECT_EQ(BlockArena::SmallestBlockFor(97), 128u);
-  EXPECT_EQ(BlockArena::SmallestBlockFor(160), 192u);
-  EXPECT_EQ(BlockArena::SmallestBlockFor((3 << 19) + 1), 2u << 20);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(65), 80u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(97), 112u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(160), 160u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor(161), 192u);
+  EXPECT_EQ(BlockArena::SmallestBlockFor((7 << 18) + 1), 2u << 20);
   if (kSanitized) return;
   // A freed 96-byte block serves the next 96, not a 128.
   BlockArena arena(nullptr);

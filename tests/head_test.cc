@@ -71,12 +71,18 @@ TEST(Head, AFirstWriteTakesTheSmallestBlockThatHoldsIt) {
     head.Append(id, ts, vs);
     one_point.Append(id, std::vector<int64_t>{1}, std::vector<double>{1});
   }
-  // 10 points: a 12-point block (192 bytes), not a 16-point one (256).
-  EXPECT_EQ(head.bytes() - one_point.bytes(), 1000u * (192u - 64u));
-  // Growing past it doubles: 12 + 24 points.
+  // 10 points: a 10-point block (160 bytes), not a 16-point one (256).
+  EXPECT_EQ(head.bytes() - one_point.bytes(), 1000u * (160u - 64u));
+  // Growing past it doubles: 10 + 20 points.
   const uint64_t before = head.bytes();
   head.Append(0, std::vector<int64_t>{20, 21, 22}, std::vector<double>{1, 2, 3});
-  EXPECT_EQ(head.bytes() - before, 384u);
+  EXPECT_EQ(head.bytes() - before, 320u);
+  // 11 points: a 12-point block (192 bytes).
+  Head eleven, one;
+  eleven.Append(0, std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+                std::vector<double>(11, 0.5));
+  one.Append(0, std::vector<int64_t>{1}, std::vector<double>{1});
+  EXPECT_EQ(eleven.bytes() - one.bytes(), 192u - 64u);
   std::vector<int64_t> got_ts;
   std::vector<double> got_vs;
   EXPECT_EQ(head.Read(0, 0, 100, &got_ts, &got_vs), 13u);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/common/mapped_allocator.h"
 #include "engine/core/version.h"
 #include "engine/core/write_queue.h"
 #include "engine/index/series_index.h"
@@ -35,8 +36,9 @@ struct ActiveLog {
   std::mutex mu;
   std::unique_ptr<WalWriter> wal;                 // under mu
   // Ids only: the keys are in the index (8 bytes a new series until the
-  // flush, not a copy of its key).
-  std::vector<SeriesId> new_series;  // since the last freeze; under mu
+  // flush, not a copy of its key), mapped: the storage it outgrows and
+  // frees at the freeze goes back to the system (mapped_allocator.h).
+  std::vector<SeriesId, MappedAllocator<SeriesId>> new_series;  // since the last freeze; under mu
 };
 
 class Flusher {
@@ -104,7 +106,7 @@ class Flusher {
 
   std::mutex mu_;  // one flush at a time
   std::unique_ptr<SeriesLog> series_log_;               // under mu_
-  std::vector<SeriesId> flushing_series_;  // frozen with the head; under mu_
+  std::vector<SeriesId, MappedAllocator<SeriesId>> flushing_series_;  // frozen with the head; under mu_
   SeriesRef frozen_series_ = 0;   // the index's size at the last freeze; under mu_
   SeriesRef logged_series_ = 0;   // refs below are in series.log (or a segment); under mu_
   // series.log's length once they were: a failed append may leave records

@@ -78,26 +78,30 @@ BlockArena::~BlockArena() {
 
 bool BlockArena::IsBlockSize(size_t bytes) {
   if (bytes < kMinBlockBytes || bytes > kMaxBlockBytes) return false;
-  if (std::has_single_bit(bytes)) return true;
-  return bytes % 3 == 0 && std::has_single_bit(bytes / 3) && bytes / 3 >= kMinBlockBytes / 2;
+  const size_t pow2 = std::bit_floor(bytes);
+  return (bytes - pow2) % (pow2 / 4) == 0;
 }
 
 size_t BlockArena::LargestBlockIn(size_t bytes) {
+  if (bytes >= kMaxBlockBytes) return kMaxBlockBytes;
   const size_t pow2 = std::bit_floor(bytes);
-  return pow2 / 2 * 3 <= bytes && pow2 / 2 * 3 <= kMaxBlockBytes ? pow2 / 2 * 3 : pow2;
+  const size_t step = pow2 / 4;
+  return pow2 + (bytes - pow2) / step * step;
 }
 
 size_t BlockArena::SmallestBlockFor(size_t bytes) {
-  const size_t pow2 = std::bit_ceil(std::max(bytes, kMinBlockBytes));
-  return pow2 / 4 * 3 >= bytes && IsBlockSize(pow2 / 4 * 3) ? pow2 / 4 * 3 : pow2;
+  bytes = std::max(bytes, kMinBlockBytes);
+  const size_t pow2 = std::bit_floor(bytes);
+  const size_t step = pow2 / 4;
+  return pow2 + (bytes - pow2 + step - 1) / step * step;
 }
 
 size_t BlockArena::ClassOf(size_t bytes) {
   assert(IsBlockSize(bytes));
   const auto min_log = static_cast<size_t>(std::countr_zero(kMinBlockBytes));
-  if (std::has_single_bit(bytes)) return 2 * (static_cast<size_t>(std::countr_zero(bytes)) - min_log);
-  // 3 * 2^j, between 2^(j+1) and 2^(j+2).
-  return 2 * (static_cast<size_t>(std::countr_zero(bytes / 3)) + 1 - min_log) + 1;
+  const size_t pow2 = std::bit_floor(bytes);
+  const auto log = static_cast<size_t>(std::countr_zero(pow2));
+  return 4 * (log - min_log) + (bytes - pow2) / (pow2 / 4);
 }
 
 void* BlockArena::Allocate(size_t bytes) {
@@ -117,8 +121,8 @@ void* BlockArena::Allocate(size_t bytes) {
   }
   if (left_ < bytes) {
     // The rest of the current slab goes to the free lists, in the largest
-    // pieces that fit (all sizes are multiples of 32 bytes: at most 32 are
-    // lost).
+    // pieces that fit (all sizes are multiples of 16 bytes, and so is what
+    // is left: less than kMinBlockBytes is lost).
     while (left_ >= kMinBlockBytes) {
       const size_t piece = LargestBlockIn(left_);
       free_[ClassOf(piece)].push_back(cursor_);

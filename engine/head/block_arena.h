@@ -54,12 +54,12 @@ class SlabPool {
 };
 
 // The blocks of one head: sizes are powers of two from kMinBlockBytes to
-// kMaxBlockBytes and the sizes halfway between them (1.5 times a power of
-// two: 96, 192, 384... bytes), so that a block asked for a few points more
-// than a power of two wastes at most a third of itself, not half. Freed
-// blocks are reused for blocks of their size; every
-// slab goes back to the pool when the arena is destroyed (blocks need not be
-// freed one by one). Thread-safe.
+// kMaxBlockBytes and the three sizes a quarter apart between each two
+// (64, 80, 96, 112, 128, 160... bytes: 4, 5, 6, 7, 8, 10... points), so that
+// a block asked for a few points more than a size wastes less than a fifth
+// of itself, and doubling a block keeps it a block size. Freed blocks are
+// reused for blocks of their size; every slab goes back to the pool when the
+// arena is destroyed (blocks need not be freed one by one). Thread-safe.
 class BlockArena {
  public:
   static constexpr size_t kMinBlockBytes = 64;
@@ -75,7 +75,7 @@ class BlockArena {
   void* Allocate(size_t bytes);
   void Free(void* block, size_t bytes);
 
-  // 2^k or 3 * 2^k bytes, from kMinBlockBytes to kMaxBlockBytes.
+  // 2^k, 1.25, 1.5 or 1.75 * 2^k bytes, from kMinBlockBytes to kMaxBlockBytes.
   static bool IsBlockSize(size_t bytes);
   // The largest block size not above `bytes` (>= kMinBlockBytes).
   static size_t LargestBlockIn(size_t bytes);
@@ -83,8 +83,8 @@ class BlockArena {
   static size_t SmallestBlockFor(size_t bytes);
 
  private:
-  // 64 B << 15 = 2 MiB: 16 powers of two, and 15 sizes between them.
-  static constexpr size_t kClasses = 31;
+  // 64 B << 15 = 2 MiB: 16 powers of two, and 3 sizes between each two.
+  static constexpr size_t kClasses = 61;
   static size_t ClassOf(size_t bytes);
 
   std::mutex mu_;

@@ -20,7 +20,7 @@ size_t Head::MemSeries::AddBlock(BlockArena& arena, size_t wanted) const {
   if (blocks.empty()) {
     const size_t want = std::clamp<size_t>(wanted, PointBlock::kMinCapacity, PointBlock::kMaxCapacity);
     // The smallest block that holds it (a first write of 10 points takes
-    // 12, not 16: the arena's sizes are 2^k and 1.5 * 2^k).
+    // 10, of 9 points 10, not 16: block_arena.h).
     b.capacity = static_cast<uint32_t>(
         BlockArena::SmallestBlockFor(want * PointBlock::kPointBytes) / PointBlock::kPointBytes);
   } else {
@@ -88,36 +88,40 @@ void Head::MemSeries::NormalizeLocked() const {
   normalized = true;
 }
 
-Head::MemSeries* Head::FindOrNull(SeriesId id) const {
+const Head::MemSeries* Head::FindOrNull(SeriesId id) const {
   std::shared_lock lock(mu_);
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
+  auto it = slots_.find(IdKey{id});
+  return it == slots_.end() ? nullptr : &series_[*it];
 }
 
-Head::MemSeries& Head::FindOrAdd(SeriesId id) {
-  if (MemSeries* s = FindOrNull(id)) return *s;
+const Head::MemSeries& Head::FindOrAdd(SeriesId id) {
+  if (const MemSeries* s = FindOrNull(id)) return *s;
   std::unique_lock lock(mu_);
-  auto [it, added] = by_id_.try_emplace(id, nullptr);
-  if (added) {
-    try {
-      it->second = &series_.emplace_back();
-    } catch (...) {
-      by_id_.erase(it);
-      throw;
-    }
+  if (auto it = slots_.find(IdKey{id}); it != slots_.end()) return series_[*it];
+  // The id first: slots_ hashes the new slot by it. If anything throws,
+  // the head is as it was.
+  const auto slot = static_cast<Slot>(ids_.size());
+  ids_.push_back(id);
+  try {
+    series_.emplace_back();
+    slots_.insert(slot);
+  } catch (...) {
+    if (series_.size() > slot) series_.pop_back();
+    ids_.pop_back();
+    throw;
   }
-  return *it->second;
+  return series_.back();
 }
 
 void Head::Reserve(SeriesId id, size_t points) {
-  MemSeries& s = FindOrAdd(id);
+  const MemSeries& s = FindOrAdd(id);
   std::lock_guard lock(StripeOf(id));
   bytes_.fetch_add(s.ReserveLocked(arena_, points), std::memory_order_relaxed);
 }
 
 void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
                   std::span<const double> values) {
-  MemSeries& s = FindOrAdd(id);
+  const MemSeries& s = FindOrAdd(id);
   std::lock_guard lock(StripeOf(id));
   // Memory first (nothing to do after a Reserve of these points): if it
   // throws, the series holds what it held.
@@ -130,7 +134,7 @@ void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
 
 size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int64_t>* timestamps,
                   std::vector<double>* values) const {
-  MemSeries* s = FindOrNull(id);
+  const MemSeries* s = FindOrNull(id);
   if (s == nullptr) return 0;
   std::lock_guard lock(StripeOf(id));
   s->NormalizeLocked();
@@ -156,7 +160,7 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
 }
 
 size_t Head::Count(SeriesId id) const {
-  MemSeries* s = FindOrNull(id);
+  const MemSeries* s = FindOrNull(id);
   if (s == nullptr) return 0;
   std::lock_guard lock(StripeOf(id));
   size_t n = 0;
@@ -166,17 +170,16 @@ size_t Head::Count(SeriesId id) const {
 
 std::vector<SeriesId> Head::Ids() const {
   std::shared_lock lock(mu_);
-  std::vector<SeriesId> ids;
-  ids.reserve(by_id_.size());
-  for (const auto& [id, s] : by_id_) ids.push_back(id);
+  std::vector<SeriesId> ids(ids_.begin(), ids_.end());
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
 uint64_t Head::bytes() const {
   std::shared_lock lock(mu_);
-  // A series' slot in the map and in series_; its blocks are in bytes_.
-  constexpr size_t kPerSeries = sizeof(MemSeries) + 2 * sizeof(std::pair<SeriesId, MemSeries*>);
+  // A series' slot in series_, ids_ and slots_ (at most half full after
+  // growing); its blocks are in bytes_.
+  constexpr size_t kPerSeries = sizeof(MemSeries) + sizeof(SeriesId) + 2 * (sizeof(Slot) + 1);
   return bytes_.load(std::memory_order_relaxed) + series_.size() * kPerSeries;
 }
 

@@ -11,7 +11,7 @@
 // (a leaf) is taken.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <absl/container/inlined_vector.h>
 
 #include <array>
@@ -24,6 +24,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/common/mapped_allocator.h"
 #include "engine/head/block_arena.h"
 #include "kpidb/series.h"
 
@@ -68,8 +69,8 @@ class Head {
   // never copies what it holds (no reallocation), and memory freed by a
   // flushed head is reused by the next (block_arena.h). 16 bytes.
   struct PointBlock {
-    // A series' first block holds what its first write reserved (a power
-    // of two from kMinCapacity up, or 1.5 times one: 6, 12, 24... points);
+    // A series' first block holds what its first write reserved, rounded
+    // up to a block size (4, 5, 6, 7, 8, 10, 12, 14, 16, 20... points);
     // each next one twice its predecessor, up to kMaxCapacity: a series of
     // a few points holds a few points' memory.
     static constexpr uint32_t kMinCapacity = 4;  // BlockArena::kMinBlockBytes
@@ -108,14 +109,37 @@ class Head {
   };
   static constexpr size_t kStripes = 256;
 
-  MemSeries* FindOrNull(SeriesId id) const;
-  MemSeries& FindOrAdd(SeriesId id);
+  const MemSeries* FindOrNull(SeriesId id) const;
+  const MemSeries& FindOrAdd(SeriesId id);
   std::mutex& StripeOf(SeriesId id) const { return stripes_[id % kStripes]; }
 
   mutable BlockArena arena_;  // outlives series_: declared first
-  mutable std::shared_mutex mu_;  // guards by_id_ and series_ (not a series' contents)
-  absl::flat_hash_map<SeriesId, MemSeries*> by_id_;
-  std::deque<MemSeries> series_;  // stable addresses: grows at the back only
+  mutable std::shared_mutex mu_;  // guards slots_, ids_ and series_ (not a series' contents)
+  // A series' slot: its place in ids_ and series_. slots_ finds it by id,
+  // hashing a slot by the id ids_ holds for it: 5 bytes a table entry, not
+  // a 17-byte id-to-pointer pair. The tables are mapped (mapped_allocator.h):
+  // what they outgrow goes back to the system.
+  using Slot = uint32_t;
+  struct IdKey {
+    SeriesId id;
+  };
+  struct SlotHash {
+    using is_transparent = void;
+    const Head* head;
+    size_t operator()(Slot slot) const { return (*this)(IdKey{head->ids_[slot]}); }
+    size_t operator()(IdKey key) const { return absl::Hash<SeriesId>{}(key.id); }
+  };
+  struct SlotEq {
+    using is_transparent = void;
+    const Head* head;
+    bool operator()(Slot a, Slot b) const { return head->ids_[a] == head->ids_[b]; }
+    bool operator()(Slot a, IdKey b) const { return head->ids_[a] == b.id; }
+    bool operator()(IdKey a, Slot b) const { return (*this)(b, a); }
+  };
+  absl::flat_hash_set<Slot, SlotHash, SlotEq, MappedAllocator<Slot>> slots_{
+      0, SlotHash{this}, SlotEq{this}};
+  std::vector<SeriesId, MappedAllocator<SeriesId>> ids_;  // by slot
+  std::deque<MemSeries> series_;  // by slot; stable addresses: grows at the back only
   mutable std::array<std::mutex, kStripes> stripes_;  // series' locks, by id
   std::atomic<uint64_t> points_{0};
   std::atomic<uint64_t> bytes_{0};  // allocated by blocks

@@ -40,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/common/mapped_allocator.h"
 #include "engine/index/index_snapshot.h"
 #include "kpidb/series.h"
 #include "kpidb/status.h"
@@ -145,7 +146,7 @@ class SeriesIndex {
 
  private:
   class Arena;
-  using PostingList = absl::InlinedVector<SeriesRef, 3>;
+  using PostingList = absl::InlinedVector<SeriesRef, 3, MappedAllocator<SeriesRef>>;
   using PostingId = uint32_t;  // index into postings_
   struct Posting {
     std::string_view key;  // "name\0value" (the metric under "__name__"), in arena_
@@ -234,15 +235,21 @@ class SeriesIndex {
   std::unique_ptr<Arena> arena_;           // canonical keys and posting keys
   std::unique_ptr<const IndexSnapshot> base_;  // refs [0, base_n_), or null
   SeriesRef base_n_ = 0;
-  std::vector<SeriesId> ids_;              // ref - base_n_ -> id
-  std::vector<std::string_view> keys_;     // ref - base_n_ -> canonical key (in arena_)
+  // The tables below grow to tens of MiB: mapped, so that the storage they
+  // outgrow goes back to the system (mapped_allocator.h).
+  std::vector<SeriesId, MappedAllocator<SeriesId>> ids_;  // ref - base_n_ -> id
+  // ref - base_n_ -> canonical key (in arena_)
+  std::vector<std::string_view, MappedAllocator<std::string_view>> keys_;
   // The sets and postings_ below hold refs >= base_n_ only.
-  absl::flat_hash_set<SeriesRef, IdHash, IdEq> by_id_;
-  absl::flat_hash_set<SeriesRef, CanonicalHash, CanonicalEq> by_canonical_;
+  absl::flat_hash_set<SeriesRef, IdHash, IdEq, MappedAllocator<SeriesRef>> by_id_;
+  absl::flat_hash_set<SeriesRef, CanonicalHash, CanonicalEq, MappedAllocator<SeriesRef>>
+      by_canonical_;
   std::deque<Posting> postings_;  // by PostingId; a deque: no doubling slack
-  absl::flat_hash_set<PostingId, PostingHash, PostingEq> posting_ids_;  // by key
+  absl::flat_hash_set<PostingId, PostingHash, PostingEq, MappedAllocator<PostingId>>
+      posting_ids_;  // by key
   // label name -> the postings of its values in use, unordered.
-  absl::flat_hash_map<std::string_view, std::vector<PostingId>> values_by_name_;
+  absl::flat_hash_map<std::string_view, std::vector<PostingId, MappedAllocator<PostingId>>>
+      values_by_name_;
 };
 
 }  // namespace kpidb
