@@ -25,12 +25,11 @@
 #include <vector>
 
 #include "engine/common/file_util.h"
+#include "engine/index/series_ref.h"
 #include "kpidb/series.h"
 #include "kpidb/status.h"
 
 namespace kpidb {
-
-using SeriesRef = uint32_t;
 
 inline constexpr char kIndexSnapshotMagic[] = "KPIDBIDX";
 inline constexpr char kIndexSnapshotFileName[] = "series.idx";  // in the data dir

@@ -97,13 +97,13 @@ bool SeriesIndex::CanonicalEq::operator()(SeriesRef a, std::string_view b) const
   return index->KeyOf(a) == b;
 }
 size_t SeriesIndex::PostingHash::operator()(PostingId id) const {
-  return (*this)(index->postings_[id].key);
+  return (*this)(index->postings_[id].key());
 }
 size_t SeriesIndex::PostingHash::operator()(std::string_view key) const {
   return XXH3_64bits(key.data(), key.size());
 }
 bool SeriesIndex::PostingEq::operator()(PostingId a, std::string_view b) const {
-  return index->postings_[a].key == b;
+  return index->postings_[a].key() == b;
 }
 
 SeriesIndex::SeriesIndex(HashFn hash)
@@ -249,11 +249,11 @@ std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view
     if (it == posting_ids_.end()) {
       const std::string_view key = arena_->Copy(lookup);
       const auto pid = static_cast<PostingId>(postings_.size());
-      postings_.emplace_back().key = key;
+      postings_.emplace_back(key);
       it = posting_ids_.insert(pid).first;
       values_by_name_[key.substr(0, name.size())].push_back(pid);
     }
-    postings_[*it].refs.push_back(ref);  // refs grow: the list stays sorted
+    postings_[*it].Append(ref);  // refs grow: the list stays sorted
   };
   ByteReader r(stored);
   std::string_view metric;
@@ -320,8 +320,7 @@ SeriesIndex::PostingRefs SeriesIndex::PostingsOfKeyLocked(std::string_view key) 
     if (auto p = base_->FindPosting(key)) refs.base = base_->PostingRefs(*p);
   }
   if (auto it = posting_ids_.find(key); it != posting_ids_.end()) {
-    const PostingList& list = postings_[*it].refs;
-    refs.delta = std::span<const SeriesRef>(list.data(), list.size());
+    refs.delta = postings_[*it].refs();
   }
   return refs;
 }
@@ -400,8 +399,8 @@ void SeriesIndex::ForEachLabelValue(
   if (it == values_by_name_.end()) return;
   for (PostingId pid : it->second) {
     const Posting& p = postings_[pid];
-    if (base_ && base_->FindPosting(p.key)) continue;  // given with the snapshot's above
-    fn(p.key.substr(name.size() + 1), std::span<const SeriesRef>(p.refs.data(), p.refs.size()));
+    if (base_ && base_->FindPosting(p.key())) continue;  // given with the snapshot's above
+    fn(p.key().substr(name.size() + 1), p.refs());
   }
 }
 
@@ -460,7 +459,7 @@ std::vector<std::string> SeriesIndex::LabelValues(std::string_view name) const {
     }
   }
   if (auto it = values_by_name_.find(name); it != values_by_name_.end()) {
-    for (PostingId pid : it->second) values.emplace_back(postings_[pid].key.substr(name.size() + 1));
+    for (PostingId pid : it->second) values.emplace_back(postings_[pid].key().substr(name.size() + 1));
   }
   std::sort(values.begin(), values.end());
   values.erase(std::unique(values.begin(), values.end()), values.end());
@@ -501,11 +500,11 @@ Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,
   // This process's postings with refs in the snapshot, by key.
   std::vector<PostingId> delta;
   for (PostingId pid = 0; pid < postings_.size(); ++pid) {
-    const PostingList& refs = postings_[pid].refs;
+    const std::span<const SeriesRef> refs = postings_[pid].refs();
     if (!refs.empty() && refs.front() < series) delta.push_back(pid);
   }
   std::sort(delta.begin(), delta.end(),
-            [&](PostingId a, PostingId b) { return postings_[a].key < postings_[b].key; });
+            [&](PostingId a, PostingId b) { return postings_[a].key() < postings_[b].key(); });
   // Refs 0 .. series - 1, and the postings: the adopted snapshot's (sorted)
   // merged with delta's, each list cut at `series`.
   class Source : public SnapshotSource {
@@ -536,11 +535,11 @@ Status SeriesIndex::WriteSnapshot(const std::string& tmp_path, SeriesRef series,
     }
 
    private:
-    std::string_view DeltaKey(size_t d) const { return index_.postings_[delta_[d]].key; }
+    std::string_view DeltaKey(size_t d) const { return index_.postings_[delta_[d]].key(); }
     std::span<const SeriesRef> DeltaRefs(size_t d) const {
-      const PostingList& refs = index_.postings_[delta_[d]].refs;
+      const std::span<const SeriesRef> refs = index_.postings_[delta_[d]].refs();
       const auto end = std::lower_bound(refs.begin(), refs.end(), series_);
-      return {refs.data(), static_cast<size_t>(end - refs.begin())};
+      return refs.first(static_cast<size_t>(end - refs.begin()));
     }
     const SeriesIndex& index_;
     const SeriesRef series_;
@@ -558,7 +557,7 @@ size_t SeriesIndex::MemoryBytes() const {
                  postings_.size() * sizeof(Posting) +
                  posting_ids_.capacity() * (sizeof(PostingId) + 1);
   for (const Posting& p : postings_) {
-    if (p.refs.size() > 3) bytes += p.refs.capacity() * sizeof(SeriesRef);
+    bytes += p.allocated_bytes();
   }
   for (const auto& [name, values] : values_by_name_) bytes += values.capacity() * sizeof(PostingId);
   return bytes;

@@ -27,7 +27,6 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
-#include <absl/container/inlined_vector.h>
 
 #include <cstdint>
 #include <deque>
@@ -42,6 +41,7 @@
 
 #include "engine/common/mapped_allocator.h"
 #include "engine/index/index_snapshot.h"
+#include "engine/index/posting.h"
 #include "kpidb/series.h"
 #include "kpidb/status.h"
 
@@ -146,12 +146,7 @@ class SeriesIndex {
 
  private:
   class Arena;
-  using PostingList = absl::InlinedVector<SeriesRef, 3, MappedAllocator<SeriesRef>>;
   using PostingId = uint32_t;  // index into postings_
-  struct Posting {
-    std::string_view key;  // "name\0value" (the metric under "__name__"), in arena_
-    PostingList refs;      // ascending
-  };
   // A series id to look a ref up by in by_id_ (heterogeneous lookup).
   struct IdKey {
     SeriesId id;
@@ -198,7 +193,7 @@ class SeriesIndex {
     using is_transparent = void;
     const SeriesIndex* index;
     bool operator()(PostingId a, PostingId b) const {
-      return index->postings_[a].key == index->postings_[b].key;
+      return index->postings_[a].key() == index->postings_[b].key();
     }
     bool operator()(PostingId a, std::string_view b) const;
     bool operator()(std::string_view a, PostingId b) const { return (*this)(b, a); }
@@ -244,7 +239,9 @@ class SeriesIndex {
   absl::flat_hash_set<SeriesRef, IdHash, IdEq, MappedAllocator<SeriesRef>> by_id_;
   absl::flat_hash_set<SeriesRef, CanonicalHash, CanonicalEq, MappedAllocator<SeriesRef>>
       by_canonical_;
-  std::deque<Posting> postings_;  // by PostingId; a deque: no doubling slack
+  // By PostingId; a deque: no doubling slack. A posting's key is
+  // "name\0value" (the metric under "__name__"), in arena_.
+  std::deque<Posting> postings_;
   absl::flat_hash_set<PostingId, PostingHash, PostingEq, MappedAllocator<PostingId>>
       posting_ids_;  // by key
   // label name -> the postings of its values in use, unordered.
