@@ -28,8 +28,17 @@ TEST(Head, RandomAppendsAcrossBlocksMatchANaiveReference) {
         vs.push_back(static_cast<double>(rng() % 1000) / 7);
         reference[id][ts.back()] = vs.back();
       }
-      if (rng() % 2 == 0) head.Reserve(id, n + rng() % 40);  // room, used or left spare
-      head.Append(id, ts, vs);
+      if (rng() % 2 == 0) {
+        // Room, used or left spare; the place it gives, used or not.
+        const Head::Place place = head.Reserve(id, n + rng() % 40);
+        if (rng() % 2 == 0) {
+          head.Append(place, id, ts, vs);
+        } else {
+          head.Append(id, ts, vs);
+        }
+      } else {
+        head.Append(id, ts, vs);
+      }
       if (rng() % 5 == 0) {  // read between appends, forcing normalisation
         const SeriesId r = rng() % 3;
         const int64_t start = static_cast<int64_t>(rng() % 30000) - 2000;
@@ -124,6 +133,52 @@ TEST(Head, ReservedRoomSurvivesAReadThatNormalises) {
   EXPECT_EQ(got_ts.back(), 259);
   EXPECT_EQ(got_vs[39], 40.0 / 3);
   EXPECT_EQ(got_vs[40], 100.0);
+}
+
+}  // namespace
+}  // namespace kpidb
+
+namespace kpidb {
+namespace {
+
+TEST(Head, ForEachSeriesGivesEverySeriesInIdOrderAsReadWould) {
+  Head head;
+  std::mt19937_64 rng(7);
+  std::vector<SeriesId> ids;
+  for (int i = 0; i < 500; ++i) {
+    const SeriesId id = rng();
+    ids.push_back(id);
+    for (int w = 0; w < 3; ++w) {  // out of order and repeated timestamps
+      std::vector<int64_t> ts;
+      std::vector<double> vs;
+      for (int p = 0; p < 1 + i % 9; ++p) {
+        ts.push_back(static_cast<int64_t>(rng() % 50));
+        vs.push_back(static_cast<double>(rng() % 1000) / 3);
+      }
+      head.Append(id, ts, vs);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  size_t seen = 0;
+  ASSERT_TRUE(head.ForEachSeries([&](SeriesId id, std::span<const int64_t> ts,
+                                     std::span<const double> vs) -> Status {
+                    EXPECT_EQ(id, ids[seen++]);
+                    std::vector<int64_t> want_ts;
+                    std::vector<double> want_vs;
+                    head.Read(id, INT64_MIN, INT64_MAX, &want_ts, &want_vs);
+                    EXPECT_EQ(std::vector<int64_t>(ts.begin(), ts.end()), want_ts);
+                    EXPECT_EQ(std::vector<double>(vs.begin(), vs.end()), want_vs);
+                    return Status::Ok();
+                  }).ok());
+  EXPECT_EQ(seen, ids.size());
+  // The first error stops the walk and is returned.
+  size_t calls = 0;
+  const Status s = head.ForEachSeries([&](SeriesId, std::span<const int64_t>,
+                                          std::span<const double>) -> Status {
+    return ++calls == 3 ? Status::Internal("stop") : Status::Ok();
+  });
+  EXPECT_EQ(s.message(), "stop");
+  EXPECT_EQ(calls, 3u);
 }
 
 }  // namespace

@@ -138,6 +138,7 @@ Status EngineCore::WriteGroup(std::vector<PendingWrite*>& group) {
   std::unordered_set<std::string_view> fresh;
   const std::shared_ptr<Head> head_owner = versions_.Current()->active;
   Head& head = *head_owner;
+  std::vector<Head::Place> places;  // the group's series in the head, in order
   std::string framed;
   // Steps 1 and 2 change nothing outside this function: running out of
   // memory in them refuses the group whole (RESOURCE_EXHAUSTED) and leaves
@@ -196,7 +197,7 @@ Status EngineCore::WriteGroup(std::vector<PendingWrite*>& group) {
     for (PendingWrite* g : group) {
       if (!g->status.ok()) continue;
       for (size_t i = 0; i < g->ids.size(); ++i) {
-        head.Reserve(g->ids[i], g->batch->series[i].timestamps_ms.size());
+        places.push_back(head.Reserve(g->ids[i], g->batch->series[i].timestamps_ms.size()));
       }
     }
     log_.new_series.reserve(log_.new_series.size() + proposed_order.size());
@@ -232,11 +233,12 @@ Status EngineCore::WriteGroup(std::vector<PendingWrite*>& group) {
     return Status::Internal("out of memory adding new series after their write was logged; "
                             "refusing writes until a restart replays it");
   }
+  size_t place = 0;
   for (PendingWrite* g : group) {
     if (!g->status.ok()) continue;
     for (size_t i = 0; i < g->ids.size(); ++i) {
       const SeriesPoints& sp = g->batch->series[i];
-      head.Append(g->ids[i], sp.timestamps_ms, sp.values);
+      head.Append(places[place++], g->ids[i], sp.timestamps_ms, sp.values);
     }
   }
   return Status::Ok();

@@ -151,26 +151,29 @@ void Flusher::MaybeWriteIndexSnapshot(bool at_close) {
 }
 
 Status Flusher::LogFlushingSeries() {
+  // In parts, synced once: a million new series' definitions at once would
+  // be a 24 MB vector, during the flush, when memory peaks.
+  constexpr size_t kPart = 16384;
   std::vector<SeriesLog::DefinitionView> definitions;
-  definitions.reserve(flushing_series_.size());
-  for (SeriesId id : flushing_series_) {
-    auto canonical = index_.CanonicalView(id);
-    if (!canonical) return Status::Internal("a new series is missing from the index: " + std::to_string(id));
-    definitions.emplace_back(id, *canonical);
+  definitions.reserve(std::min(kPart, flushing_series_.size()));
+  for (size_t i = 0; i < flushing_series_.size(); i += kPart) {
+    definitions.clear();
+    for (size_t k = i; k < std::min(i + kPart, flushing_series_.size()); ++k) {
+      const SeriesId id = flushing_series_[k];
+      auto canonical = index_.CanonicalView(id);
+      if (!canonical) return Status::Internal("a new series is missing from the index: " + std::to_string(id));
+      definitions.emplace_back(id, *canonical);
+    }
+    KPIDB_RETURN_IF_ERROR(series_log_->AppendUnsynced(definitions));
   }
-  return series_log_->Append(definitions);
+  return flushing_series_.empty() ? Status::Ok() : series_log_->Sync();
 }
 
 Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {
   std::map<int64_t, std::pair<uint64_t, std::unique_ptr<SegmentWriter>>> writers;
-  std::vector<int64_t> ts;
-  std::vector<double> vs;
-  for (SeriesId id : head.Ids()) {
-    ts.clear();
-    vs.clear();
-    head.Read(id, INT64_MIN, INT64_MAX, &ts, &vs);
-    if (ts.empty()) continue;
-    auto canonical = index_.Canonical(id);
+  KPIDB_RETURN_IF_ERROR(head.ForEachSeries([&](SeriesId id, std::span<const int64_t> ts,
+                                                std::span<const double> vs) -> Status {
+    auto canonical = index_.CanonicalView(id);  // stable: keys never move
     if (!canonical) return Status::Internal("head holds unknown series " + std::to_string(id));
     size_t start = 0;
     while (start < ts.size()) {
@@ -186,12 +189,12 @@ Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) 
                                                      options_.rollup_tiers_ms,
                                                      options_.rollup_stddev));
       }
-      KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(
-          id, *canonical, std::span<const int64_t>(ts).subspan(start, end - start),
-          std::span<const double>(vs).subspan(start, end - start)));
+      KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(id, *canonical, ts.subspan(start, end - start),
+                                                   vs.subspan(start, end - start)));
       start = end;
     }
-  }
+    return Status::Ok();
+  }));
   for (auto& [partition, slot] : writers) {
     KPIDB_RETURN_IF_ERROR(slot.second->Finish());
     numbers->push_back(slot.first);

@@ -113,15 +113,21 @@ const Head::MemSeries& Head::FindOrAdd(SeriesId id) {
   return series_.back();
 }
 
-void Head::Reserve(SeriesId id, size_t points) {
+Head::Place Head::Reserve(SeriesId id, size_t points) {
   const MemSeries& s = FindOrAdd(id);
   std::lock_guard lock(StripeOf(id));
   bytes_.fetch_add(s.ReserveLocked(arena_, points), std::memory_order_relaxed);
+  return Place(&s);
 }
 
 void Head::Append(SeriesId id, std::span<const int64_t> timestamps,
                   std::span<const double> values) {
-  const MemSeries& s = FindOrAdd(id);
+  Append(Place(&FindOrAdd(id)), id, timestamps, values);
+}
+
+void Head::Append(Place place, SeriesId id, std::span<const int64_t> timestamps,
+                  std::span<const double> values) {
+  const MemSeries& s = *place.series_;
   std::lock_guard lock(StripeOf(id));
   // Memory first (nothing to do after a Reserve of these points): if it
   // throws, the series holds what it held.
@@ -137,8 +143,13 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
   const MemSeries* s = FindOrNull(id);
   if (s == nullptr) return 0;
   std::lock_guard lock(StripeOf(id));
-  s->NormalizeLocked();
-  const auto blocks = std::span<const PointBlock>(s->blocks.data(), s->filled());
+  return ReadLocked(*s, start_ms, end_ms, timestamps, values);
+}
+
+size_t Head::ReadLocked(const MemSeries& s, int64_t start_ms, int64_t end_ms,
+                        std::vector<int64_t>* timestamps, std::vector<double>* values) {
+  s.NormalizeLocked();
+  const auto blocks = std::span<const PointBlock>(s.blocks.data(), s.filled());
   // Normalised: sorted across blocks. Skip the blocks that end before start.
   auto first = std::partition_point(blocks.begin(), blocks.end(), [&](const PointBlock& b) {
     return b.timestamps[b.size - 1] < start_ms;
@@ -157,6 +168,32 @@ size_t Head::Read(SeriesId id, int64_t start_ms, int64_t end_ms, std::vector<int
     if (to < b.size) break;  // reached end_ms
   }
   return added;
+}
+
+Status Head::ForEachSeries(
+    const std::function<Status(SeriesId, std::span<const int64_t>, std::span<const double>)>& fn)
+    const {
+  std::vector<std::pair<SeriesId, const MemSeries*>> order;
+  {
+    std::shared_lock lock(mu_);
+    order.reserve(ids_.size());
+    for (Slot slot = 0; slot < ids_.size(); ++slot) order.emplace_back(ids_[slot], &series_[slot]);
+  }
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  for (const auto& [id, s] : order) {
+    ts.clear();
+    vs.clear();
+    {
+      std::lock_guard lock(StripeOf(id));
+      ReadLocked(*s, INT64_MIN, INT64_MAX, &ts, &vs);
+    }
+    if (ts.empty()) continue;
+    KPIDB_RETURN_IF_ERROR(fn(id, ts, vs));
+  }
+  return Status::Ok();
 }
 
 size_t Head::Count(SeriesId id) const {

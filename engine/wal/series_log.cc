@@ -118,6 +118,13 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
 }
 
 Status SeriesLog::Append(std::span<const DefinitionView> definitions) {
+  KPIDB_RETURN_IF_ERROR(AppendUnsynced(definitions));
+  return Sync();
+}
+
+Status SeriesLog::Sync() { return file_->Sync(); }
+
+Status SeriesLog::AppendUnsynced(std::span<const DefinitionView> definitions) {
   // Records of at most ~1 MiB, so no flush, however many series it
   // carries, writes a record too large to read back.
   constexpr size_t kRecordBytes = 1 << 20;
@@ -140,7 +147,7 @@ Status SeriesLog::Append(std::span<const DefinitionView> definitions) {
     KPIDB_RETURN_IF_ERROR(file_->Append(framed));
     i += n;
   }
-  return file_->Sync();
+  return Status::Ok();
 }
 
 }  // namespace kpidb

@@ -67,6 +67,10 @@ class SeriesLog {
   // version, written one by one: a flush of a million series holds one
   // record, not the whole batch, framed) and fsyncs. Not thread-safe.
   Status Append(std::span<const DefinitionView> definitions);
+  // The same without the fsync: a caller appending in parts syncs once, at
+  // the end (Sync).
+  Status AppendUnsynced(std::span<const DefinitionView> definitions);
+  Status Sync();
 
  private:
   SeriesLog(std::string path, std::unique_ptr<AppendFile> file, uint32_t version)
