@@ -233,13 +233,21 @@ Status EngineCore::WriteGroup(std::vector<PendingWrite*>& group) {
     return Status::Internal("out of memory adding new series after their write was logged; "
                             "refusing writes until a restart replays it");
   }
-  size_t place = 0;
-  for (PendingWrite* g : group) {
-    if (!g->status.ok()) continue;
-    for (size_t i = 0; i < g->ids.size(); ++i) {
-      const SeriesPoints& sp = g->batch->series[i];
-      head.Append(places[place++], g->ids[i], sp.timestamps_ms, sp.values);
+  // A series twice in the group has room for the larger of its writes
+  // only (Reserve does not add up), so its second Append may allocate:
+  // failing, it refuses further writes as above.
+  try {
+    size_t place = 0;
+    for (PendingWrite* g : group) {
+      if (!g->status.ok()) continue;
+      for (size_t i = 0; i < g->ids.size(); ++i) {
+        const SeriesPoints& sp = g->batch->series[i];
+        head.Append(places[place++], g->ids[i], sp.timestamps_ms, sp.values);
+      }
     }
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("out of memory applying a write after it was logged; "
+                            "refusing writes until a restart replays it");
   }
   return Status::Ok();
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "engine/common/hash_table_growth.h"
 #include "engine/common/point_order.h"
 
 namespace kpidb {
@@ -101,15 +102,15 @@ const Head::MemSeries& Head::FindOrAdd(SeriesId id) {
   // The id first: slots_ hashes the new slot by it. If anything throws,
   // the head is as it was.
   const auto slot = static_cast<Slot>(ids_.size());
+  GrowForInsert(slots_);  // the insert below then allocates nothing
   ids_.push_back(id);
   try {
     series_.emplace_back();
-    slots_.insert(slot);
   } catch (...) {
-    if (series_.size() > slot) series_.pop_back();
     ids_.pop_back();
     throw;
   }
+  slots_.insert(slot);
   return series_.back();
 }
 

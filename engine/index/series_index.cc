@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "engine/common/coding.h"
+#include "engine/common/hash_table_growth.h"
 
 namespace kpidb {
 
@@ -214,6 +215,13 @@ std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view
     }
   }
   const auto ref = static_cast<SeriesRef>(base_n_ + ids_.size());
+  // Room first, so that a failed allocation changes nothing: the vectors'
+  // and the sets' (hash_table_growth.h: the inserts below then allocate
+  // nothing).
+  if (ids_.size() == ids_.capacity()) ids_.reserve(2 * ids_.size() + 16);
+  if (keys_.size() == keys_.capacity()) keys_.reserve(2 * keys_.size() + 16);
+  GrowForInsert(by_id_);
+  GrowForInsert(by_canonical_);
   ids_.push_back(id);
   keys_.push_back(canonical);  // the caller's bytes until the key is kept below
   *id_taken = false;
@@ -247,6 +255,7 @@ std::optional<SeriesRef> SeriesIndex::TryAddLocked(SeriesId id, std::string_view
     const std::string_view lookup = posting_scratch_;
     auto it = posting_ids_.find(lookup);
     if (it == posting_ids_.end()) {
+      GrowForInsert(posting_ids_);
       const std::string_view key = arena_->Copy(lookup);
       const auto pid = static_cast<PostingId>(postings_.size());
       postings_.emplace_back(key);
