@@ -418,3 +418,28 @@ TEST_F(EngineIndexSnapshotTest, TheBackgroundThreadSnapshotsOnceEnoughSeriesAreL
 
 }  // namespace
 }  // namespace kpidb
+
+namespace kpidb {
+namespace {
+
+TEST_F(EngineIndexSnapshotTest, AFlushOfMoreNewSeriesThanOneSeriesLogPartLogsThemAll) {
+  // The flush appends series.log in parts of 16,384 definitions: 40,000 new
+  // series take three, each in ascending id order of the flush's list, and
+  // the file holds every one once.
+  for (int i = 0; i < 40'000; i += 5'000) WriteSeries(i, i + 5'000);
+  ASSERT_TRUE(engine_->Flush().ok());
+  engine_.reset();
+  SeriesLog::Stored stored;
+  auto log = SeriesLog::Open(dir_.path() + "/series.log", [](std::string_view) {}, &stored);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_EQ(stored.definitions.size(), 40'000u);
+  std::set<std::string_view> keys;
+  for (const auto& [id, key] : stored.definitions) keys.insert(key);
+  EXPECT_EQ(keys.size(), 40'000u);
+  log->reset();
+  Open();
+  ExpectSeries(40'000);
+}
+
+}  // namespace
+}  // namespace kpidb

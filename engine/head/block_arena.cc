@@ -83,6 +83,7 @@ bool BlockArena::IsBlockSize(size_t bytes) {
 }
 
 size_t BlockArena::LargestBlockIn(size_t bytes) {
+  assert(bytes >= kMinBlockBytes);
   if (bytes >= kMaxBlockBytes) return kMaxBlockBytes;
   const size_t pow2 = std::bit_floor(bytes);
   const size_t step = pow2 / 4;
