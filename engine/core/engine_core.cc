@@ -219,24 +219,17 @@ Status EngineCore::WriteGroup(std::vector<PendingWrite*>& group) {
   KPIDB_RETURN_IF_ERROR(log_.wal->Append(framed));
   if (options_.wal_sync == WalSyncPolicy::kAlways) KPIDB_RETURN_IF_ERROR(log_.wal->Sync());
 
-  // 4. Apply. The head's room is reserved; only the index's small
-  // structures for new series may still fail to allocate. The group is
-  // logged by then, so that failure makes the engine refuse further writes
-  // (as a failed WAL write does): a restart replays the group whole.
+  // 4. Apply. The group is logged by then, so running out of memory here
+  // makes the engine refuse further writes (as a failed WAL write does): a
+  // restart replays the group whole. What may still allocate: the index's
+  // structures for new series, and the head for a series twice in the
+  // group (its room is the larger of its writes: Reserve does not add up).
   try {
     for (std::string_view c : proposed_order) {
       const SeriesId id = proposed.at(c);
       KPIDB_RETURN_IF_ERROR(index_.Register(id, c));
       log_.new_series.push_back(id);
     }
-  } catch (const std::bad_alloc&) {
-    return Status::Internal("out of memory adding new series after their write was logged; "
-                            "refusing writes until a restart replays it");
-  }
-  // A series twice in the group has room for the larger of its writes
-  // only (Reserve does not add up), so its second Append may allocate:
-  // failing, it refuses further writes as above.
-  try {
     size_t place = 0;
     for (PendingWrite* g : group) {
       if (!g->status.ok()) continue;

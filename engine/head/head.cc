@@ -209,13 +209,6 @@ size_t Head::Count(SeriesId id) const {
   return n;
 }
 
-std::vector<SeriesId> Head::Ids() const {
-  std::shared_lock lock(mu_);
-  std::vector<SeriesId> ids(ids_.begin(), ids_.end());
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
 uint64_t Head::bytes() const {
   std::shared_lock lock(mu_);
   // A series' slot in series_, ids_ and slots_ (at most half full after

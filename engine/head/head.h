@@ -86,8 +86,6 @@ class Head {
   // Points appended for `id` (duplicates not yet dropped count too).
   size_t Count(SeriesId id) const;
 
-  // Series ids present, sorted.
-  std::vector<SeriesId> Ids() const;
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
   // Approximate memory held, for the flush trigger.
   uint64_t bytes() const;
