@@ -63,8 +63,8 @@ try:
     idle = kib(p.pid, "VmRSS")
     idle_anon, idle_file = kib(p.pid, "RssAnon"), kib(p.pid, "RssFile")
     down(p)
-    print(f"kpidb, {n} series ({nlabels} labels) x 10 points: create {ingest + flush:.1f} s "
-          f"(ingest {ingest:.1f} + flush {flush:.1f}), peak {peak >> 10} MiB, "
+    print(f"kpidb, {n} series ({nlabels} labels) x 10 points: create {ingest + flush:.2f} s "
+          f"(ingest {ingest:.2f} + flush {flush:.2f}), peak {peak >> 10} MiB, "
           f"reopen {reopen:.2f} s, idle {idle >> 10} MiB "
           f"(heap {idle_anon >> 10}, mapped files {idle_file >> 10})")
 finally:
