@@ -96,6 +96,7 @@ std::vector<std::string> Engine::LabelValues(std::string_view name, std::string_
 
 Status Engine::Flush() { return core_->Flush(); }
 Status Engine::Compact(uint64_t* merged) { return core_->Compact(merged); }
+Status Engine::StartCompaction() { return core_->StartCompaction(); }
 
 Result<DeleteResult> Engine::Delete(const query::Selector& selector, int64_t start_ms,
                                     int64_t end_ms, size_t max_series) {

@@ -24,6 +24,12 @@ constexpr int64_t kBase = 20'000 * kDay;
 
 class Compaction : public EngineTest {
  protected:
+  // Compact merges each day's files, and nothing else does: no background
+  // merges, no coarser partitions (compaction_policy_test.cc tests those).
+  Compaction() {
+    options_.auto_compaction = false;
+    options_.partition_level_factors = {};
+  }
   // Random points over 3 days for 4 series, out of order, with rewrites;
   // flushed after every batch so each day gets many segments.
   void WriteRounds(int rounds, uint64_t seed) {

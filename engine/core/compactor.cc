@@ -1,12 +1,142 @@
 #include "engine/core/compactor.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <chrono>
+#include <numeric>
 
 #include "engine/common/coding.h"
 #include "engine/common/file_util.h"
 #include "engine/common/point_order.h"
 
 namespace kpidb {
+namespace {
+
+using Files = std::vector<std::shared_ptr<SegmentReader>>;
+
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return out;
+}
+
+// How long ago a file was last written, by its mtime (a file that cannot be
+// stat'ed counts as old: the merge will report it if it is gone).
+int64_t FileAgeMs(const SegmentReader& segment) {
+  struct stat st;
+  if (::stat(segment.path().c_str(), &st) != 0) return INT64_MAX;
+  const int64_t mtime_ms = int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  return std::max<int64_t>(0, WallNowMs() - mtime_ms);
+}
+
+// The files of each window of `width` (window index -> files, in version
+// order), without the windows that a file crosses.
+std::map<int64_t, Files> ByWindow(const Files& segments, int64_t width) {
+  std::map<int64_t, Files> windows;
+  std::vector<std::pair<int64_t, int64_t>> crossed;
+  for (const auto& segment : segments) {
+    const int64_t first = FloorDiv(segment->min_timestamp_ms(), width);
+    const int64_t last = FloorDiv(segment->max_timestamp_ms(), width);
+    if (first != last) {
+      crossed.emplace_back(first, last);
+    } else {
+      windows[first].push_back(segment);
+    }
+  }
+  for (const auto& [first, last] : crossed) {
+    windows.erase(windows.lower_bound(first), windows.upper_bound(last));
+  }
+  return windows;
+}
+
+// Groups of files whose time ranges overlap, transitively: no file outside
+// a group overlaps one inside, so a group may be merged alone. Each group in
+// version order.
+std::vector<Files> OverlapGroups(const Files& segments) {
+  std::vector<size_t> order(segments.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return segments[a]->min_timestamp_ms() < segments[b]->min_timestamp_ms();
+  });
+  std::vector<std::vector<size_t>> groups;
+  int64_t group_max = INT64_MIN;
+  for (size_t i : order) {
+    if (groups.empty() || segments[i]->min_timestamp_ms() > group_max) {
+      groups.emplace_back();
+      group_max = INT64_MIN;
+    }
+    groups.back().push_back(i);
+    group_max = std::max(group_max, segments[i]->max_timestamp_ms());
+  }
+  std::vector<Files> out;
+  for (auto& group : groups) {
+    std::sort(group.begin(), group.end());
+    Files files;
+    for (size_t i : group) files.push_back(segments[i]);
+    out.push_back(std::move(files));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<MergeJob> PlanMerges(const Files& segments, const EngineOptions& options,
+                                 int64_t now_ms, bool forced,
+                                 const std::function<int64_t(const SegmentReader&)>& age_ms,
+                                 size_t* waiting) {
+  std::vector<MergeJob> jobs;
+  size_t not_quiet = 0;
+  auto quiet = [&](const Files& files) {
+    return std::all_of(files.begin(), files.end(), [&](const auto& f) {
+      return age_ms(*f) >= static_cast<int64_t>(options.compaction_quiet_ms);
+    });
+  };
+  // Old windows of the coarse levels, coarsest first; a finer window inside
+  // one is its business.
+  std::vector<std::pair<int64_t, int64_t>> old_windows;
+  auto inside_old = [&](int64_t start, int64_t end) {
+    return std::any_of(old_windows.begin(), old_windows.end(),
+                       [&](const auto& w) { return w.first <= start && end <= w.second; });
+  };
+  const int64_t old_before = SaturatingAdd(now_ms, -options.partition_merge_after_ms);
+  std::vector<int64_t> widths{options.segment_partition_ms};  // validated: no overflow
+  for (uint32_t factor : options.partition_level_factors) widths.push_back(widths.back() * factor);
+  for (size_t level = widths.size() - 1; level >= 1; --level) {
+    const int64_t width = widths[level];
+    for (auto& [index, files] : ByWindow(segments, width)) {
+      const int64_t start = index * width;
+      const int64_t end = SaturatingAdd(start, width);
+      if (end > old_before || inside_old(start, end)) continue;
+      old_windows.emplace_back(start, end);
+      if (files.size() < 2) continue;
+      if (!forced && !quiet(files)) {
+        ++not_quiet;
+        continue;
+      }
+      jobs.push_back({level, start, end, std::move(files)});
+    }
+  }
+  const int64_t width = options.segment_partition_ms;
+  for (auto& [index, files] : ByWindow(segments, width)) {
+    const int64_t start = index * width;
+    const int64_t end = SaturatingAdd(start, width);
+    if (files.size() < 2 || inside_old(start, end)) continue;
+    if (!forced && files.size() < options.compaction_trigger_files && !quiet(files)) {
+      ++not_quiet;
+      continue;
+    }
+    jobs.push_back({0, start, end, std::move(files)});
+  }
+  if (waiting != nullptr) *waiting = not_quiet;
+  return jobs;
+}
 
 Compactor::Compactor(const EngineOptions& options, std::string segment_dir, VersionSet* versions,
                      Flusher* flusher, const WriteQueue* queue)
@@ -16,35 +146,72 @@ Compactor::Compactor(const EngineOptions& options, std::string segment_dir, Vers
       flusher_(*flusher),
       queue_(*queue) {}
 
+Compactor::~Compactor() { Stop(); }
+
+void Compactor::Start() {
+  thread_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void Compactor::Stop() {
+  {
+    std::lock_guard lock(bg_mu_);
+    stop_ = true;
+    bg_cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Compactor::Wake() {
+  std::lock_guard lock(bg_mu_);
+  woken_ = true;
+  bg_cv_.notify_all();
+}
+
+bool Compactor::stopping() const {
+  std::lock_guard lock(bg_mu_);
+  return stop_;
+}
+
+bool Compactor::Pause(std::chrono::milliseconds ms) {
+  std::unique_lock lock(bg_mu_);
+  return !bg_cv_.wait_for(lock, ms, [&] { return stop_; });
+}
+
+CompactionStats Compactor::stats() const {
+  std::lock_guard lock(bg_mu_);
+  return stats_;
+}
+
 void Compactor::SetMergeHookForTest(std::function<void()> hook) {
   std::lock_guard lock(mu_);
   merge_hook_for_test_ = std::move(hook);
 }
 
-// A merged file is the newest of its partition, which would put it ahead of
-// a spanning file newer than some of the files merged: partitions a spanning
-// file overlaps are left alone.
-std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> Compactor::SegmentsByPartition(
-    const Version& version, std::vector<std::shared_ptr<SegmentReader>>* spanning) const {
-  std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> partitions;
-  for (const auto& segment : version.segments) {
-    const int64_t p = FloorDiv(segment->min_timestamp_ms(), options_.segment_partition_ms);
-    if (FloorDiv(segment->max_timestamp_ms(), options_.segment_partition_ms) != p) {
-      spanning->push_back(segment);
-      continue;
-    }
-    partitions[p].push_back(segment);
-  }
-  for (const auto& s : *spanning) {
-    const int64_t first = FloorDiv(s->min_timestamp_ms(), options_.segment_partition_ms);
-    const int64_t last = FloorDiv(s->max_timestamp_ms(), options_.segment_partition_ms);
-    partitions.erase(partitions.lower_bound(first), partitions.upper_bound(last));
-  }
-  return partitions;
+std::vector<MergeJob> Compactor::Plan(bool forced) {
+  size_t waiting = 0;
+  auto jobs = PlanMerges(versions_.Current()->segments, options_, WallNowMs(), forced, FileAgeMs,
+                         &waiting);
+  std::lock_guard lock(bg_mu_);
+  stats_.backlog = jobs.size();
+  stats_.waiting = waiting;
+  return jobs;
 }
 
-Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
-                        const DeleteRange* remove, uint64_t* removed_points) {
+Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool background,
+                        uint64_t* removed_points) {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(bg_mu_);
+    stats_.running = true;
+  }
+  struct NotRunning {
+    Compactor& c;
+    ~NotRunning() {
+      std::lock_guard lock(c.bg_mu_);
+      c.stats_.running = false;
+    }
+  } not_running{*this};
+
   // Every series, its points merged oldest file first so that the newest
   // write wins; minus the deleted range.
   std::map<SeriesId, std::string> series;  // id -> canonical key
@@ -59,10 +226,40 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
   KPIDB_ASSIGN_OR_RETURN(auto writer,
                          SegmentWriter::Create(path, options_.max_points_per_chunk,
                                                options_.rollup_tiers_ms, options_.rollup_stddev));
+  // A merge that stops half-way leaves no file (one no manifest names would
+  // be removed at the next open anyway).
+  struct Partial {
+    const std::string& path;
+    std::unique_ptr<SegmentWriter>& writer;
+    bool keep = false;
+    ~Partial() {
+      if (keep) return;
+      writer.reset();
+      (void)RemoveFile(path);
+    }
+  } partial{path, writer};
+
   std::vector<int64_t> ts, kept_ts;
   std::vector<double> vs, kept_vs;
   uint64_t removed = 0, written = 0;
+  const uint64_t rate = background ? options_.compaction_max_bytes_per_second : 0;
   for (const auto& [id, canonical] : series) {
+    if (stopping()) return Status::Unavailable("compaction stopped: the engine is closing");
+    if (background) {
+      // Flushes first: they hold writers back once the head is full.
+      while (flusher_.busy()) {
+        if (!Pause(std::chrono::milliseconds(5))) {
+          return Status::Unavailable("compaction stopped: the engine is closing");
+        }
+      }
+      if (rate > 0) {
+        const auto due = started + std::chrono::microseconds(writer->file_size() * 1'000'000 / rate);
+        const auto now = std::chrono::steady_clock::now();
+        if (due > now && !Pause(std::chrono::duration_cast<std::chrono::milliseconds>(due - now))) {
+          return Status::Unavailable("compaction stopped: the engine is closing");
+        }
+      }
+    }
     ts.clear();
     vs.clear();
     int sources = 0;
@@ -87,6 +284,7 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
     if (!ts.empty()) KPIDB_RETURN_IF_ERROR(writer->AddSeries(id, canonical, ts, vs));
   }
   KPIDB_RETURN_IF_ERROR(writer->Finish());
+  const uint64_t bytes = writer->file_size();
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
   std::shared_ptr<SegmentReader> reader;
   if (written > 0) {
@@ -105,6 +303,7 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
     replaced.insert(n);
   }
   KPIDB_RETURN_IF_ERROR(versions_.ReplaceMerged(old, replaced, reader, number));
+  partial.keep = true;
   // Readers still holding the old files keep their mappings.
   if (!reader) replaced.insert(number);  // an empty result: no file at all
   for (uint64_t n : replaced) {
@@ -117,24 +316,81 @@ Status Compactor::Merge(const std::vector<std::shared_ptr<SegmentReader>>& old,
                   std::to_string(written) + " points" +
                   (remove ? ", " + std::to_string(removed) + " deleted" : std::string()) + ")");
   if (removed_points != nullptr) *removed_points += removed;
+  std::lock_guard lock(bg_mu_);
+  stats_.merges += 1;
+  stats_.files_merged += old.size();
+  stats_.bytes_written += reader ? bytes : 0;
+  stats_.points_written += written;
+  stats_.last_merge_unix_ms = WallNowMs();
+  stats_.last_merge_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return Status::Ok();
 }
 
-Status Compactor::Compact(uint64_t* merged) {
+Status Compactor::Compact(bool wait, uint64_t* merged) {
   if (merged != nullptr) *merged = 0;
-  std::lock_guard lock(mu_);
   KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-  // The partitions to merge are those of one snapshot: files that flushes
-  // add meanwhile are left for the next run, so Compact ends.
-  std::vector<std::shared_ptr<SegmentReader>> spanning;
-  const auto partitions = SegmentsByPartition(*versions_.Current(), &spanning);
-  for (const auto& [partition, segments] : partitions) {
-    if (segments.size() < 2) continue;
+  if (!wait) {
+    std::lock_guard lock(bg_mu_);
+    compact_requested_ = true;
+    bg_cv_.notify_all();
+    return Status::Ok();
+  }
+  std::lock_guard lock(mu_);
+  // The merges due in one snapshot: files that flushes add meanwhile are
+  // left for the next run, so Compact ends.
+  for (const MergeJob& job : Plan(/*forced=*/true)) {
     KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    KPIDB_RETURN_IF_ERROR(Merge(segments, nullptr, nullptr));
-    if (merged != nullptr) *merged += segments.size();
+    KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/false, nullptr));
+    if (merged != nullptr) *merged += job.files.size();
   }
   return Status::Ok();
+}
+
+Status Compactor::RunPass(bool forced) {
+  if (forced) {
+    std::lock_guard lock(mu_);
+    for (const MergeJob& job : Plan(/*forced=*/true)) {
+      KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
+      KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/true, nullptr));
+    }
+    Plan(false);  // the backlog left
+    return Status::Ok();
+  }
+  // One merge at a time, planning again after each: a Delete or Compact
+  // waits for one merge at most, and files flushed meanwhile count.
+  while (true) {
+    std::lock_guard lock(mu_);
+    KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
+    const auto jobs = Plan(/*forced=*/false);
+    if (jobs.empty()) return Status::Ok();
+    KPIDB_RETURN_IF_ERROR(Merge(jobs.front().files, nullptr, /*background=*/true, nullptr));
+  }
+}
+
+void Compactor::BackgroundLoop() {
+  const auto interval = std::chrono::milliseconds(options_.compaction_interval_ms);
+  int failures = 0;  // in a row: the next look waits twice as long, up to 64x
+  std::unique_lock lock(bg_mu_);
+  while (!stop_) {
+    bg_cv_.wait_for(lock, interval * (1 << std::min(failures, 6)),
+                    [&] { return stop_ || woken_ || compact_requested_; });
+    if (stop_) break;
+    const bool requested = compact_requested_;
+    compact_requested_ = false;
+    woken_ = false;
+    if (!options_.auto_compaction && !requested) continue;
+    lock.unlock();
+    const Status s = RunPass(requested);
+    lock.lock();
+    if (s.ok()) {
+      failures = 0;
+    } else if (!stop_ && queue_.CheckOpen().ok()) {
+      ++failures;
+      stats_.last_error = s.ToString();
+      options_.logger("background compaction failed (retrying later): " + s.ToString());
+    }
+  }
 }
 
 Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
@@ -148,6 +404,7 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
   KPIDB_RETURN_IF_ERROR(flusher_.Flush());
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
   auto touches = [&](const SegmentReader& segment) {
+    if (segment.max_timestamp_ms() < start_ms || segment.min_timestamp_ms() >= end_ms) return false;
     SegmentSeries entry;
     return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
       // An entry that cannot be decoded counts: the merge reports it.
@@ -155,21 +412,14 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
       return !chunks.ok() || !chunks->empty();
     });
   };
-  std::vector<std::shared_ptr<SegmentReader>> spanning;
-  auto partitions = SegmentsByPartition(*versions_.Current(), &spanning);
-  for (const auto& s : spanning) {
-    if (touches(*s)) {
-      return Status::FailedPrecondition(
-          "segment " + s->path() + " spans several partitions (written with another "
-          "segment_partition_ms) and holds points to delete; nothing was deleted");
-    }
-  }
-  for (const auto& [partition, segments] : partitions) {
-    if (std::none_of(segments.begin(), segments.end(),
-                     [&](const auto& s) { return touches(*s); })) {
+  // Each group of overlapping files that holds such points is rewritten
+  // whole (its files merged), whatever partitions they were written for.
+  for (const Files& group : OverlapGroups(versions_.Current()->segments)) {
+    if (std::none_of(group.begin(), group.end(), [&](const auto& s) { return touches(*s); })) {
       continue;
     }
-    KPIDB_RETURN_IF_ERROR(Merge(segments, &remove, deleted_points));
+    KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
+    KPIDB_RETURN_IF_ERROR(Merge(group, &remove, /*background=*/false, deleted_points));
   }
   return Status::Ok();
 }

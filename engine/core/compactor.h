@@ -1,13 +1,18 @@
-// The compactor: merges the segments of a time partition into one (newest
-// write wins), so that reads of it touch one file and its rollup rows cover
-// every point again; and deletes, which is such a merge leaving points out.
+// The compactor: merges segment files into one (newest write wins), so that
+// reads touch one file and its rollup rows cover every point again; moves
+// old data into coarser partitions; and deletes, which is such a merge
+// leaving points out.
 //
-// It works from a version snapshot, one partition at a time, under its own
-// lock (one Compact or Delete at a time) and no other while it reads and
-// writes: segments are immutable. Only installing a merged file takes the
-// version set's manifest lock, briefly, so flushes and reads go on.
+// What to merge is decided by PlanMerges (the policy, below) over a version
+// snapshot. A background thread runs it after each flush and every
+// compaction_interval_ms; Compact runs it now. Each merge reads and writes
+// without any lock but the compactor's own (segments are immutable); only
+// installing the merged file takes the version set's manifest lock, briefly,
+// so flushes and reads go on.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,6 +20,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/core/flusher.h"
@@ -25,18 +31,71 @@
 
 namespace kpidb {
 
+// Files to merge into one: every file of `segments` whose points lie in
+// [start_ms, end_ms), oldest first; no other file of the version overlaps
+// that window, so the merged file may take the place of the newest of them.
+struct MergeJob {
+  size_t level = 0;  // 0: segment_partition_ms; i: partition_level_factors[i - 1] times level i - 1
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::vector<std::shared_ptr<SegmentReader>> files;
+};
+
+// The policy. Windows of a level are the multiples of its width; a file
+// belongs to the window holding all its points, and a window that a file
+// crosses (written with other widths) is left alone at that level.
+// - A window of a coarse level (partition_level_factors) that ended at least
+//   partition_merge_after_ms before `now_ms` is old: its files are merged
+//   into one once there are two or more and the newest is quiet; the finer
+//   windows inside it are not merged on their own any more.
+// - Any other window of segment_partition_ms is merged once it holds
+//   compaction_trigger_files files, or two or more of which the newest is
+//   quiet (written compaction_quiet_ms ago).
+// `forced` (Compact): every window with two or more files is due, quiet or
+// not. `age_ms(file)`: how long ago a file was written. `waiting`, if
+// given: windows that will be due once their files are quiet.
+std::vector<MergeJob> PlanMerges(const std::vector<std::shared_ptr<SegmentReader>>& segments,
+                                 const EngineOptions& options, int64_t now_ms, bool forced,
+                                 const std::function<int64_t(const SegmentReader&)>& age_ms,
+                                 size_t* waiting = nullptr);
+
+// What the compactor did since open (EngineStats).
+struct CompactionStats {
+  bool running = false;      // a merge is in progress
+  uint64_t backlog = 0;      // merges due at the policy's last look, not done yet
+  uint64_t waiting = 0;      // merges that wait for their files to be quiet
+  uint64_t merges = 0;       // merged files written (deletes' rewrites included)
+  uint64_t files_merged = 0;  // files they replaced
+  uint64_t bytes_written = 0;
+  uint64_t points_written = 0;
+  int64_t last_merge_unix_ms = 0;  // when the last merge ended (0: none yet)
+  double last_merge_seconds = 0;
+  std::string last_error;  // of the latest background merge that failed
+};
+
 class Compactor {
  public:
   Compactor(const EngineOptions& options, std::string segment_dir, VersionSet* versions,
             Flusher* flusher, const WriteQueue* queue);
+  ~Compactor();  // Stop()
 
-  // Merges every partition that has several files in the current version.
-  // `merged`: segment files replaced, if given. See EngineCore::Compact.
-  Status Compact(uint64_t* merged);
-  // Flushes the head, then rewrites the partitions holding points of `ids`
-  // in [start_ms, end_ms) without them. See EngineCore::Delete.
+  // Starts the background thread (if EngineOptions::auto_compaction).
+  void Start();
+  // Stops it, and makes a merge in progress (background or not) give up
+  // (UNAVAILABLE, its partial file removed). Idempotent.
+  void Stop();
+  // Wakes the background thread (after a flush). Takes only bg_mu_.
+  void Wake();
+
+  // Runs every merge that is due, quiet or not, from one snapshot, and
+  // returns when done (`wait`), or asks the background thread to and returns
+  // at once. `merged`: segment files replaced, if given (0 without `wait`).
+  Status Compact(bool wait, uint64_t* merged);
+  // Flushes the head, then rewrites the files holding points of `ids` in
+  // [start_ms, end_ms) without them. See EngineCore::Delete.
   Status Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
                 uint64_t* deleted_points);
+  CompactionStats stats() const;
   // Tests: runs `hook` in each merge, after the merged file is written and
   // before it is installed.
   void SetMergeHookForTest(std::function<void()> hook);
@@ -47,15 +106,19 @@ class Compactor {
     int64_t start_ms;
     int64_t end_ms;
   };
-  // Segments by partition, oldest first, without the partitions that a file
-  // spanning several partitions (written with another segment_partition_ms)
-  // overlaps. `spanning` receives those files.
-  std::map<int64_t, std::vector<std::shared_ptr<SegmentReader>>> SegmentsByPartition(
-      const Version& version, std::vector<std::shared_ptr<SegmentReader>>* spanning) const;
-  // REQUIRES mu_. Replaces `old` (one partition's segments, oldest first)
-  // by one merged file, leaving out `remove` if given.
+  // REQUIRES mu_. Replaces `old` (files no other file overlaps, oldest
+  // first) by one merged file, leaving out `remove` if given. `background`:
+  // throttled (compaction_max_bytes_per_second) and paused during flushes.
   Status Merge(const std::vector<std::shared_ptr<SegmentReader>>& old, const DeleteRange* remove,
-               uint64_t* removed_points);
+               bool background, uint64_t* removed_points);
+  std::vector<MergeJob> Plan(bool forced);
+  // One background pass: merges what is due, one file at a time, planning
+  // again after each; a requested Compact runs what was due at its start.
+  Status RunPass(bool forced);
+  void BackgroundLoop();
+  bool stopping() const;
+  // Sleeps up to `ms`, or until stopping. Returns false when stopping.
+  bool Pause(std::chrono::milliseconds ms);
 
   const EngineOptions& options_;
   const std::string segment_dir_;
@@ -63,8 +126,18 @@ class Compactor {
   Flusher& flusher_;
   const WriteQueue& queue_;
 
-  std::mutex mu_;  // one Compact or Delete at a time, for its whole run
+  std::mutex mu_;  // one merge pass (Compact, Delete, a background merge) at a time
   std::function<void()> merge_hook_for_test_;  // under mu_
+
+  // The background thread's state and the stats: a leaf (taken under
+  // mu_, and under the flusher's mu_ by Wake).
+  mutable std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool stop_ = false;            // under bg_mu_
+  bool woken_ = false;           // under bg_mu_
+  bool compact_requested_ = false;  // under bg_mu_
+  CompactionStats stats_;        // under bg_mu_
+  std::thread thread_;
 };
 
 }  // namespace kpidb

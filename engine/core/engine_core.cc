@@ -30,6 +30,22 @@ Status ValidateOptions(const EngineOptions& o) {
       return Status::InvalidArgument("rollup_tiers_ms must be positive and increasing");
     }
   }
+  int64_t width = o.segment_partition_ms;
+  for (uint32_t factor : o.partition_level_factors) {
+    if (factor < 2 || __builtin_mul_overflow(width, int64_t{factor}, &width)) {
+      return Status::InvalidArgument(
+          "partition_level_factors must each be at least 2 (and the widest level fit in 64 bits)");
+    }
+  }
+  if (o.partition_merge_after_ms < 0) {
+    return Status::InvalidArgument("partition_merge_after_ms must not be negative");
+  }
+  if (o.compaction_trigger_files < 2) {
+    return Status::InvalidArgument("compaction_trigger_files must be at least 2");
+  }
+  if (o.compaction_interval_ms == 0) {
+    return Status::InvalidArgument("compaction_interval_ms must be positive");
+  }
   if (o.head_max_bytes == 0) return Status::InvalidArgument("head_max_bytes must be positive");
   if (o.wal_sync == WalSyncPolicy::kInterval && o.wal_sync_interval_ms == 0) {
     return Status::InvalidArgument("wal_sync_interval_ms must be positive");
@@ -66,7 +82,10 @@ Result<std::unique_ptr<EngineCore>> EngineCore::Open(const std::string& dir,
       recovered.logged_series, recovered.snapshot_series});
   e.compactor_ =
       std::make_unique<Compactor>(e.options_, e.segment_dir_, &e.versions_, e.flusher_.get(), &e.queue_);
+  Compactor* compactor = e.compactor_.get();
+  e.flusher_->SetFlushListener([compactor] { compactor->Wake(); });
   e.flusher_->Start();
+  e.compactor_->Start();
   return engine;
 }
 
@@ -353,6 +372,7 @@ Status EngineCore::Close() {
   // Stop background work first: a writer waiting for a flush must not wait
   // for a background thread that is going away. No flush outlives the dir
   // lock.
+  if (compactor_) compactor_->Stop();  // a merge in progress gives up
   if (flusher_) flusher_->Stop();
   queue_.Drain();  // writers queued before closing still complete
   if (flusher_) flusher_->WriteIndexSnapshotAtClose();
@@ -368,7 +388,8 @@ Status EngineCore::Close() {
 
 Status EngineCore::Flush() { return flusher_->Flush(); }
 
-Status EngineCore::Compact(uint64_t* merged) { return compactor_->Compact(merged); }
+Status EngineCore::Compact(uint64_t* merged) { return compactor_->Compact(/*wait=*/true, merged); }
+Status EngineCore::StartCompaction() { return compactor_->Compact(/*wait=*/false, nullptr); }
 
 Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
                           uint64_t* deleted_points) {
@@ -402,6 +423,9 @@ EngineStats EngineCore::GetStats() const {
   }
   st.quarantined_segments = quarantined_.load();
   st.flushes = flusher_->flushes();
+  const CompactionStats c = compactor_->stats();
+  st.compaction = {c.running, c.backlog, c.waiting, c.merges, c.files_merged, c.bytes_written,
+                   c.points_written, c.last_merge_unix_ms, c.last_merge_seconds, c.last_error};
   return st;
 }
 

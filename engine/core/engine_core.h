@@ -101,6 +101,8 @@ class EngineCore {
   // file is in place before the manifest names it; files no manifest names
   // are removed at open). `merged`: segment files replaced, if given.
   Status Compact(uint64_t* merged = nullptr);
+  // Asks the compactor's background thread for such a run; returns at once.
+  Status StartCompaction();
   // Deletes the points of `ids` in [start_ms, end_ms): flushes the head, then
   // rewrites the partitions holding such points (as Compact merges them).
   // Points written while it runs are kept. Idempotent: if it fails (or the
@@ -159,8 +161,10 @@ class EngineCore {
   //       flusher_.bg_mu_ -> versions_ (manifest_mu_ -> state_mu_),
   //       SeriesIndex's and Head's own }
   //
-  // - compactor_ (compactor.h): one Compact or Delete for its whole run,
-  //   merging from a snapshot without other locks.
+  // - compactor_ (compactor.h): one Compact, Delete or background merge
+  //   at a time, merging from a snapshot without other locks. Its
+  //   background state (bg_mu_) is a leaf, taken under flusher_.mu_ when
+  //   a flush wakes it.
   // - flusher_ (flusher.h): one flush at a time; its background thread.
   // - log_.mu: the WAL writer and the active head's writes: held by the
   //   write leader for a group, and by a flush to freeze the head.

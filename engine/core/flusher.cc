@@ -74,6 +74,11 @@ Status Flusher::WaitForRoom(const std::function<bool()>& full) {
 }
 
 Status Flusher::FlushLocked() {
+  busy_ = true;
+  struct Done {
+    std::atomic<bool>& busy;
+    ~Done() { busy = false; }
+  } done{busy_};
   // A head frozen by an earlier, failed flush goes first.
   if (versions_.Current()->flushing) KPIDB_RETURN_IF_ERROR(WriteFrozenHead());
   {
@@ -112,6 +117,7 @@ Status Flusher::WriteFrozenHead() {
   flushing_series_.clear();
   KPIDB_RETURN_IF_ERROR(RemoveWalFilesBefore(wal_dir_, flushing_checkpoint_));
   flushes_.fetch_add(1);
+  if (on_flushed_) on_flushed_();
   options_.logger("flushed " + std::to_string(head.points()) + " points into " +
                   std::to_string(numbers.size()) + " segment files");
   NotifyFlushDone();

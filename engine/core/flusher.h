@@ -9,6 +9,7 @@
 // removes the WAL files the segments now hold.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -81,6 +82,11 @@ class Flusher {
   void WriteIndexSnapshotAtClose();
 
   uint64_t flushes() const { return flushes_.load(); }
+  // Whether a flush is running (the compactor's background merges pause).
+  bool busy() const { return busy_.load(); }
+  // Called after each flush that wrote segments (under mu_: `fn` may take
+  // only leaf locks). Set before Start().
+  void SetFlushListener(std::function<void()> fn) { on_flushed_ = std::move(fn); }
 
  private:
   Status FlushLocked();      // REQUIRES mu_
@@ -128,6 +134,8 @@ class Flusher {
   std::thread bg_thread_;
 
   std::atomic<uint64_t> flushes_{0};
+  std::atomic<bool> busy_{false};
+  std::function<void()> on_flushed_;  // set before Start
 };
 
 }  // namespace kpidb

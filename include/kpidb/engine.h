@@ -45,6 +45,18 @@ struct EngineStats {
   uint64_t wal_bytes = 0;
   uint64_t quarantined_segments = 0;  // since open
   uint64_t flushes = 0;               // since open
+  struct Compaction {
+    bool running = false;        // a merge is in progress
+    uint64_t backlog = 0;        // merges due at the policy's last look
+    uint64_t waiting = 0;        // merges waiting for their files to be quiet
+    uint64_t merges = 0;         // merged files written since open
+    uint64_t files_merged = 0;   // files they replaced
+    uint64_t bytes_written = 0;
+    uint64_t points_written = 0;
+    int64_t last_merge_unix_ms = 0;  // 0: none since open
+    double last_merge_seconds = 0;
+    std::string last_error;      // of the latest failed background merge
+  } compaction;
 };
 
 // What Engine::Delete did.
@@ -102,9 +114,13 @@ class Engine {
 
   // Writes the head to segments; returns when done.
   Status Flush();
-  // Merges each time partition's segments into one (newest write wins).
+  // Runs every merge the compaction policy has due, without waiting for
+  // files to be quiet (options.h; newest write wins); returns when done.
   // `merged`: segment files replaced, if given.
   Status Compact(uint64_t* merged = nullptr);
+  // The same in the background: returns at once (EngineStats::compaction
+  // says when it ran).
+  Status StartCompaction();
   // Deletes the points in [start_ms, end_ms) of the series `selector`
   // selects (refused when it is empty: it would select everything). The
   // series stay listed. Idempotent; see EngineCore::Delete.

@@ -61,6 +61,31 @@ struct EngineOptions {
   // Also store m2 in the rows so that stddev reads rows instead of points
   // (~0.02 byte per point more at 1 h).
   bool rollup_stddev = false;
+  // Compaction (docs/internals.md, "Compaction"). A background compactor
+  // merges the files of a partition into one (newest write wins), which
+  // makes reads touch one file and rebuilds the rollup rows that late points
+  // invalidated: a partition is merged once it holds
+  // compaction_trigger_files files, or two or more of which the newest is
+  // compaction_quiet_ms old. Old data moves to coarser partitions: each
+  // of partition_level_factors makes a level of windows that many times
+  // wider than the level before (the first: segment_partition_ms; windows
+  // are aligned to the epoch), and once a window ended
+  // partition_merge_after_ms ago (by the wall clock) its files are merged
+  // into one, so that a series has one index entry and full chunks there.
+  // The default, {30}: 30-day windows. Empty: partitions stay
+  // segment_partition_ms wide.
+  bool auto_compaction = true;
+  uint32_t compaction_trigger_files = 4;
+  uint32_t compaction_quiet_ms = 60'000;
+  std::vector<uint32_t> partition_level_factors = {30};
+  int64_t partition_merge_after_ms = 86'400'000;
+  // How often the compactor looks for work besides after each flush.
+  uint32_t compaction_interval_ms = 10'000;
+  // Bytes a second the background compactor writes at most (0: no limit);
+  // a merge that Compact was asked to wait for is not limited. While a
+  // flush runs, a background merge pauses.
+  uint64_t compaction_max_bytes_per_second = 0;
+
   // Decode every chunk of every segment when opening (checksums and
   // structure); a corrupt segment is quarantined. Off by default: open then
   // checks each segment's header, footer and index checksums, and a chunk's
