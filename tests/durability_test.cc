@@ -4,7 +4,8 @@
 // A forked child opens the engine and writes batches from two threads; after
 // each acknowledged write it sends the batch's number to the parent over a
 // pipe. The parent kills it at a random moment, reopens the data dir and
-// checks every acknowledged point, bit for bit. 24 rounds on one data dir.
+// checks every acknowledged point, bit for bit. 24 rounds on one data dir;
+// then 50 more with the background compactor merging after every flush.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,17 +36,42 @@ double Value(uint64_t batch, int i) {
   return static_cast<double>(batch * 100 + static_cast<uint64_t>(i)) / 100.0 + 1e-9;
 }
 
-EngineOptions ChildOptions() {
+// `compacting`: the background compactor merges after every flush (two
+// files make a merge, and every window is old: each flush rewrites the
+// day's file), so that kills land mid-merge too.
+EngineOptions ChildOptions(bool compacting) {
   EngineOptions o;
   o.logger = [](std::string_view) {};
   o.head_max_bytes = 128 << 10;  // flush often, so kills land mid-flush too
   o.segment_partition_ms = 3'600'000;
   o.max_points_per_chunk = 128;
+  o.auto_compaction = compacting;
+  if (compacting) {
+    o.compaction_trigger_files = 2;
+    o.compaction_quiet_ms = 0;
+    o.compaction_interval_ms = 1;
+    o.partition_level_factors = {4, 6};  // 4 h and 1 d windows
+    o.partition_merge_after_ms = 0;
+  }
   return o;
 }
 
-[[noreturn]] void RunChild(const std::string& dir, uint64_t first_batch, int ack_fd) {
-  auto engine = EngineCore::Open(dir, ChildOptions());
+// Appends a line to `path` for each merge the child's compactor logs.
+Logger MergeCounter(const std::string& path) {
+  return [path](std::string_view line) {
+    if (line.rfind("compacted ", 0) != 0) return;
+    if (FILE* f = std::fopen(path.c_str(), "a")) {
+      std::fputs("merge\n", f);
+      std::fclose(f);
+    }
+  };
+}
+
+[[noreturn]] void RunChild(const std::string& dir, bool compacting, const std::string& merges_path,
+                           uint64_t first_batch, int ack_fd) {
+  EngineOptions options = ChildOptions(compacting);
+  options.logger = MergeCounter(merges_path);
+  auto engine = EngineCore::Open(dir, options);
   if (!engine.ok()) {
     std::fprintf(stderr, "child: open failed: %s\n", engine.status().ToString().c_str());
     _exit(2);
@@ -71,11 +97,16 @@ EngineOptions ChildOptions() {
   _exit(0);  // the parent normally kills us long before this
 }
 
-TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
-  testing::TempDir dir;
-  std::mt19937_64 rng(20261123);
-  std::set<uint64_t> acked;
-  for (int round = 0; round < 24; ++round) {
+// Kills a child writing to one data dir `rounds` times at random moments,
+// and checks after each that every acknowledged point is there. Returns the
+// acknowledged batches and how many merges the children logged.
+void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_t>* acked_out,
+                    size_t* merges) {
+  testing::TempDir dir, side;
+  const std::string merges_path = side.path() + "/merges";
+  std::mt19937_64 rng(seed);
+  std::set<uint64_t>& acked = *acked_out;
+  for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
@@ -84,7 +115,7 @@ TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      RunChild(dir.path(), first_batch, fds[1]);
+      RunChild(dir.path(), compacting, merges_path, first_batch, fds[1]);
     }
     ::close(fds[1]);
     const auto kill_at = std::chrono::steady_clock::now() +
@@ -109,7 +140,7 @@ TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
     ::close(fds[0]);
 
     std::string log;
-    EngineOptions o = ChildOptions();
+    EngineOptions o = ChildOptions(/*compacting=*/false);
     o.logger = [&](std::string_view line) { log += std::string(line) + "\n"; };
     auto engine = EngineCore::Open(dir.path(), o);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
@@ -144,8 +175,30 @@ TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
       }
     }
   }
+  *merges = 0;
+  if (FILE* f = std::fopen(merges_path.c_str(), "r")) {
+    char line[16];
+    while (std::fgets(line, sizeof line, f) != nullptr) ++*merges;
+    std::fclose(f);
+  }
+}
+
+TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
+  size_t merges = 0;
+  std::set<uint64_t> acked;
+  KillAndRecover(24, /*compacting=*/false, 20261123, &acked, &merges);
   EXPECT_GT(acked.size(), 100u) << "the child wrote too little for the test to mean much";
   std::printf("durability: %zu acknowledged batches over 24 kills, all recovered\n", acked.size());
+}
+
+TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkillDuringAutomaticCompaction) {
+  size_t merges = 0;
+  std::set<uint64_t> acked;
+  KillAndRecover(50, /*compacting=*/true, 20261204, &acked, &merges);
+  EXPECT_GT(acked.size(), 100u) << "the child wrote too little for the test to mean much";
+  EXPECT_GT(merges, 50u) << "the compactor merged too little for the test to mean much";
+  std::printf("durability: %zu acknowledged batches, %zu merges over 50 kills, all recovered\n",
+              acked.size(), merges);
 }
 
 }  // namespace

@@ -1,0 +1,315 @@
+// The compaction policy (PlanMerges) on real segment files with chosen ages,
+// and the background compactor running it in an engine: day partitions
+// merged once they hold enough files or are quiet, old data moved into
+// 30-day files, nothing lost or changed (checked point by point against a
+// reference, before and after reopening), deletes on coarse files, a
+// requested compaction that returns at once, and a Close that does not wait
+// for a throttled merge.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "engine/core/compactor.h"
+#include "engine/core/engine_core.h"
+#include "engine/query/query.h"
+#include "tests/engine_fixture.h"
+#include "tests/test_util.h"
+
+namespace kpidb {
+namespace {
+
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kDay = 24 * kHour;
+constexpr int64_t kMonth = 30 * kDay;  // the default coarse window
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Segment files of one series, each with the points given.
+class Plan : public ::testing::Test {
+ protected:
+  Plan() { options_.compaction_trigger_files = 4; }
+
+  std::shared_ptr<SegmentReader> File(std::vector<int64_t> timestamps, int64_t age_ms) {
+    const std::string path = dir_.path() + "/" + std::to_string(++number_) + ".kps";
+    auto writer = SegmentWriter::Create(path, 128);
+    EXPECT_TRUE(writer.ok());
+    std::vector<double> values(timestamps.size(), 1.0);
+    EXPECT_TRUE((*writer)->AddSeries(1, SeriesKey("m", {}).Canonical(), timestamps, values).ok());
+    EXPECT_TRUE((*writer)->Finish().ok());
+    auto reader = SegmentReader::Open(path, false);
+    EXPECT_TRUE(reader.ok());
+    std::shared_ptr<SegmentReader> shared = std::move(reader).value();
+    ages_[shared.get()] = age_ms;
+    files_.push_back(shared);
+    return shared;
+  }
+  std::vector<MergeJob> Run(int64_t now_ms, bool forced = false, size_t* waiting = nullptr) {
+    return PlanMerges(files_, options_, now_ms, forced,
+                      [&](const SegmentReader& s) { return ages_.at(&s); }, waiting);
+  }
+
+  testing::TempDir dir_;
+  EngineOptions options_;
+  int number_ = 0;
+  std::vector<std::shared_ptr<SegmentReader>> files_;
+  std::map<const SegmentReader*, int64_t> ages_;
+};
+
+TEST_F(Plan, ARecentDayIsMergedOnceItHasEnoughFilesOrTheyAreQuiet) {
+  const int64_t day = 1000 * kDay;
+  const int64_t now = day + kDay / 2;  // the day is still running
+  File({day + 1}, 0);
+  File({day + 2}, 0);
+  File({day + 3}, 0);
+  size_t waiting = 0;
+  EXPECT_TRUE(Run(now, false, &waiting).empty());  // 3 < 4 files, one just written
+  EXPECT_EQ(waiting, 1u);
+  EXPECT_EQ(Run(now, /*forced=*/true).size(), 1u);  // Compact does not wait
+  auto last = File({day + 4}, 0);
+  auto jobs = Run(now, false, &waiting);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(waiting, 0u);
+  EXPECT_EQ(jobs[0].level, 0u);
+  EXPECT_EQ(jobs[0].start_ms, day);
+  EXPECT_EQ(jobs[0].end_ms, day + kDay);
+  EXPECT_EQ(jobs[0].files, files_);  // oldest first
+  // Three files, all quiet: due as well.
+  files_.pop_back();
+  for (auto& [file, age] : ages_) age = options_.compaction_quiet_ms;
+  EXPECT_EQ(Run(now).size(), 1u);
+  // A lone file is never merged.
+  files_ = {last};
+  EXPECT_TRUE(Run(now, true).empty());
+}
+
+TEST_F(Plan, AnOldWindowBecomesOneFileAndItsDaysAreNotMergedAlone) {
+  const int64_t month = 400 * kMonth;
+  for (int d = 0; d < 5; ++d) {
+    File({month + d * kDay + 1}, kDay);
+    File({month + d * kDay + 2}, kDay);  // two files a day
+  }
+  File({month + kMonth + 1}, kDay);  // the next window: one file only
+  // The window ended only an hour ago: it is recent, its days are merged.
+  auto jobs = Run(month + kMonth + kHour);
+  ASSERT_EQ(jobs.size(), 5u);
+  for (const auto& job : jobs) EXPECT_EQ(job.level, 0u);
+  // A day after it ended (partition_merge_after_ms): one file for the window.
+  jobs = Run(month + kMonth + kDay);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].level, 1u);
+  EXPECT_EQ(jobs[0].start_ms, month);
+  EXPECT_EQ(jobs[0].end_ms, month + kMonth);
+  EXPECT_EQ(jobs[0].files.size(), 10u);
+  // A late write to the old window, not quiet yet: nothing until it is.
+  ages_.clear();
+  for (const auto& f : files_) ages_[f.get()] = kDay;
+  files_ = {files_.back()};  // (the next window's file)
+  auto coarse = File({month + 1, month + 20 * kDay}, kDay);
+  auto late = File({month + 3 * kDay + 5}, 0);
+  size_t waiting = 0;
+  EXPECT_TRUE(Run(month + 3 * kMonth, false, &waiting).empty());
+  EXPECT_EQ(waiting, 1u);
+  ages_[late.get()] = options_.compaction_quiet_ms;
+  jobs = Run(month + 3 * kMonth);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].level, 1u);
+  EXPECT_EQ(jobs[0].files, (std::vector<std::shared_ptr<SegmentReader>>{coarse, late}));
+}
+
+TEST_F(Plan, AWindowThatAFileCrossesIsLeftAlone) {
+  options_.partition_level_factors = {};
+  const int64_t day = 1000 * kDay;
+  File({day + 1}, kDay);
+  File({day + kDay - 1, day + kDay + 1}, kDay);  // crosses into the next day
+  File({day + 2}, kDay);
+  File({day + 2 * kDay + 1}, kDay);
+  File({day + 2 * kDay + 2}, kDay);
+  auto jobs = Run(day + 10 * kDay, true);
+  ASSERT_EQ(jobs.size(), 1u);  // only the third day
+  EXPECT_EQ(jobs[0].start_ms, day + 2 * kDay);
+  // Levels must be at least twice as wide as the one below.
+  options_.partition_level_factors = {1};
+  testing::TempDir dir;
+  EXPECT_EQ(EngineCore::Open(dir.path(), options_).status().code(), StatusCode::kInvalidArgument);
+}
+
+// The engine with the background compactor on: points over 75 days that
+// ended 100 days ago (so in old 30-day windows), written out of order with
+// rewrites in many flushes, and a reference of every point.
+class AutoCompaction : public testing::EngineTest {
+ protected:
+  AutoCompaction() {
+    options_.compaction_quiet_ms = 0;
+    options_.compaction_interval_ms = 10;
+    start_ = (NowMs() - 175 * kDay) / kDay * kDay;
+  }
+  void WriteRounds(int rounds, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for (int r = 0; r < rounds; ++r) {
+      WriteBatch batch;
+      for (int s = 0; s < 3; ++s) {
+        SeriesPoints sp{"kpi_auto", {{"s", std::to_string(s)}}, {}, {}};
+        std::set<int64_t> seen;
+        for (int i = 0; i < 400; ++i) {
+          const int64_t t = start_ + std::uniform_int_distribution<int64_t>(0, 75 * 288 - 1)(rng) * 300'000;
+          if (!seen.insert(t).second) continue;
+          sp.timestamps_ms.push_back(t);
+          // Decimals with binary noise, and now and then -0 or a subnormal.
+          double v = std::round(std::uniform_real_distribution<double>(0, 1000)(rng) * 100) / 100 * 1.1;
+          if (i % 97 == 0) v = -0.0;
+          if (i % 89 == 0) v = std::bit_cast<double>(uint64_t{0x000f000000000123});
+          sp.values.push_back(v);
+          ref_[s][t] = v;
+        }
+        batch.series.push_back(std::move(sp));
+      }
+      const Status written = engine_->Write(batch);
+      ASSERT_TRUE(written.ok()) << written.ToString();
+      ASSERT_TRUE(engine_->Flush().ok());
+    }
+  }
+  // Waits until the compactor has nothing due and is not running.
+  void WaitIdle() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto c = engine_->GetStats().compaction;
+      if (!c.running && c.backlog == 0 && c.merges > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const auto again = engine_->GetStats().compaction;
+        if (!again.running && again.backlog == 0 && again.merges == c.merges) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "the compactor did not settle";
+  }
+  void ExpectReference() {
+    for (const auto& [s, points] : ref_) {
+      auto id = engine_->FindSeries("kpi_auto", {{"s", std::to_string(s)}});
+      ASSERT_TRUE(id.has_value());
+      auto data = engine_->Read(*id, INT64_MIN, INT64_MAX);
+      ASSERT_TRUE(data.ok()) << data.status().ToString();
+      ASSERT_EQ(data->timestamps_ms.size(), points.size());
+      size_t i = 0;
+      for (const auto& [t, v] : points) {
+        ASSERT_EQ(data->timestamps_ms[i], t);
+        ASSERT_EQ(std::bit_cast<uint64_t>(data->values[i]), std::bit_cast<uint64_t>(v)) << t;
+        ++i;
+      }
+    }
+  }
+  // Windows of 30 days holding points.
+  size_t Windows() const {
+    std::set<int64_t> windows;
+    for (const auto& [s, points] : ref_) {
+      for (const auto& [t, v] : points) windows.insert(t / kMonth);
+    }
+    return windows.size();
+  }
+  size_t FilesOnDisk() const {
+    size_t files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path() + "/segments")) {
+      files += e.path().extension() == ".kps";
+    }
+    return files;
+  }
+
+  int64_t start_ = 0;
+  std::map<int, std::map<int64_t, double>> ref_;
+};
+
+TEST_F(AutoCompaction, OldDaysEndInOneFileAWindowAndNothingChanges) {
+  WriteRounds(6, 1);
+  WaitIdle();
+  ExpectReference();
+  EXPECT_EQ(engine_->GetStats().segments, Windows());
+  EXPECT_EQ(FilesOnDisk(), Windows());  // the merged files are gone
+  const auto c = engine_->GetStats().compaction;
+  EXPECT_GT(c.files_merged, c.merges);
+  EXPECT_GT(c.bytes_written, 0u);
+  EXPECT_GT(c.last_merge_unix_ms, 0);
+  EXPECT_TRUE(c.last_error.empty()) << c.last_error;
+  // Rollup rows answer every hour again (none was invalidated by a later file).
+  query::Query q;
+  q.selector.metric = "kpi_auto";
+  q.start_ms = start_;
+  q.end_ms = start_ + 75 * kDay;
+  q.step.step_ms = kHour;
+  q.aggregation = query::Aggregation::kMax;
+  query::QueryStats stats;
+  ASSERT_TRUE(query::Execute(*engine_, q, [](query::ResultSeries&&) { return Status::Ok(); }, &stats).ok());
+  EXPECT_EQ(stats.points, 0u);
+  EXPECT_GT(stats.rollup_rows, 0u);
+  Open();
+  ExpectReference();
+  // Late writes into the old windows are merged into them again.
+  WriteRounds(2, 2);
+  WaitIdle();
+  ExpectReference();
+  EXPECT_EQ(engine_->GetStats().segments, Windows());
+}
+
+TEST_F(AutoCompaction, DeletesFromCoarseFiles) {
+  WriteRounds(4, 3);
+  WaitIdle();
+  ASSERT_EQ(engine_->GetStats().segments, Windows());
+  auto id = engine_->FindSeries("kpi_auto", {{"s", "1"}});
+  const int64_t from = start_ + 10 * kDay, to = start_ + 40 * kDay;  // across two windows
+  uint64_t expected = 0;
+  for (auto it = ref_[1].lower_bound(from); it != ref_[1].end() && it->first < to;) {
+    it = ref_[1].erase(it);
+    ++expected;
+  }
+  uint64_t deleted = 0;
+  ASSERT_TRUE(engine_->Delete({*id}, from, to, &deleted).ok());
+  EXPECT_EQ(deleted, expected);
+  ExpectReference();
+  Open();
+  ExpectReference();
+}
+
+TEST_F(AutoCompaction, StartCompactionReturnsAtOnceAndRunsInTheBackground) {
+  options_.auto_compaction = false;
+  Open();
+  WriteRounds(3, 4);
+  const uint64_t before = engine_->GetStats().segments;
+  ASSERT_GT(before, Windows());
+  ASSERT_TRUE(engine_->StartCompaction().ok());
+  WaitIdle();
+  EXPECT_EQ(engine_->GetStats().segments, Windows());
+  ExpectReference();
+}
+
+TEST_F(AutoCompaction, CloseDoesNotWaitForAThrottledMergeAndLeavesNoPartialFile) {
+  options_.auto_compaction = false;
+  options_.compaction_max_bytes_per_second = 1;  // a merge would take hours
+  Open();
+  WriteRounds(3, 5);
+  const uint64_t segments = engine_->GetStats().segments;
+  ASSERT_TRUE(engine_->StartCompaction().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!engine_->GetStats().compaction.running && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(engine_->GetStats().compaction.running);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(engine_->Close().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(FilesOnDisk(), segments);  // the merge's file was removed
+  Open();
+  EXPECT_EQ(engine_->GetStats().segments, segments);
+  ExpectReference();
+}
+
+}  // namespace
+}  // namespace kpidb
