@@ -273,8 +273,11 @@ std::vector<bench::KpiSeries> Synthetic(const Args& a) {
     // More labels, as KPI segments (channel, region, campaign...) would be:
     // the shape of ../shared/bench/vm_cardinality.py.
     for (int k = 3; k <= a.labels; ++k) {
-      s.labels.emplace_back("l" + std::to_string(k),
-                            "v" + std::to_string(i % static_cast<size_t>(k + 2)));
+      // (appended, not "l" + to_string: GCC 12 warns -Wrestrict on that)
+      std::string name = "l", value = "v";
+      name += std::to_string(k);
+      value += std::to_string(i % static_cast<size_t>(k + 2));
+      s.labels.emplace_back(std::move(name), std::move(value));
     }
     std::sort(s.labels.begin(), s.labels.end());
     double v = 1000;

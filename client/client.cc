@@ -248,11 +248,17 @@ Result<ServerStats> Client::Stats() {
   impl_->Prepare(&context);
   v1::StatsResponse r;
   KPIDB_RETURN_IF_ERROR(FromGrpc(impl_->admin->Stats(&context, v1::StatsRequest(), &r)));
-  return ServerStats{r.series(),      r.points(),         r.segments(),      r.segment_bytes(),
-                     r.bytes_on_disk(), r.bytes_per_point(), r.wal_files(),    r.wal_bytes(),
-                     r.head_points(), r.head_bytes(),     r.flushes(),       r.uptime_seconds(),
-                     r.version(),     r.head_reserved_bytes(), r.queries_inline(),
-                     r.queries_on_workers()};
+  ServerStats s{r.series(),      r.points(),         r.segments(),      r.segment_bytes(),
+                r.bytes_on_disk(), r.bytes_per_point(), r.wal_files(),    r.wal_bytes(),
+                r.head_points(), r.head_bytes(),     r.flushes(),       r.uptime_seconds(),
+                r.version(),     r.head_reserved_bytes(), r.queries_inline(),
+                r.queries_on_workers(), {}};
+  const auto& c = r.compaction();
+  s.compaction = {c.running(),       c.backlog(),          c.waiting(),
+                  c.merges(),        c.files_merged(),     c.bytes_written(),
+                  c.points_written(), c.last_merge_unix_ms(), c.last_merge_seconds(),
+                  c.last_error(),    c.automatic()};
+  return s;
 }
 
 Status Client::Flush() {
@@ -268,6 +274,15 @@ Result<uint64_t> Client::Compact() {
   v1::CompactResponse response;
   KPIDB_RETURN_IF_ERROR(FromGrpc(impl_->admin->Compact(&context, v1::CompactRequest(), &response)));
   return response.segments_merged();
+}
+
+Status Client::StartCompaction() {
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  v1::CompactRequest request;
+  request.set_background(true);
+  v1::CompactResponse response;
+  return FromGrpc(impl_->admin->Compact(&context, request, &response));
 }
 
 Result<uint64_t> Client::DeleteSeries(const query::Selector& selector, int64_t start_ms,

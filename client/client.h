@@ -56,6 +56,19 @@ struct ServerStats {
   uint64_t head_reserved_bytes = 0;
   uint64_t queries_inline = 0;
   uint64_t queries_on_workers = 0;
+  struct Compaction {
+    bool running = false;
+    uint64_t backlog = 0;
+    uint64_t waiting = 0;
+    uint64_t merges = 0;
+    uint64_t files_merged = 0;
+    uint64_t bytes_written = 0;
+    uint64_t points_written = 0;
+    int64_t last_merge_unix_ms = 0;
+    double last_merge_seconds = 0;
+    std::string last_error;
+    bool automatic = false;
+  } compaction;  // StatsResponse.Compaction
 };
 
 class Client {
@@ -85,8 +98,12 @@ class Client {
   Result<std::vector<std::string>> LabelValues(std::string_view name, std::string_view metric = "");
   Result<ServerStats> Stats();
   Status Flush();
-  // Merges each partition's segments; the number of files replaced.
+  // Runs every merge the server's compaction policy has due, and returns
+  // the number of files replaced.
   Result<uint64_t> Compact();
+  // Asks the server's background compactor for the same; returns at once
+  // (Stats().compaction shows its progress).
+  Status StartCompaction();
   // Deletes the points of the matching series in [start_ms, end_ms) (both 0:
   // all of them); the number of points deleted. Idempotent.
   Result<uint64_t> DeleteSeries(const query::Selector& selector, int64_t start_ms = 0,

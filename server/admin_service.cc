@@ -45,6 +45,18 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* c
     response->set_head_reserved_bytes(s.head_reserved_bytes);
     response->set_queries_inline(ctx_.queries_inline);
     response->set_queries_on_workers(ctx_.queries_on_workers);
+    auto* c = response->mutable_compaction();
+    c->set_running(s.compaction.running);
+    c->set_backlog(s.compaction.backlog);
+    c->set_waiting(s.compaction.waiting);
+    c->set_merges(s.compaction.merges);
+    c->set_files_merged(s.compaction.files_merged);
+    c->set_bytes_written(s.compaction.bytes_written);
+    c->set_points_written(s.compaction.points_written);
+    c->set_last_merge_unix_ms(s.compaction.last_merge_unix_ms);
+    c->set_last_merge_seconds(s.compaction.last_merge_seconds);
+    c->set_last_error(s.compaction.last_error);
+    c->set_automatic(ctx_.engine.options().auto_compaction);
     return Status::Ok();
   });
 }
@@ -60,11 +72,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Flush(grpc::CallbackServerContext* c
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext* context,
-                                                    const v1::CompactRequest*,
+                                                    const v1::CompactRequest* request,
                                                     v1::CompactResponse* response) {
-  return RunUnary(context, ctx_, [this, response]() -> Status {
+  return RunUnary(context, ctx_, [this, request, response]() -> Status {
     uint64_t merged = 0;
-    KPIDB_RETURN_IF_ERROR(ctx_.engine.Compact(&merged));
+    if (request->background()) {
+      KPIDB_RETURN_IF_ERROR(ctx_.engine.StartCompaction());
+    } else {
+      KPIDB_RETURN_IF_ERROR(ctx_.engine.Compact(&merged));
+    }
     response->set_segments_merged(merged);
     response->set_segments(ctx_.engine.GetStats().segments);
     return Status::Ok();

@@ -31,11 +31,13 @@ struct Options {
   ServerConfig* config;
   uint64_t query_timeout_ms = 0;
   std::string rollup_tiers;
+  std::string partition_level_factors;
 
   void AddTo(CLI::App& app) {
     ServerConfig& c = *config;
     query_timeout_ms = static_cast<uint64_t>(c.query_limits.timeout.count());
     rollup_tiers = TiersToString(c.engine.rollup_tiers_ms);
+    partition_level_factors = TiersToString(c.engine.partition_level_factors);
     const CLI::Validator positive = AtLeast(1);
     const CLI::Validator non_negative = AtLeast(0);
 
@@ -106,6 +108,28 @@ struct Options {
     app.add_flag("--rollup-stddev,!--no-rollup-stddev", c.engine.rollup_stddev,
                  "also store m2 in rollup rows, so that stddev reads rows")
         ->capture_default_str();
+    app.add_flag("--auto-compaction,!--no-auto-compaction", c.engine.auto_compaction,
+                 "merge segment files in the background by the compaction policy")
+        ->capture_default_str();
+    app.add_option("--compaction-trigger-files", c.engine.compaction_trigger_files,
+                   "a day partition is merged once it holds this many files")
+        ->capture_default_str()->check(CLI::Range(2u, 1'000'000u));
+    app.add_option("--compaction-quiet-ms", c.engine.compaction_quiet_ms,
+                   "... or two or more that were all written at least this long ago")
+        ->capture_default_str()->check(non_negative);
+    app.add_option("--partition-level-factors", partition_level_factors,
+                   "coarser partitions for old data, comma-separated: each level's windows are "
+                   "that many times the level before (the first: --segment-partition-ms), or none")
+        ->capture_default_str();
+    app.add_option("--partition-merge-after-ms", c.engine.partition_merge_after_ms,
+                   "a coarse window's files are merged into one once it ended this long ago")
+        ->capture_default_str()->check(non_negative);
+    app.add_option("--compaction-interval-ms", c.engine.compaction_interval_ms,
+                   "how often the compactor looks for work besides after each flush")
+        ->capture_default_str()->check(positive);
+    app.add_option("--compaction-max-bytes-per-second", c.engine.compaction_max_bytes_per_second,
+                   "write rate of background merges at most (0: no limit)")
+        ->capture_default_str()->check(non_negative);
     app.add_flag("--verify-segments-on-open,!--no-verify-segments-on-open",
                  c.engine.verify_segments_on_open,
                  "decode and check every chunk at open, quarantining corrupt segments")
@@ -148,14 +172,34 @@ struct Options {
   Status Finish() {
     config->query_limits.timeout = std::chrono::milliseconds(query_timeout_ms);
     KPIDB_ASSIGN_OR_RETURN(config->engine.rollup_tiers_ms, ParseTiers(rollup_tiers));
+    KPIDB_ASSIGN_OR_RETURN(config->engine.partition_level_factors,
+                           ParseFactors(partition_level_factors));
     return Status::Ok();
   }
 
-  static std::string TiersToString(const std::vector<int64_t>& tiers) {
+  template <typename T>
+  static std::string TiersToString(const std::vector<T>& tiers) {
     if (tiers.empty()) return "none";
     std::string out;
     for (int64_t t : tiers) out += (out.empty() ? "" : ",") + std::to_string(t);
     return out;
+  }
+
+  static Result<std::vector<uint32_t>> ParseFactors(const std::string& text) {
+    std::vector<uint32_t> factors;
+    if (text == "none" || text.empty()) return factors;
+    std::stringstream in(text);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+      uint32_t v = 0;
+      auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+      if (ec != std::errc() || end != part.data() + part.size() || v < 2) {
+        return Status::InvalidArgument("--partition-level-factors: '" + text +
+                                       "' is not comma-separated integers >= 2 (or none)");
+      }
+      factors.push_back(v);
+    }
+    return factors;
   }
 
   static Result<std::vector<int64_t>> ParseTiers(const std::string& text) {

@@ -23,6 +23,9 @@ TEST(ServerConfig, NoArgumentsGiveTheOptionStructsDefaults) {
   EXPECT_EQ(c.engine.head_max_bytes, EngineOptions{}.head_max_bytes);
   EXPECT_EQ(c.engine.rollup_tiers_ms, EngineOptions{}.rollup_tiers_ms);
   EXPECT_EQ(c.engine.wal_sync, WalSyncPolicy::kAlways);
+  EXPECT_EQ(c.engine.auto_compaction, EngineOptions{}.auto_compaction);
+  EXPECT_EQ(c.engine.partition_level_factors, EngineOptions{}.partition_level_factors);
+  EXPECT_EQ(c.engine.partition_merge_after_ms, EngineOptions{}.partition_merge_after_ms);
   EXPECT_EQ(c.query_limits.timeout, query::QueryLimits{}.timeout);
 }
 
@@ -32,7 +35,9 @@ TEST(ServerConfig, HelpShowsEveryOptionWithTheStructsDefault) {
                            "--segment-partition-ms", "86400000", "--max-points-per-chunk", "2048",
                            "--rollup-tiers-ms", "3600000", "--rollup-stddev", "--wal-file-bytes",
                            "--verify-segments-on-open", "--max-response-message-bytes", "4194304",
-                           "--query-max-memory-bytes", "--config"}) {
+                           "--query-max-memory-bytes", "--config", "--auto-compaction",
+                           "--compaction-trigger-files", "--partition-level-factors",
+                           "--partition-merge-after-ms", "--compaction-max-bytes-per-second"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text << " missing from\n" << help;
   }
 }
@@ -53,9 +58,23 @@ TEST(ServerConfig, EveryEngineOptionAnOperatorNeedsIsReachable) {
   EXPECT_EQ(e.wal_sync, WalSyncPolicy::kInterval);
   EXPECT_EQ(e.wal_sync_interval_ms, 50u);
   EXPECT_EQ(parsed->config.query_limits.timeout, std::chrono::milliseconds(1500));
-  auto none = Parse({"--rollup-tiers-ms=none"});
+  auto none = Parse({"--rollup-tiers-ms=none", "--partition-level-factors=none"});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->config.engine.rollup_tiers_ms.empty());
+  EXPECT_TRUE(none->config.engine.partition_level_factors.empty());
+  auto compaction = Parse({"--no-auto-compaction", "--compaction-trigger-files=8",
+                           "--compaction-quiet-ms=1000", "--partition-level-factors=7,4",
+                           "--partition-merge-after-ms=0", "--compaction-interval-ms=500",
+                           "--compaction-max-bytes-per-second=1048576"});
+  ASSERT_TRUE(compaction.ok()) << compaction.status().ToString();
+  const EngineOptions& c = compaction->config.engine;
+  EXPECT_FALSE(c.auto_compaction);
+  EXPECT_EQ(c.compaction_trigger_files, 8u);
+  EXPECT_EQ(c.compaction_quiet_ms, 1000u);
+  EXPECT_EQ(c.partition_level_factors, (std::vector<uint32_t>{7, 4}));
+  EXPECT_EQ(c.partition_merge_after_ms, 0);
+  EXPECT_EQ(c.compaction_interval_ms, 500u);
+  EXPECT_EQ(c.compaction_max_bytes_per_second, 1u << 20);
 }
 
 TEST(ServerConfig, ConfigFileLinesStayValidAndFlagsWin) {
@@ -91,6 +110,9 @@ TEST(ServerConfig, BadValuesNameTheOption) {
       {{"--head-max-bytes=lots"}, "--head-max-bytes"},
       {{"--max-points-per-chunk=70000"}, "--max-points-per-chunk"},
       {{"--rollup-tiers-ms=3600000,60000"}, "--rollup-tiers-ms"},
+      {{"--partition-level-factors=30,1"}, "--partition-level-factors"},
+      {{"--compaction-trigger-files=1"}, "--compaction-trigger-files"},
+      {{"--compaction-interval-ms=0"}, "--compaction-interval-ms"},
       {{"--no-such-flag=1"}, "--no-such-flag"},
       {{"stray"}, "stray"},
   };

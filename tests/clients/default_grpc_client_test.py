@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SERVER_BIN = sys.argv[1]
@@ -225,6 +226,53 @@ class ManySeriesAcrossRestarts(unittest.TestCase):
 
             server = Server(data_parent)
             channel, _, query, _ = self.stubs(server)
+            self.check(query, expected)
+            channel.close()
+        finally:
+            server.stop()
+
+    def test_a_background_compaction_moves_old_days_into_30_day_files(self):
+        """Sparse series over three years, flushed into a file a day: Compact with
+        background=true answers at once, Stats shows the compactor at work until
+        each old 30-day window is one file (days in recent windows keep theirs),
+        and every point reads back bit for bit."""
+        rng = random.Random(12)
+        expected = {}
+        server = Server()
+        try:
+            channel, write, query, flush = self.stubs(server)
+            ser = lambda m: m.SerializeToString()  # noqa: E731
+            stats = channel.unary_unary("/kpidb.v1.AdminService/Stats", request_serializer=ser,
+                                        response_deserializer=pb.StatsResponse.FromString)
+            compact = channel.unary_unary("/kpidb.v1.AdminService/Compact", request_serializer=ser,
+                                          response_deserializer=pb.CompactResponse.FromString)
+            self.write(write, 0, 5_000, rng, expected)
+            flush(pb.FlushRequest(), timeout=120)
+            before = stats(pb.StatsRequest(), timeout=60)
+            self.assertTrue(before.compaction.automatic)
+            started = time.time()
+            self.assertEqual(compact(pb.CompactRequest(background=True), timeout=60).segments_merged, 0)
+            self.assertLess(time.time() - started, 5)  # it did not wait for the merges
+            deadline = time.time() + 300
+            while True:
+                now = stats(pb.StatsRequest(), timeout=60)
+                c = now.compaction
+                if c.merges > 0 and not c.running and c.backlog == 0:
+                    break
+                self.assertLess(time.time(), deadline, "the compactor did not finish: %s" % c)
+                time.sleep(0.05)
+            self.assertEqual(c.last_error, "")
+            self.assertGreater(c.bytes_written, 0)
+            day, window = 86_400_000, 30 * 86_400_000
+            old_before = int(time.time() * 1000) - day  # partition_merge_after_ms
+            files = set()
+            for ts, _ in expected.values():
+                for t in ts:
+                    w = t // window
+                    files.add(("w", w) if (w + 1) * window <= old_before else ("d", t // day))
+            self.assertEqual(now.segments, len(files))
+            self.assertLess(now.segments, before.segments)
+            self.assertEqual(c.files_merged - c.merges, before.segments - now.segments)
             self.check(query, expected)
             channel.close()
         finally:
