@@ -105,6 +105,10 @@ struct Options {
                    "rollup tiers built in every segment, comma-separated steps in ms, increasing "
                    "(e.g. 3600000,86400000), or none")
         ->capture_default_str();
+    app.add_option("--rollup-min-points-per-row", c.engine.rollup_min_points_per_row,
+                   "a series' rollup tier is built only where a row summarises at least this many "
+                   "points on average (1: always)")
+        ->capture_default_str()->check(positive);
     app.add_flag("--rollup-stddev,!--no-rollup-stddev", c.engine.rollup_stddev,
                  "also store m2 in rollup rows, so that stddev reads rows")
         ->capture_default_str();

@@ -29,6 +29,7 @@ class Compaction : public EngineTest {
   Compaction() {
     options_.auto_compaction = false;
     options_.partition_level_factors = {};
+    options_.rollup_min_points_per_row = 1;  // rows even for these sparse series
   }
   // Random points over 3 days for 4 series, out of order, with rewrites;
   // flushed after every batch so each day gets many segments.

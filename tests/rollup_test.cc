@@ -362,6 +362,40 @@ TEST_F(RollupQueries, StddevFromRowsKeepsTheDigitsOfLargeNearlyConstantValues) {
   for (double v : r.values) EXPECT_NEAR(v, want, 4320 * 4 * kEps * 1e9);
 }
 
+TEST_F(RollupQueries, ASparseSeriesGetsNoRowsItsDenseNeighbourDoesAndAnswersAgree) {
+  // Default rollup_min_points_per_row (32): 10 s data keeps its 1 h rows
+  // (360 points each), 5-minute data (12 a row) gets none.
+  options_.rollup_tiers_ms = {kHour, kDay};
+  Open();
+  WriteTwoDays();
+  WriteBatch sparse;
+  SeriesPoints sp{"kpi_sparse", {}, {}, {}};
+  for (int64_t t = kBase; t < kBase + 2 * kDay; t += 300'000) {
+    sp.timestamps_ms.push_back(t);
+    sp.values.push_back(static_cast<double>(t % 977) / 100);
+  }
+  sparse.series.push_back(sp);
+  ASSERT_TRUE(engine_->Write(sparse).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  EXPECT_EQ(ExpectSameAnswer(Hourly(Aggregation::kMax), true), 48u);  // kpi_revenue
+  Query q = Hourly(Aggregation::kMax);
+  q.selector.metric = "kpi_sparse";
+  EXPECT_EQ(ExpectSameAnswer(q, true), 0u);  // points, not rows
+  q.step.step_ms = 6 * kHour;
+  q.aggregation = Aggregation::kSum;
+  EXPECT_EQ(ExpectSameAnswer(q, false), 0u);
+  // A lower bar keeps 5-minute data's 1 h rows.
+  options_.rollup_min_points_per_row = 12;
+  Open();
+  WriteBatch again = sparse;
+  again.series[0].metric = "kpi_sparse_rows";
+  ASSERT_TRUE(engine_->Write(again).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  q = Hourly(Aggregation::kMax);
+  q.selector.metric = "kpi_sparse_rows";
+  EXPECT_EQ(ExpectSameAnswer(q, true), 48u);
+}
+
 TEST_F(RollupQueries, NoTiersConfiguredMeansNoRowsAndTheSameAnswers) {
   options_.rollup_tiers_ms.clear();
   Open();

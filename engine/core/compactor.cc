@@ -225,7 +225,8 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   const std::string path = versions_.SegmentPath(number);
   KPIDB_ASSIGN_OR_RETURN(auto writer,
                          SegmentWriter::Create(path, options_.max_points_per_chunk,
-                                               options_.rollup_tiers_ms, options_.rollup_stddev));
+                                               options_.rollup_tiers_ms, options_.rollup_stddev,
+                                               options_.rollup_min_points_per_row));
   // A merge that stops half-way leaves no file (one no manifest names would
   // be removed at the next open anyway).
   struct Partial {

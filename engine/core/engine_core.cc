@@ -46,6 +46,9 @@ Status ValidateOptions(const EngineOptions& o) {
   if (o.compaction_interval_ms == 0) {
     return Status::InvalidArgument("compaction_interval_ms must be positive");
   }
+  if (o.rollup_min_points_per_row == 0) {
+    return Status::InvalidArgument("rollup_min_points_per_row must be at least 1");
+  }
   if (o.head_max_bytes == 0) return Status::InvalidArgument("head_max_bytes must be positive");
   if (o.wal_sync == WalSyncPolicy::kInterval && o.wal_sync_interval_ms == 0) {
     return Status::InvalidArgument("wal_sync_interval_ms must be positive");

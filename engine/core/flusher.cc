@@ -193,7 +193,8 @@ Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) 
                                SegmentWriter::Create(versions_.SegmentPath(slot.first),
                                                      options_.max_points_per_chunk,
                                                      options_.rollup_tiers_ms,
-                                                     options_.rollup_stddev));
+                                                     options_.rollup_stddev,
+                                               options_.rollup_min_points_per_row));
       }
       KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(id, *canonical, ts.subspan(start, end - start),
                                                    vs.subspan(start, end - start)));

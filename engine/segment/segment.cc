@@ -56,11 +56,12 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
 
 SegmentWriter::SegmentWriter(std::string path, std::unique_ptr<AppendFile> file,
                              uint32_t max_points_per_chunk, std::vector<int64_t> rollup_steps_ms,
-                             bool rollup_m2)
+                             bool rollup_m2, uint32_t rollup_min_points_per_row)
     : file_(std::move(file)),
       max_points_per_chunk_(max_points_per_chunk),
       rollup_steps_ms_(std::move(rollup_steps_ms)),
       rollup_m2_(rollup_m2),
+      rollup_min_points_per_row_(rollup_min_points_per_row),
       path_(std::move(path)) {
   buffer_ = SegmentHeader();
 }
@@ -84,7 +85,8 @@ Status SegmentWriter::SpillIndex() {
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
                                                              uint32_t max_points_per_chunk,
                                                              std::vector<int64_t> rollup_steps_ms,
-                                                             bool rollup_m2) {
+                                                             bool rollup_m2,
+                                                             uint32_t rollup_min_points_per_row) {
   if (max_points_per_chunk == 0 || max_points_per_chunk > kMaxChunkPoints) {
     return Status::InvalidArgument("max_points_per_chunk must be in [1, " +
                                    std::to_string(kMaxChunkPoints) + "]");
@@ -97,7 +99,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& 
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
   return std::unique_ptr<SegmentWriter>(
       new SegmentWriter(path, std::move(file), max_points_per_chunk, std::move(rollup_steps_ms),
-                        rollup_m2));
+                        rollup_m2, rollup_min_points_per_row));
 }
 
 Status SegmentWriter::MaybeFlushBuffer(bool force) {
@@ -138,8 +140,12 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
     for (int64_t step : rollup_steps_ms_) {
       tiers.push_back({step, rollup_m2_, ComputeRollupRows(step, timestamps, values)});
       // A tier too fine for this many points is left out (scans then use
-      // the points, or a coarser tier).
-      if (tiers.back().rows.size() > kMaxRollupRows) tiers.pop_back();
+      // the points, or a coarser tier), and so is one too fine for so few:
+      // its rows would cost about as much as the points they summarise.
+      const size_t rows = tiers.back().rows.size();
+      if (rows > kMaxRollupRows || timestamps.size() < uint64_t{rollup_min_points_per_row_} * rows) {
+        tiers.pop_back();
+      }
     }
   }
   if (!tiers.empty()) {

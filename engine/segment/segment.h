@@ -61,11 +61,14 @@ class SegmentWriter {
  public:
   // `max_points_per_chunk` in [1, kMaxChunkPoints]; `rollup_steps_ms`:
   // the tiers to build for every series, increasing (empty: none), with m2
-  // (for stddev) when `rollup_m2`.
+  // (for stddev) when `rollup_m2`. A series' tier whose rows would summarise
+  // fewer than `rollup_min_points_per_row` points each on average is left
+  // out for that series (its scans read the points, which are few).
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        uint32_t max_points_per_chunk,
                                                        std::vector<int64_t> rollup_steps_ms = {},
-                                                       bool rollup_m2 = false);
+                                                       bool rollup_m2 = false,
+                                                       uint32_t rollup_min_points_per_row = 1);
   // REQUIRES: ids strictly increasing across calls; timestamps strictly
   // increasing, non-empty, same length as values. After an error the writer
   // is in an unknown state: drop it (its destructor removes the spill).
@@ -87,13 +90,15 @@ class SegmentWriter {
 
  private:
   SegmentWriter(std::string path, std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
-                std::vector<int64_t> rollup_steps_ms, bool rollup_m2);
+                std::vector<int64_t> rollup_steps_ms, bool rollup_m2,
+                uint32_t rollup_min_points_per_row);
   Status MaybeFlushBuffer(bool force);
 
   std::unique_ptr<AppendFile> file_;
   const uint32_t max_points_per_chunk_;
   const std::vector<int64_t> rollup_steps_ms_;
   const bool rollup_m2_;
+  const uint32_t rollup_min_points_per_row_;
   std::string buffer_;
   // Moves the full pieces of index_ to the spill file (created at first).
   Status SpillIndex();
@@ -165,6 +170,8 @@ class SegmentReader {
   int64_t max_timestamp_ms() const { return max_ts_; }
   uint64_t point_count() const { return points_; }
   uint64_t file_size() const { return file_->data().size(); }
+  // The bytes of the series index (entries and keys, without the footer).
+  uint64_t index_bytes() const { return index_.size(); }
 
  private:
   explicit SegmentReader(std::unique_ptr<MappedFile> file) : file_(std::move(file)) {}

@@ -75,6 +75,8 @@ class World {
     // with the partition a multiple of the coarsest so that rows can serve.
     options_.rollup_tiers_ms.clear();
     options_.rollup_stddev = Chance(0.5);
+    // Sometimes a series' tier is left out where it has few points a row.
+    options_.rollup_min_points_per_row = Chance(0.5) ? 1 : static_cast<uint32_t>(Uniform(2, 8));
     if (Chance(0.8)) {
       for (int64_t step : {10, 1000, 60'000, 3'600'000, 86'400'000}) {
         if (Chance(0.5)) options_.rollup_tiers_ms.push_back(step);
