@@ -40,11 +40,17 @@ class Plan : public ::testing::Test {
  protected:
   Plan() { options_.compaction_trigger_files = 4; }
 
-  std::shared_ptr<SegmentReader> File(std::vector<int64_t> timestamps, int64_t age_ms) {
+  // `noisy`: values that do not compress (a large file).
+  std::shared_ptr<SegmentReader> File(std::vector<int64_t> timestamps, int64_t age_ms,
+                                      bool noisy = false) {
     const std::string path = dir_.path() + "/" + std::to_string(++number_) + ".kps";
     auto writer = SegmentWriter::Create(path, 128);
     EXPECT_TRUE(writer.ok());
     std::vector<double> values(timestamps.size(), 1.0);
+    std::mt19937_64 rng(number_);
+    if (noisy) {
+      for (double& v : values) v = std::uniform_real_distribution<double>(0, 1)(rng);
+    }
     EXPECT_TRUE((*writer)->AddSeries(1, SeriesKey("m", {}).Canonical(), timestamps, values).ok());
     EXPECT_TRUE((*writer)->Finish().ok());
     auto reader = SegmentReader::Open(path, false);
@@ -66,31 +72,89 @@ class Plan : public ::testing::Test {
   std::map<const SegmentReader*, int64_t> ages_;
 };
 
-TEST_F(Plan, ARecentDayIsMergedOnceItHasEnoughFilesOrTheyAreQuiet) {
+TEST_F(Plan, ARunningDayMergesItsNewestFilesOnceThereAreEnoughAndAnEndedDayWhole) {
   const int64_t day = 1000 * kDay;
   const int64_t now = day + kDay / 2;  // the day is still running
   File({day + 1}, 0);
   File({day + 2}, 0);
   File({day + 3}, 0);
   size_t waiting = 0;
-  EXPECT_TRUE(Run(now, false, &waiting).empty());  // 3 < 4 files, one just written
+  EXPECT_TRUE(Run(now, false, &waiting).empty());  // 3 < 4 files
   EXPECT_EQ(waiting, 1u);
   EXPECT_EQ(Run(now, /*forced=*/true).size(), 1u);  // Compact does not wait
-  auto last = File({day + 4}, 0);
+  File({day + 4}, 0);
   auto jobs = Run(now, false, &waiting);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(waiting, 0u);
   EXPECT_EQ(jobs[0].level, 0u);
   EXPECT_EQ(jobs[0].start_ms, day);
   EXPECT_EQ(jobs[0].end_ms, day + kDay);
-  EXPECT_EQ(jobs[0].files, files_);  // oldest first
-  // Three files, all quiet: due as well.
-  files_.pop_back();
+  EXPECT_EQ(jobs[0].files, files_);  // similar sizes: all, oldest first
+  // Quiet files of a running day wait for more files or the day's end.
   for (auto& [file, age] : ages_) age = options_.compaction_quiet_ms;
-  EXPECT_EQ(Run(now).size(), 1u);
+  files_.pop_back();
+  EXPECT_TRUE(Run(now, false, &waiting).empty());
+  EXPECT_EQ(waiting, 1u);
+  // Once the day has ended, its quiet files are merged whole.
+  jobs = Run(day + kDay);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].files.size(), 3u);
   // A lone file is never merged.
-  files_ = {last};
-  EXPECT_TRUE(Run(now, true).empty());
+  files_.resize(1);
+  EXPECT_TRUE(Run(day + 10 * kDay, true).empty());
+}
+
+TEST_F(Plan, ARunningDayLeavesItsLargeMergedFileUntilTheNewOnesAddUpToHalfOfIt) {
+  const int64_t day = 1000 * kDay;
+  std::vector<int64_t> many;
+  for (int i = 0; i < 2000; ++i) many.push_back(day + 10 + i * 1000);
+  auto big = File(many, 0, /*noisy=*/true);  // what earlier merges made of the day
+  uint64_t small = 0;
+  for (int i = 0; i < 4; ++i) small += File({day + 5'000'000 + i}, 0)->file_size();
+  ASSERT_GT(big->file_size(), 2 * small);
+  auto jobs = Run(day + kDay / 2);
+  ASSERT_EQ(jobs.size(), 1u);
+  ASSERT_EQ(jobs[0].files.size(), 4u);  // the four small ones, not the big one
+  EXPECT_EQ(jobs[0].files.front(), files_[1]);
+  EXPECT_EQ(jobs[0].files.back(), files_.back());
+  // Forced, or once the day ended and is quiet: the whole day.
+  EXPECT_EQ(Run(day + kDay / 2, true)[0].files.size(), 5u);
+  for (auto& [file, age] : ages_) age = options_.compaction_quiet_ms;
+  EXPECT_EQ(Run(day + kDay)[0].files.size(), 5u);
+}
+
+TEST_F(Plan, TwoCoarseLevelsNegativeTimesAndACrossingFile) {
+  options_.partition_level_factors = {7, 4};  // weeks, then 28 days
+  const int64_t week = 7 * kDay, four = 28 * kDay;
+  // Before 1970: two files in each of two weeks of one old 28-day window.
+  const int64_t w = -100 * four;
+  File({w + 1}, kDay);
+  File({w + kDay + 1}, kDay);
+  File({w + week + 1}, kDay);
+  File({w + week + kDay + 1}, kDay);
+  auto jobs = Run(0);
+  ASSERT_EQ(jobs.size(), 1u);  // the coarsest window takes all four
+  EXPECT_EQ(jobs[0].level, 2u);
+  EXPECT_EQ(jobs[0].start_ms, w);
+  EXPECT_EQ(jobs[0].end_ms, w + four);
+  EXPECT_EQ(jobs[0].files.size(), 4u);
+  // A file crossing the 28-day boundary: that level leaves both windows
+  // alone, the weeks below are merged on their own.
+  File({w + four - 1, w + four + 1}, kDay);
+  jobs = Run(0);
+  ASSERT_EQ(jobs.size(), 2u);  // the first two weeks, two files each
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(jobs[i].level, 1u);
+    EXPECT_EQ(jobs[i].start_ms, w + static_cast<int64_t>(i) * week);
+    EXPECT_EQ(jobs[i].files.size(), 2u);
+  }
+  // The lowest window of the int64 range is partial: no overflow.
+  files_.clear();
+  File({INT64_MIN, INT64_MIN + 5}, kDay);
+  File({INT64_MIN + 7}, kDay);
+  jobs = Run(0, true);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].start_ms, INT64_MIN);
 }
 
 TEST_F(Plan, AnOldWindowBecomesOneFileAndItsDaysAreNotMergedAlone) {
@@ -150,6 +214,7 @@ TEST_F(Plan, AWindowThatAFileCrossesIsLeftAlone) {
 class AutoCompaction : public testing::EngineTest {
  protected:
   AutoCompaction() {
+    options_.rollup_min_points_per_row = 1;  // rows even for these sparse series
     options_.compaction_quiet_ms = 0;
     options_.compaction_interval_ms = 10;
     start_ = (NowMs() - 175 * kDay) / kDay * kDay;
@@ -179,19 +244,17 @@ class AutoCompaction : public testing::EngineTest {
       ASSERT_TRUE(engine_->Flush().ok());
     }
   }
-  // Waits until the compactor has nothing due and is not running.
-  void WaitIdle() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Waits until the store holds `segments` files and the compactor is idle
+  // with nothing due.
+  void WaitFor(size_t segments) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (std::chrono::steady_clock::now() < deadline) {
-      const auto c = engine_->GetStats().compaction;
-      if (!c.running && c.backlog == 0 && c.merges > 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        const auto again = engine_->GetStats().compaction;
-        if (!again.running && again.backlog == 0 && again.merges == c.merges) return;
-      }
+      const auto s = engine_->GetStats();
+      if (s.segments == segments && !s.compaction.running && s.compaction.backlog == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    FAIL() << "the compactor did not settle";
+    FAIL() << "the compactor did not get to " << segments << " files: "
+           << engine_->GetStats().segments;
   }
   void ExpectReference() {
     for (const auto& [s, points] : ref_) {
@@ -230,7 +293,7 @@ class AutoCompaction : public testing::EngineTest {
 
 TEST_F(AutoCompaction, OldDaysEndInOneFileAWindowAndNothingChanges) {
   WriteRounds(6, 1);
-  WaitIdle();
+  WaitFor(Windows());
   ExpectReference();
   EXPECT_EQ(engine_->GetStats().segments, Windows());
   EXPECT_EQ(FilesOnDisk(), Windows());  // the merged files are gone
@@ -254,14 +317,14 @@ TEST_F(AutoCompaction, OldDaysEndInOneFileAWindowAndNothingChanges) {
   ExpectReference();
   // Late writes into the old windows are merged into them again.
   WriteRounds(2, 2);
-  WaitIdle();
+  WaitFor(Windows());
   ExpectReference();
   EXPECT_EQ(engine_->GetStats().segments, Windows());
 }
 
 TEST_F(AutoCompaction, DeletesFromCoarseFiles) {
   WriteRounds(4, 3);
-  WaitIdle();
+  WaitFor(Windows());
   ASSERT_EQ(engine_->GetStats().segments, Windows());
   auto id = engine_->FindSeries("kpi_auto", {{"s", "1"}});
   const int64_t from = start_ + 10 * kDay, to = start_ + 40 * kDay;  // across two windows
@@ -280,13 +343,27 @@ TEST_F(AutoCompaction, DeletesFromCoarseFiles) {
 
 TEST_F(AutoCompaction, StartCompactionReturnsAtOnceAndRunsInTheBackground) {
   options_.auto_compaction = false;
+  options_.compaction_max_bytes_per_second = 1;  // a merge would take hours
   Open();
   WriteRounds(3, 4);
   const uint64_t before = engine_->GetStats().segments;
   ASSERT_GT(before, Windows());
+  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(engine_->StartCompaction().ok());
-  WaitIdle();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_EQ(engine_->GetStats().segments, before);
+  // A Compact meanwhile does not wait for the throttled merge: it gives way.
+  uint64_t merged = 0;
+  ASSERT_TRUE(engine_->Compact(&merged).ok());
   EXPECT_EQ(engine_->GetStats().segments, Windows());
+  ExpectReference();
+  // Unthrottled, in the background only.
+  options_.compaction_max_bytes_per_second = 0;
+  Open();
+  WriteRounds(2, 5);
+  ASSERT_GT(engine_->GetStats().segments, Windows());
+  ASSERT_TRUE(engine_->StartCompaction().ok());
+  WaitFor(Windows());
   ExpectReference();
 }
 

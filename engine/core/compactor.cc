@@ -27,6 +27,31 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return out;
 }
 
+// Where window `index` of `width` starts, clamped to the int64 range (the
+// lowest window is partial).
+int64_t WindowStart(int64_t index, int64_t width) {
+  int64_t out;
+  if (__builtin_mul_overflow(index, width, &out)) return index < 0 ? INT64_MIN : INT64_MAX;
+  return out;
+}
+
+// The newest files of a window that are worth merging on their own while
+// the window still takes writes: walking back from the newest, a file joins
+// while it is at most twice the size of those after it, so that a large
+// merged file is rewritten only once the small ones add up to half of it
+// (each point is rewritten O(log) times in a day, not once every few
+// flushes). Empty if fewer than two qualify.
+Files NewestOfSimilarSize(const Files& files) {
+  size_t first = files.size() - 1;
+  uint64_t newer = files.back()->file_size();
+  while (first > 0 && files[first - 1]->file_size() <= 2 * newer) {
+    --first;
+    newer += files[first]->file_size();
+  }
+  if (files.size() - first < 2) return {};
+  return Files(files.begin() + static_cast<std::ptrdiff_t>(first), files.end());
+}
+
 // How long ago a file was last written, by its mtime (a file that cannot be
 // stat'ed counts as old: the merge will report it if it is gone).
 int64_t FileAgeMs(const SegmentReader& segment) {
@@ -111,7 +136,7 @@ std::vector<MergeJob> PlanMerges(const Files& segments, const EngineOptions& opt
   for (size_t level = widths.size() - 1; level >= 1; --level) {
     const int64_t width = widths[level];
     for (auto& [index, files] : ByWindow(segments, width)) {
-      const int64_t start = index * width;
+      const int64_t start = WindowStart(index, width);
       const int64_t end = SaturatingAdd(start, width);
       if (end > old_before || inside_old(start, end)) continue;
       old_windows.emplace_back(start, end);
@@ -125,14 +150,23 @@ std::vector<MergeJob> PlanMerges(const Files& segments, const EngineOptions& opt
   }
   const int64_t width = options.segment_partition_ms;
   for (auto& [index, files] : ByWindow(segments, width)) {
-    const int64_t start = index * width;
+    const int64_t start = WindowStart(index, width);
     const int64_t end = SaturatingAdd(start, width);
     if (files.size() < 2 || inside_old(start, end)) continue;
-    if (!forced && files.size() < options.compaction_trigger_files && !quiet(files)) {
+    // A day that has ended is merged whole once quiet (its rows serve every
+    // hour again); one still taking writes only its newest files, once
+    // there are enough of them.
+    if (forced || (end <= now_ms && quiet(files))) {
+      jobs.push_back({0, start, end, std::move(files)});
+      continue;
+    }
+    Files newest;
+    if (files.size() >= options.compaction_trigger_files) newest = NewestOfSimilarSize(files);
+    if (newest.empty()) {
       ++not_quiet;
       continue;
     }
-    jobs.push_back({0, start, end, std::move(files)});
+    jobs.push_back({0, start, end, std::move(newest)});
   }
   if (waiting != nullptr) *waiting = not_quiet;
   return jobs;
@@ -159,6 +193,9 @@ void Compactor::Stop() {
     bg_cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  // A Compact or Delete on another thread gives up at its next series (it
+  // sees stop_); wait for it, so that no merge outlives Close.
+  std::lock_guard lock(mu_);
 }
 
 void Compactor::Wake() {
@@ -191,10 +228,43 @@ std::vector<MergeJob> Compactor::Plan(bool forced) {
   size_t waiting = 0;
   auto jobs = PlanMerges(versions_.Current()->segments, options_, WallNowMs(), forced, FileAgeMs,
                          &waiting);
+  if (forced) return jobs;
+  // Jobs over a file whose merge failed lately wait for their retry time.
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(jobs, [&](const MergeJob& job) {
+    return std::any_of(job.files.begin(), job.files.end(), [&](const auto& f) {
+      auto it = failed_.find(f.get());
+      return it != failed_.end() && it->second.retry_at > now;
+    });
+  });
   std::lock_guard lock(bg_mu_);
   stats_.backlog = jobs.size();
   stats_.waiting = waiting;
   return jobs;
+}
+
+bool Compactor::StillCurrent(const MergeJob& job) const {
+  const auto version = versions_.Current();
+  return std::all_of(job.files.begin(), job.files.end(), [&](const auto& f) {
+    return std::find(version->segments.begin(), version->segments.end(), f) != version->segments.end();
+  });
+}
+
+void Compactor::RecordFailure(const MergeJob& job, const Status& s) {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& f : job.files) {
+    Retry& r = failed_[f.get()];
+    r.failures = std::min(r.failures + 1, 12);
+    r.retry_at = now + std::chrono::milliseconds(options_.compaction_interval_ms) * (1 << r.failures);
+    r.file = f;  // keeps the key's reader alive while it is remembered
+  }
+  {
+    std::lock_guard lock(bg_mu_);
+    stats_.last_error = s.ToString();
+  }
+  options_.logger("background compaction of " + std::to_string(job.files.size()) + " files in [" +
+                  std::to_string(job.start_ms) + ", " + std::to_string(job.end_ms) +
+                  ") failed (retried later, with backoff): " + s.ToString());
 }
 
 Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool background,
@@ -247,8 +317,11 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   for (const auto& [id, canonical] : series) {
     if (stopping()) return Status::Unavailable("compaction stopped: the engine is closing");
     if (background) {
+      if (foreground_waiting_.load() > 0) {
+        return Status::Aborted("a background merge gave way to a Compact or Delete");
+      }
       // Flushes first: they hold writers back once the head is full.
-      while (flusher_.busy()) {
+      while (flusher_.busy() && foreground_waiting_.load() == 0) {
         if (!Pause(std::chrono::milliseconds(5))) {
           return Status::Unavailable("compaction stopped: the engine is closing");
         }
@@ -303,8 +376,11 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
     }
     replaced.insert(n);
   }
-  KPIDB_RETURN_IF_ERROR(versions_.ReplaceMerged(old, replaced, reader, number));
+  // From here the manifest may name the new file (a failure after its
+  // rename still returns an error): never remove it; if no manifest names
+  // it, the next open does.
   partial.keep = true;
+  KPIDB_RETURN_IF_ERROR(versions_.ReplaceMerged(old, replaced, reader, number));
   // Readers still holding the old files keep their mappings.
   if (!reader) replaced.insert(number);  // an empty result: no file at all
   for (uint64_t n : replaced) {
@@ -337,7 +413,7 @@ Status Compactor::Compact(bool wait, uint64_t* merged) {
     bg_cv_.notify_all();
     return Status::Ok();
   }
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockForeground();
   // The merges due in one snapshot: files that flushes add meanwhile are
   // left for the next run, so Compact ends.
   for (const MergeJob& job : Plan(/*forced=*/true)) {
@@ -345,52 +421,87 @@ Status Compactor::Compact(bool wait, uint64_t* merged) {
     KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/false, nullptr));
     if (merged != nullptr) *merged += job.files.size();
   }
+  Plan(/*forced=*/false);  // the backlog left, for Stats
   return Status::Ok();
 }
 
+std::unique_lock<std::mutex> Compactor::LockForeground() {
+  // A background merge holding mu_ sees the count and gives up between two
+  // series, so a caller waits for one series' merge, not a whole file's.
+  foreground_waiting_.fetch_add(1);
+  std::unique_lock lock(mu_);
+  foreground_waiting_.fetch_sub(1);
+  return lock;
+}
+
 Status Compactor::RunPass(bool forced) {
+  // Foreground callers go first: the pass takes mu_ once they are done.
+  auto wait_for_foreground = [&] {
+    while (foreground_waiting_.load() > 0) {
+      if (!Pause(std::chrono::milliseconds(1))) return false;
+    }
+    return true;
+  };
+  std::vector<MergeJob> jobs;
   if (forced) {
     std::lock_guard lock(mu_);
-    for (const MergeJob& job : Plan(/*forced=*/true)) {
-      KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-      KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/true, nullptr));
-    }
-    Plan(false);  // the backlog left
-    return Status::Ok();
+    jobs = Plan(/*forced=*/true);  // what was due when asked
   }
-  // One merge at a time, planning again after each: a Delete or Compact
-  // waits for one merge at most, and files flushed meanwhile count.
-  while (true) {
-    std::lock_guard lock(mu_);
+  Status last;
+  for (size_t next = 0;;) {
+    if (!wait_for_foreground()) return Status::Ok();
+    std::unique_lock lock(mu_);
     KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    const auto jobs = Plan(/*forced=*/false);
-    if (jobs.empty()) return Status::Ok();
-    KPIDB_RETURN_IF_ERROR(Merge(jobs.front().files, nullptr, /*background=*/true, nullptr));
+    MergeJob job;
+    if (forced) {
+      // One job at a time, mu_ released between them; a job whose files
+      // changed meanwhile (a Delete rewrote them) is left for the policy.
+      while (next < jobs.size() && !StillCurrent(jobs[next])) ++next;
+      if (next == jobs.size()) break;
+      job = jobs[next++];
+    } else {
+      // Planned again after each merge: files flushed meanwhile count.
+      auto due = Plan(/*forced=*/false);
+      if (due.empty()) break;
+      job = std::move(due.front());
+    }
+    const Status s = Merge(job.files, nullptr, /*background=*/true, nullptr);
+    if (s.code() == StatusCode::kAborted) {
+      if (forced) --next;  // gave way: run it again after the caller
+      continue;
+    }
+    if (!s.ok()) {
+      if (stopping() || !queue_.CheckOpen().ok()) return Status::Ok();
+      RecordFailure(job, s);
+      last = s;
+    }
   }
+  std::lock_guard lock(mu_);
+  Plan(/*forced=*/false);  // the backlog left, for Stats
+  // Forget failures of files no longer live.
+  const auto version = versions_.Current();
+  std::erase_if(failed_, [&](const auto& entry) {
+    return std::find(version->segments.begin(), version->segments.end(), entry.second.file) ==
+           version->segments.end();
+  });
+  return last;
 }
 
 void Compactor::BackgroundLoop() {
   const auto interval = std::chrono::milliseconds(options_.compaction_interval_ms);
-  int failures = 0;  // in a row: the next look waits twice as long, up to 64x
   std::unique_lock lock(bg_mu_);
   while (!stop_) {
-    bg_cv_.wait_for(lock, interval * (1 << std::min(failures, 6)),
-                    [&] { return stop_ || woken_ || compact_requested_; });
+    bg_cv_.wait_for(lock, interval, [&] { return stop_ || woken_ || compact_requested_; });
     if (stop_) break;
     const bool requested = compact_requested_;
     compact_requested_ = false;
     woken_ = false;
     if (!options_.auto_compaction && !requested) continue;
     lock.unlock();
-    const Status s = RunPass(requested);
+    // Failures are logged and remembered per file (RecordFailure), with
+    // backoff; the other windows go on.
+    (void)RunPass(requested);
     lock.lock();
-    if (s.ok()) {
-      failures = 0;
-    } else if (!stop_ && queue_.CheckOpen().ok()) {
-      ++failures;
-      stats_.last_error = s.ToString();
-      options_.logger("background compaction failed (retrying later): " + s.ToString());
-    }
   }
 }
 
@@ -399,7 +510,7 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
   if (deleted_points != nullptr) *deleted_points = 0;
   if (start_ms >= end_ms) return Status::InvalidArgument("end_ms must be after start_ms");
   if (ids.empty()) return Status::Ok();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock = LockForeground();
   // Everything written before the call goes to segments first; points
   // written while it runs land in the new head and are kept.
   KPIDB_RETURN_IF_ERROR(flusher_.Flush());

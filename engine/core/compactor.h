@@ -11,6 +11,7 @@
 // so flushes and reads go on.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -48,11 +49,14 @@ struct MergeJob {
 //   partition_merge_after_ms before `now_ms` is old: its files are merged
 //   into one once there are two or more and the newest is quiet; the finer
 //   windows inside it are not merged on their own any more.
-// - Any other window of segment_partition_ms is merged once it holds
-//   compaction_trigger_files files, or two or more of which the newest is
-//   quiet (written compaction_quiet_ms ago).
-// `forced` (Compact): every window with two or more files is due, quiet or
-// not. `age_ms(file)`: how long ago a file was written. `waiting`, if
+// - Any other window of segment_partition_ms (a day) that has ended is
+//   merged whole once it holds two or more files, all quiet (written
+//   compaction_quiet_ms ago). One still running, once it holds
+//   compaction_trigger_files files, merges only its newest files of similar
+//   size (each at most twice those after it), so that a large file merged
+//   earlier is rewritten only when the new ones add up to half of it.
+// `forced` (Compact): every window with two or more files is due whole,
+// quiet or not. `age_ms(file)`: how long ago a file was written. `waiting`, if
 // given: windows that will be due once their files are quiet.
 std::vector<MergeJob> PlanMerges(const std::vector<std::shared_ptr<SegmentReader>>& segments,
                                  const EngineOptions& options, int64_t now_ms, bool forced,
@@ -79,10 +83,12 @@ class Compactor {
             Flusher* flusher, const WriteQueue* queue);
   ~Compactor();  // Stop()
 
-  // Starts the background thread (if EngineOptions::auto_compaction).
+  // Starts the background thread: it runs the policy if
+  // EngineOptions::auto_compaction, and the runs StartCompaction asks for.
   void Start();
-  // Stops it, and makes a merge in progress (background or not) give up
-  // (UNAVAILABLE, its partial file removed). Idempotent.
+  // Stops it, makes a merge in progress (background or not) give up
+  // (UNAVAILABLE, its partial file removed), and waits for a Compact or
+  // Delete on another thread to return. Idempotent.
   void Stop();
   // Wakes the background thread (after a flush). Takes only bg_mu_.
   void Wake();
@@ -111,9 +117,19 @@ class Compactor {
   // throttled (compaction_max_bytes_per_second) and paused during flushes.
   Status Merge(const std::vector<std::shared_ptr<SegmentReader>>& old, const DeleteRange* remove,
                bool background, uint64_t* removed_points);
+  // REQUIRES mu_. The policy's jobs now; not forced: without those over a
+  // file whose merge failed lately, and the backlog in stats_.
   std::vector<MergeJob> Plan(bool forced);
-  // One background pass: merges what is due, one file at a time, planning
-  // again after each; a requested Compact runs what was due at its start.
+  // REQUIRES mu_. Whether every file of `job` is still live.
+  bool StillCurrent(const MergeJob& job) const;
+  // REQUIRES mu_. Remembers the job's files for a retry with backoff, and
+  // logs (a failing window does not hold the others back).
+  void RecordFailure(const MergeJob& job, const Status& s);
+  // mu_, for a Compact or Delete: a background merge holding it gives way.
+  std::unique_lock<std::mutex> LockForeground();
+  // One background pass: merges what is due, one file at a time, taking
+  // mu_ for each and planning again after each; a requested Compact runs
+  // what was due when asked. Returns the last failure.
   Status RunPass(bool forced);
   void BackgroundLoop();
   bool stopping() const;
@@ -126,8 +142,16 @@ class Compactor {
   Flusher& flusher_;
   const WriteQueue& queue_;
 
-  std::mutex mu_;  // one merge pass (Compact, Delete, a background merge) at a time
+  std::mutex mu_;  // one Compact, Delete or background merge at a time
   std::function<void()> merge_hook_for_test_;  // under mu_
+  struct Retry {
+    std::shared_ptr<SegmentReader> file;
+    int failures = 0;
+    std::chrono::steady_clock::time_point retry_at;
+  };
+  std::map<const SegmentReader*, Retry> failed_;  // under mu_
+  // Compact and Delete calls waiting for mu_: a background merge gives way.
+  std::atomic<int> foreground_waiting_{0};
 
   // The background thread's state and the stats: a leaf (taken under
   // mu_, and under the flusher's mu_ by Wake).

@@ -93,9 +93,10 @@ class EngineCore {
 
   // Writes the head to segments and truncates the WAL; returns when done.
   Status Flush();
-  // Merges the segments of each time partition that has several into one
-  // (newest write wins), so that reads of it touch one file and its rollup
-  // rows cover every point again. One partition at a time, from a snapshot:
+  // Runs every merge the compaction policy has due (compactor.h), whole and
+  // not waiting for quiet files: each window's files into one (newest write
+  // wins), so that reads of it touch one file and its rollup rows cover
+  // every point again. One window at a time, from a snapshot:
   // flushes wait for at most one merged file's install (a manifest write),
   // never for a merge; reads never wait. Crash-safe (the new
   // file is in place before the manifest names it; files no manifest names
@@ -104,7 +105,8 @@ class EngineCore {
   // Asks the compactor's background thread for such a run; returns at once.
   Status StartCompaction();
   // Deletes the points of `ids` in [start_ms, end_ms): flushes the head, then
-  // rewrites the partitions holding such points (as Compact merges them).
+  // rewrites each group of overlapping files holding such points (as
+  // Compact merges them).
   // Points written while it runs are kept. Idempotent: if it fails (or the
   // process dies) part-way, some partitions may be done; run it again.
   // `deleted_points`: how many were removed, if given. The series stay

@@ -70,9 +70,9 @@ struct EngineOptions {
   // Compaction (docs/internals.md, "Compaction"). A background compactor
   // merges the files of a partition into one (newest write wins), which
   // makes reads touch one file and rebuilds the rollup rows that late points
-  // invalidated: a partition is merged once it holds
-  // compaction_trigger_files files, or two or more of which the newest is
-  // compaction_quiet_ms old. Old data moves to coarser partitions: each
+  // invalidated: a day that has ended once its files were all written
+  // compaction_quiet_ms ago; the running day's newest files (of similar
+  // size) once it holds compaction_trigger_files. Old data moves to coarser partitions: each
   // of partition_level_factors makes a level of windows that many times
   // wider than the level before (the first: segment_partition_ms; windows
   // are aligned to the epoch), and once a window ended

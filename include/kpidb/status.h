@@ -46,6 +46,7 @@ class [[nodiscard]] Status {
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
+  static Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
   // A checksum mismatch or malformed file content. Name the file and offset.
   static Status Corruption(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
   // An operating-system I/O failure (open, write, fsync...).
