@@ -1,8 +1,11 @@
 // Compaction under concurrency (run with ThreadSanitizer): reads during a
-// compaction see every point throughout; writes and flushes go on.
+// compaction see every point throughout; writes and flushes go on; the
+// background compactor, Compact, StartCompaction and Delete all at once.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <bit>
+#include <map>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -110,6 +113,113 @@ TEST_F(Compaction, FlushesGoOnAndTheHeadStaysBoundedWhileACompactionRuns) {
   ExpectReference();  // newest write wins across the merged and the newer files
   Open();             // and after a restart, from the manifest's order
   ExpectReference();
+}
+
+// Everything at once: two writers (each its own series, out of order, with
+// rewrites) into a small head that flushes all the time, the background
+// compactor merging after every flush into 3-day windows, a reader, and a
+// thread calling Compact, StartCompaction and Delete (on a series nobody
+// writes). Every point is where the references say, also after reopening.
+TEST_F(Compaction, TheBackgroundCompactorCompactAndDeleteRunWithWritesAndReads) {
+  options_.auto_compaction = true;
+  options_.compaction_trigger_files = 2;
+  options_.compaction_quiet_ms = 0;
+  options_.compaction_interval_ms = 1;
+  options_.partition_level_factors = {3};
+  options_.partition_merge_after_ms = 0;
+  options_.head_max_bytes = 64 << 10;
+  Open();
+  constexpr int64_t kMinute = 60'000;
+  auto put = [&](const std::string& s, const std::vector<int64_t>& ts, const std::vector<double>& vs) {
+    WriteBatch batch;
+    batch.series.push_back({"kpi_load", {{"s", s}}, ts, vs});
+    return engine_->Write(batch);
+  };
+  // The series to delete from, written before anything runs.
+  std::map<int64_t, double> victim;
+  {
+    std::vector<int64_t> ts;
+    std::vector<double> vs;
+    for (int64_t i = 0; i < 9 * 24 * 60; i += 7) {
+      ts.push_back(kBase + i * kMinute);
+      vs.push_back(static_cast<double>(i) / 4);
+      victim[ts.back()] = vs.back();
+    }
+    ASSERT_TRUE(put("victim", ts, vs).ok());
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  std::map<int64_t, double> refs[2];
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937_64 rng(100 + w);
+      for (int b = 0; b < 150; ++b) {
+        std::vector<int64_t> ts;
+        std::vector<double> vs;
+        std::map<int64_t, double> batch;
+        for (int i = 0; i < 60; ++i) {
+          batch[kBase + std::uniform_int_distribution<int64_t>(0, 9 * 24 * 60 - 1)(rng) * kMinute] =
+              std::round(std::uniform_real_distribution<double>(0, 1e4)(rng)) / 100;
+        }
+        for (const auto& [t, v] : batch) {
+          ts.push_back(t);
+          vs.push_back(v);
+        }
+        if (!put("w" + std::to_string(w), ts, vs).ok()) ++errors;
+        for (const auto& [t, v] : batch) refs[w][t] = v;
+      }
+    });
+  }
+  threads.emplace_back([&] {  // a reader
+    while (!done) {
+      for (const char* s : {"w0", "w1", "victim"}) {
+        auto id = engine_->FindSeries("kpi_load", {{"s", s}});
+        if (!id) continue;
+        if (!engine_->Read(*id, INT64_MIN, INT64_MAX).ok()) ++errors;
+      }
+    }
+  });
+  const auto victim_id = engine_->FindSeries("kpi_load", {{"s", "victim"}});
+  ASSERT_TRUE(victim_id.has_value());
+  std::thread admin([&] {
+    for (int round = 0; round < 6 && !done; ++round) {
+      if (!engine_->StartCompaction().ok()) ++errors;
+      const int64_t from = kBase + round * 36 * 60 * kMinute, to = from + 20 * 60 * kMinute;
+      if (!engine_->Delete({*victim_id}, from, to).ok()) ++errors;
+      if (!engine_->Compact().ok()) ++errors;
+    }
+  });
+  for (int w = 0; w < 2; ++w) threads[static_cast<size_t>(w)].join();
+  admin.join();
+  done = true;
+  threads[2].join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int round = 0; round < 6; ++round) {
+    const int64_t from = kBase + round * 36 * 60 * kMinute, to = from + 20 * 60 * kMinute;
+    victim.erase(victim.lower_bound(from), victim.lower_bound(to));
+  }
+  auto expect = [&](const std::string& s, const std::map<int64_t, double>& ref) {
+    auto id = engine_->FindSeries("kpi_load", {{"s", s}});
+    ASSERT_TRUE(id.has_value());
+    auto data = engine_->Read(*id, INT64_MIN, INT64_MAX);
+    ASSERT_TRUE(data.ok()) << data.status().ToString();
+    ASSERT_EQ(data->timestamps_ms.size(), ref.size()) << s;
+    size_t i = 0;
+    for (const auto& [t, v] : ref) {
+      ASSERT_EQ(data->timestamps_ms[i], t) << s;
+      ASSERT_EQ(std::bit_cast<uint64_t>(data->values[i]), std::bit_cast<uint64_t>(v)) << s << " " << t;
+      ++i;
+    }
+  };
+  expect("w0", refs[0]);
+  expect("w1", refs[1]);
+  expect("victim", victim);
+  EXPECT_GT(engine_->GetStats().compaction.merges, 0u);
+  Open();
+  expect("w0", refs[0]);
+  expect("w1", refs[1]);
+  expect("victim", victim);
 }
 
 }  // namespace
