@@ -4,9 +4,12 @@
 // rollup rows, the series index and file headers and footers; then the
 // same after Compact; then checks that every point reads back bit for bit.
 //
-// Usage: sparse_bench [--no-rollups] [--no-levels]
+// Usage: sparse_bench [--no-rollups] [--no-levels] [--dump-jsonl FILE]
 //   --no-rollups: rollup_tiers_ms empty; --no-levels: partition_level_factors
-//   empty (day files only, as before automatic compaction).
+//   empty (day files only, as before automatic compaction); --dump-jsonl:
+//   only write the data set to FILE in VictoriaMetrics' import format (one
+//   JSON object a series, values with 17 significant digits: every bit),
+//   for bench/sparse_vm.py.
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -84,22 +87,46 @@ void Print(const char* when, const Sizes& z, uint64_t dir_bytes, uint64_t points
   std::printf("\n");
 }
 
+int DumpJsonLines(const std::vector<bench::KpiSeries>& data, const char* path) {
+  FILE* f = std::fopen(path, "w");
+  if (f == nullptr) {
+    std::perror(path);
+    return 1;
+  }
+  for (const auto& s : data) {
+    std::fprintf(f, "{\"metric\":{\"__name__\":\"%s\"", s.metric.c_str());
+    for (const auto& [n, v] : s.labels) std::fprintf(f, ",\"%s\":\"%s\"", n.c_str(), v.c_str());
+    std::fprintf(f, "},\"values\":[");
+    for (size_t i = 0; i < s.values.size(); ++i) std::fprintf(f, "%s%.17g", i ? "," : "", s.values[i]);
+    std::fprintf(f, "],\"timestamps\":[");
+    for (size_t i = 0; i < s.timestamps_ms.size(); ++i) {
+      std::fprintf(f, "%s%lld", i ? "," : "", static_cast<long long>(s.timestamps_ms[i]));
+    }
+    std::fprintf(f, "]}\n");
+  }
+  return std::fclose(f) == 0 ? 0 : 1;
+}
+
 int Run(int argc, char** argv) {
   EngineOptions options;
   options.logger = [](std::string_view) {};
   options.wal_sync = WalSyncPolicy::kNone;
   options.auto_compaction = false;  // measured before and after one Compact
+  const char* dump = nullptr;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--no-rollups") == 0) {
+    if (std::strcmp(argv[i], "--dump-jsonl") == 0 && i + 1 < argc) {
+      dump = argv[++i];
+    } else if (std::strcmp(argv[i], "--no-rollups") == 0) {
       options.rollup_tiers_ms.clear();
     } else if (std::strcmp(argv[i], "--no-levels") == 0) {
       options.partition_level_factors.clear();
     } else {
-      std::fprintf(stderr, "usage: sparse_bench [--no-rollups] [--no-levels]\n");
+      std::fprintf(stderr, "usage: sparse_bench [--no-rollups] [--no-levels] [--dump-jsonl FILE]\n");
       return 2;
     }
   }
   const auto data = bench::GenerateSparseWorkload();
+  if (dump != nullptr) return DumpJsonLines(data, dump);
   uint64_t points = 0;
   int64_t first = INT64_MAX, last = INT64_MIN;
   for (const auto& s : data) {

@@ -6,8 +6,8 @@
 namespace kpidb::server {
 
 grpc::ServerWriteReactor<v1::QueryRangeResponse>* QueryServiceImpl::QueryRange(
-    grpc::CallbackServerContext*, const v1::QueryRangeRequest* request) {
-  return NewQueryRangeReactor(ctx_, request);
+    grpc::CallbackServerContext* context, const v1::QueryRangeRequest* request) {
+  return NewQueryRangeReactor(ctx_, context, request);
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListSeries(grpc::CallbackServerContext* context,

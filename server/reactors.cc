@@ -187,7 +187,9 @@ class WriteStreamReactor final : public grpc::ServerReadReactor<v1::WriteRequest
 // constructor returns.
 class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeResponse> {
  public:
-  QueryRangeReactor(ServerContext& ctx, const v1::QueryRangeRequest* request) : ctx_(ctx) {
+  QueryRangeReactor(ServerContext& ctx, grpc::CallbackServerContext* call,
+                    const v1::QueryRangeRequest* request)
+      : ctx_(ctx), call_(call) {
     if (!ctx_.Enter()) {
       Produced(ShuttingDown());
       return;
@@ -296,6 +298,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
     // A series larger than a message continues in the next messages, with
     // the same metric and labels: every message stays within
     // max_response_message_bytes, which a default gRPC client can read.
+    query::QueryStats stats;
     Status s = ctx_.engine.Query(q, [&](query::ResultSeries&& r) -> Status {
       const size_t per_message = PointsPerMessage(r, ctx_.config.max_response_message_bytes);
       for (size_t from = 0; from == 0 || from < r.timestamps_ms.size(); from += per_message) {
@@ -313,7 +316,16 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
         if (n == r.timestamps_ms.size()) break;
       }
       return Status::Ok();
-    });
+    }, &stats);
+    // What served the query, in the trailers (before Finish, which
+    // Produced allows): how many points were read one by one, and how many
+    // chunks' stats and rollup rows stood in for points.
+    if (s.ok()) {
+      call_->AddTrailingMetadata("kpidb-series", std::to_string(stats.series));
+      call_->AddTrailingMetadata("kpidb-points-read", std::to_string(stats.points));
+      call_->AddTrailingMetadata("kpidb-chunk-stats", std::to_string(stats.chunk_stats));
+      call_->AddTrailingMetadata("kpidb-rollup-rows", std::to_string(stats.rollup_rows));
+    }
     Produced(s);  // `this` may be deleted from here on
   }
 
@@ -328,6 +340,7 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
   }
 
   ServerContext& ctx_;
+  grpc::CallbackServerContext* const call_;
   bool entered_ = false;  // counted in flight
   bool inline_ = false;   // running on gRPC's thread, in the constructor
   std::mutex mu_;
@@ -351,8 +364,8 @@ grpc::ServerReadReactor<v1::WriteRequest>* NewWriteStreamReactor(ServerContext& 
 }
 
 grpc::ServerWriteReactor<v1::QueryRangeResponse>* NewQueryRangeReactor(
-    ServerContext& ctx, const v1::QueryRangeRequest* request) {
-  return new QueryRangeReactor(ctx, request);
+    ServerContext& ctx, grpc::CallbackServerContext* call, const v1::QueryRangeRequest* request) {
+  return new QueryRangeReactor(ctx, call, request);
 }
 
 }  // namespace kpidb::server

@@ -36,8 +36,9 @@ Status ApplyWrite(Engine& engine, const v1::WriteRequest& request, v1::WriteResp
 grpc::ServerReadReactor<v1::WriteRequest>* NewWriteStreamReactor(ServerContext& ctx,
                                                                  v1::WriteResponse* response);
 // A QueryRange call: the result series streamed in messages of at most
-// max_response_message_bytes.
+// max_response_message_bytes; what served it in the trailers (kpidb-series,
+// kpidb-points-read, kpidb-chunk-stats, kpidb-rollup-rows).
 grpc::ServerWriteReactor<v1::QueryRangeResponse>* NewQueryRangeReactor(
-    ServerContext& ctx, const v1::QueryRangeRequest* request);
+    ServerContext& ctx, grpc::CallbackServerContext* call, const v1::QueryRangeRequest* request);
 
 }  // namespace kpidb::server

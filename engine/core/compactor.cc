@@ -314,17 +314,27 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   std::vector<double> vs, kept_vs;
   uint64_t removed = 0, written = 0;
   const uint64_t rate = background ? options_.compaction_max_bytes_per_second : 0;
+  constexpr auto kYield = std::chrono::milliseconds(100);
+  auto worked_since = started;
   for (const auto& [id, canonical] : series) {
     if (stopping()) return Status::Unavailable("compaction stopped: the engine is closing");
     if (background) {
       if (foreground_waiting_.load() > 0) {
         return Status::Aborted("a background merge gave way to a Compact or Delete");
       }
-      // Flushes first: they hold writers back once the head is full.
-      while (flusher_.busy() && foreground_waiting_.load() == 0) {
-        if (!Pause(std::chrono::milliseconds(5))) {
-          return Status::Unavailable("compaction stopped: the engine is closing");
+      // Flushes first (they hold writers back once the head is full), but
+      // not for ever: under sustained ingest a flush is always running, and
+      // the merge must still end. It gives way for at most kYield, then
+      // works for at least kYield: half the time at worst.
+      if (flusher_.busy() && std::chrono::steady_clock::now() - worked_since >= kYield) {
+        const auto until = std::chrono::steady_clock::now() + kYield;
+        while (flusher_.busy() && foreground_waiting_.load() == 0 &&
+               std::chrono::steady_clock::now() < until) {
+          if (!Pause(std::chrono::milliseconds(2))) {
+            return Status::Unavailable("compaction stopped: the engine is closing");
+          }
         }
+        worked_since = std::chrono::steady_clock::now();
       }
       if (rate > 0) {
         const auto due = started + std::chrono::microseconds(writer->file_size() * 1'000'000 / rate);

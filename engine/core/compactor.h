@@ -114,7 +114,8 @@ class Compactor {
   };
   // REQUIRES mu_. Replaces `old` (files no other file overlaps, oldest
   // first) by one merged file, leaving out `remove` if given. `background`:
-  // throttled (compaction_max_bytes_per_second) and paused during flushes.
+  // throttled (compaction_max_bytes_per_second), and it gives way to a
+  // running flush for up to 100 ms after every 100 ms of work.
   Status Merge(const std::vector<std::shared_ptr<SegmentReader>>& old, const DeleteRange* remove,
                bool background, uint64_t* removed_points);
   // REQUIRES mu_. The policy's jobs now; not forced: without those over a

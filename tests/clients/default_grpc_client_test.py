@@ -118,6 +118,32 @@ class DefaultGrpcioClient(unittest.TestCase):
         self.assertEqual(got_ts, ts)
         self.assertEqual([bits(v) for v in got_vs], [bits(v) for v in vs])
 
+    def test_the_trailers_say_whether_rollup_rows_or_points_served(self):
+        ts = list(range(T0, T0 + 2 * 86_400_000, 10_000))  # two days at 10 s
+        vs = [round(1000 + (t // 10_000) % 977 * 0.37, 2) for t in ts]
+        self.write_series("kpi_dense", {"channel": "web"}, ts, vs)
+        flush = self.channel.unary_unary("/kpidb.v1.AdminService/Flush",
+                                         request_serializer=lambda m: m.SerializeToString(),
+                                         response_deserializer=pb.FlushResponse.FromString)
+        flush(pb.FlushRequest(), timeout=60)
+
+        def run(**kw):
+            call = self.query(pb.QueryRangeRequest(
+                selector=selector("kpi_dense"), start_ms=T0, end_ms=T0 + 2 * 86_400_000,
+                step_ms=3_600_000, aggregation=pb.MAX, **kw), timeout=60)
+            values = [v for m in call for v in m.values]
+            return values, dict(call.trailing_metadata())
+
+        rows, served = run()
+        self.assertEqual(len(rows), 48)
+        self.assertEqual(served["kpidb-rollup-rows"], "48")
+        self.assertEqual(served["kpidb-points-read"], "0")
+        self.assertEqual(served["kpidb-series"], "1")
+        raw, served = run(use_precomputed=False)
+        self.assertEqual(served["kpidb-rollup-rows"], "0")
+        self.assertEqual(int(served["kpidb-points-read"]), len(ts))
+        self.assertEqual([bits(v) for v in raw], [bits(v) for v in rows])
+
     def test_an_empty_selector_is_invalid_argument(self):
         with self.assertRaises(grpc.RpcError) as e:
             list(self.query(pb.QueryRangeRequest(selector=pb.Selector(), start_ms=T0,
