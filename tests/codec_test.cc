@@ -146,15 +146,52 @@ TEST(TimestampCodec, JitteredSeriesCostFewBitsPerPoint) {
   ExpectTimestampsRoundTrip(ts);
 }
 
+TEST(TimestampCodec, WholeMinutesWithJitterAndOutagesCostBitsNotMilliseconds) {
+  // Every ~5 min on whole minutes, ±1 min of jitter, an outage now and then.
+  std::mt19937_64 rng(5);
+  std::vector<int64_t> ts(2048);
+  int64_t t = 1'767'225'600'000;
+  for (auto& x : ts) {
+    t += 300'000 + (static_cast<int64_t>(rng() % 3) - 1) * 60'000;
+    if (rng() % 500 == 0) t += static_cast<int64_t>(rng() % 72) * 3'600'000;
+    x = t;
+  }
+  std::string out;
+  EncodeTimestamps(ts, &out);
+  // ~19 bits a point as milliseconds; outages widen a few FOR blocks.
+  EXPECT_LT(out.size() * 8.0 / ts.size(), 7.0) << out.size();
+  ExpectTimestampsRoundTrip(ts);
+  // Divisors at the edges: deltas of INT64_MIN / 2 (a divisor of 2^62), and
+  // of whole seconds around zero.
+  ExpectTimestampsRoundTrip({INT64_MIN, INT64_MIN / 2, 0, INT64_MAX / 2 + 1});
+  ExpectTimestampsRoundTrip({-4000, -2000, 0, 2000, 6000, 8000, 14000});
+  // A bad divisor, and every truncation, are corruption.
+  std::vector<int64_t> back(ts.size());
+  for (size_t cut = 0; cut < out.size(); cut += 7) {
+    EXPECT_FALSE(DecodeTimestamps(std::string_view(out).substr(0, cut), ts.size(), back.data()).ok()) << cut;
+  }
+  std::string scaled;
+  EncodeTimestamps(std::vector<int64_t>{0, 60'000, 180'000, 240'000, 420'000}, &scaled);
+  const size_t mode_at = 1 + 3;  // zigzag(0): 1 byte, d1 = 60000: 3 bytes
+  ASSERT_TRUE(scaled[mode_at] == 3 || scaled[mode_at] == 4) << int(scaled[mode_at]);
+  std::string bad = scaled;
+  bad[mode_at + 1] = 1;  // divisor 1
+  EXPECT_FALSE(DecodeTimestamps(bad, 5, back.data()).ok());
+}
+
 TEST(TimestampCodec, RoundTripsRandomSequences) {
   std::mt19937_64 rng(11);
   for (int trial = 0; trial < 300; ++trial) {
     size_t n = 1 + rng() % 3000;
     std::vector<int64_t> ts(n);
     int64_t t = static_cast<int64_t>(rng());
-    int kind = trial % 4;
+    int kind = trial % 5;
     for (auto& x : ts) {
-      uint64_t step = kind == 0 ? 1 + rng() % 3 : kind == 1 ? rng() : kind == 2 ? 10'000 + rng() % 50 : rng() >> (rng() % 64);
+      uint64_t step = kind == 0   ? 1 + rng() % 3
+                      : kind == 1 ? rng()
+                      : kind == 2 ? 10'000 + rng() % 50
+                      : kind == 3 ? rng() >> (rng() % 64)
+                                  : 60'000 * (1 + rng() % 9);  // whole minutes (scaled modes)
       t = static_cast<int64_t>(static_cast<uint64_t>(t) + step);
       x = t;
     }
@@ -294,6 +331,43 @@ TEST(DecimalCodec, KeepsNearDecimalsAsRareExceptions) {
   std::vector<double> back(v.size());
   ASSERT_TRUE(DecodeDecimal(out, v.size(), back.data()).ok());
   EXPECT_TRUE(SameBits(v, back));
+}
+
+TEST(DecimalCodec, StoresBinaryFloatNoiseAsAFewUlpsOffADecimal) {
+  // Revenue as an export computes it: sums of 2-decimal line items in
+  // doubles, many of them a few ulps off their decimal.
+  std::mt19937_64 rng(9);
+  std::vector<double> v(2048);
+  size_t off = 0;
+  for (double& x : v) {
+    x = 0;
+    for (int j = 0; j < 4; ++j) x += std::round(std::uniform_real_distribution<double>(50, 30000)(rng)) / 100;
+    const double decimal = std::round(x * 100) / 100;
+    off += std::bit_cast<uint64_t>(x) != std::bit_cast<uint64_t>(decimal);
+  }
+  v[7] = -0.0;   // still a raw exception (the decimal 0 is +0.0)
+  v[9] = 1e300;  // and so is this
+  ASSERT_GT(off, 200u);
+  std::string with, without;
+  EXPECT_EQ(EncodeDecimal(v, &with), off + 2);
+  EncodeDecimal(v, &without, {.entropy_coding = true, .near_exceptions = false});
+  EXPECT_LT(with.size() * 2, without.size()) << with.size() << " vs " << without.size();
+  std::vector<double> back(v.size());
+  ASSERT_TRUE(DecodeDecimal(with, v.size(), back.data()).ok());
+  EXPECT_TRUE(SameBits(v, back));
+  ASSERT_TRUE(DecodeDecimal(without, v.size(), back.data()).ok());  // the older form reads too
+  EXPECT_TRUE(SameBits(v, back));
+  // Every truncation of the near part is corruption, never a crash.
+  for (size_t cut = without.size() / 4; cut < with.size(); ++cut) {
+    EXPECT_FALSE(DecodeDecimal(std::string_view(with).substr(0, cut), v.size(), back.data()).ok()) << cut;
+  }
+  // Negative values and values just below a decimal.
+  std::vector<double> neg = {-0.30000000000000004, -(0.1 + 0.7), 0.1 + 0.7, 1.0 - 1e-16, 3.3};
+  std::string out;
+  EncodeDecimal(neg, &out);
+  std::vector<double> neg_back(neg.size());
+  ASSERT_TRUE(DecodeDecimal(out, neg.size(), neg_back.data()).ok());
+  EXPECT_TRUE(SameBits(neg, neg_back));
 }
 
 TEST(DecimalCodec, RejectsBadExponentExceptionsAndTruncation) {

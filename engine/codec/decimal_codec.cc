@@ -24,17 +24,41 @@ bool ToDecimal(double v, int e, int64_t* x) {
 
 constexpr size_t kSampleSize = 64;
 
+// The int mode byte's flag: near exceptions follow the raw ones.
+constexpr uint8_t kNearFlag = 0x80;
+// A near exception is at most this many ulps from its decimal.
+constexpr int64_t kMaxNearUlps = int64_t{1} << 20;
+
+// For v that is not a decimal at exponent e: the decimal x whose double is
+// a few ulps from v, and the difference of their bit patterns (v's minus
+// the decimal's), when both have v's sign and the difference is small.
+// Binary-float noise makes such values: 0.1 + 0.2 = 0.30000000000000004.
+bool ToNearDecimal(double v, int e, int64_t* x, int64_t* ulps) {
+  const double scaled = v * kPow10[e];
+  if (!(std::fabs(scaled) < 9007199254740992.0)) return false;  // also NaN and inf
+  const int64_t candidate = static_cast<int64_t>(std::nearbyint(scaled));
+  const double base = DecimalToDouble(candidate, e);
+  if (std::signbit(base) != std::signbit(v)) return false;
+  const int64_t d = static_cast<int64_t>(DoubleBits(v) - DoubleBits(base));  // modulo 2^64
+  if (d < -kMaxNearUlps || d > kMaxNearUlps) return false;
+  *x = candidate;
+  *ulps = d;
+  return true;
+}
+
 }  // namespace
 
-int ChooseDecimalExponent(std::span<const double> values) {
+int ChooseDecimalExponent(std::span<const double> values, bool near) {
   const size_t n = values.size();
   const size_t stride = n > kSampleSize ? n / kSampleSize : 1;
   int best_exponent = 0;
   size_t best_hits = 0;
   for (int e = 0; e <= kMaxDecimalExponent; ++e) {
     size_t hits = 0, sampled = 0;
-    int64_t x;
-    for (size_t i = 0; i < n; i += stride, ++sampled) hits += ToDecimal(values[i], e, &x);
+    int64_t x, ulps;
+    for (size_t i = 0; i < n; i += stride, ++sampled) {
+      hits += ToDecimal(values[i], e, &x) || (near && ToNearDecimal(values[i], e, &x, &ulps));
+    }
     if (hits > best_hits) {
       best_hits = hits;
       best_exponent = e;
@@ -47,19 +71,22 @@ int ChooseDecimalExponent(std::span<const double> values) {
 size_t EncodeDecimal(std::span<const double> values, std::string* out,
                      const DecimalEncodeOptions& options) {
   const size_t n = values.size();
-  const int e = ChooseDecimalExponent(values);
+  const int e = ChooseDecimalExponent(values, options.near_exceptions);
   std::vector<int64_t> ints(n);
   std::vector<uint32_t> exceptions;
+  std::vector<std::pair<uint32_t, int64_t>> near;  // position, ulps
   int64_t previous = 0;
   bool have_previous = false;
   for (size_t i = 0; i < n; ++i) {
-    int64_t x;
-    if (ToDecimal(values[i], e, &x)) {
+    int64_t x, ulps = 0;
+    const bool exact = ToDecimal(values[i], e, &x);
+    if (exact || (options.near_exceptions && ToNearDecimal(values[i], e, &x, &ulps))) {
       if (!have_previous) {
         for (size_t j = 0; j < i; ++j) ints[j] = x;  // leading exceptions
         have_previous = true;
       }
       ints[i] = previous = x;
+      if (!exact) near.emplace_back(static_cast<uint32_t>(i), ulps);
     } else {
       ints[i] = previous;
       exceptions.push_back(static_cast<uint32_t>(i));
@@ -69,7 +96,7 @@ size_t EncodeDecimal(std::span<const double> values, std::string* out,
   std::string payload;
   const DecimalIntMode mode = EncodeDecimalInts(ints, options.entropy_coding, &payload);
   out->push_back(static_cast<char>(e));
-  out->push_back(static_cast<char>(mode));
+  out->push_back(static_cast<char>(static_cast<uint8_t>(mode) | (near.empty() ? 0 : kNearFlag)));
   PutVarint64(out, exceptions.size());
   out->append(payload);
   uint32_t next_position = 0;
@@ -78,7 +105,16 @@ size_t EncodeDecimal(std::span<const double> values, std::string* out,
     PutFixed64(out, DoubleBits(values[position]));
     next_position = position + 1;
   }
-  return exceptions.size();
+  if (!near.empty()) {
+    PutVarint64(out, near.size());
+    next_position = 0;
+    for (const auto& [position, ulps] : near) {
+      PutVarint64(out, position - next_position);
+      PutVarint64(out, ZigZagEncode(ulps));
+      next_position = position + 1;
+    }
+  }
+  return exceptions.size() + near.size();
 }
 
 Status DecodeDecimal(std::string_view in, size_t count, double* out) {
@@ -90,6 +126,8 @@ Status DecodeDecimal(std::string_view in, size_t count, double* out) {
   }
   if (e > kMaxDecimalExponent) return Status::Corruption("decimal column: bad exponent");
   if (exception_count > count) return Status::Corruption("decimal column: too many exceptions");
+  const bool has_near = (mode & kNearFlag) != 0;
+  mode &= static_cast<uint8_t>(~kNearFlag);
 
   size_t pos = header.position();
   KPIDB_RETURN_IF_ERROR(DecodeDecimalInts(in, &pos, mode, count, e, out));
@@ -105,6 +143,31 @@ Status DecodeDecimal(std::string_view in, size_t count, double* out) {
     position += gap;
     std::memcpy(&out[position], &bits, 8);
     ++position;
+  }
+  if (has_near) {
+    // Each: the double of its decimal (decoded above), moved by a few ulps.
+    uint64_t near_count;
+    if (!tail.GetVarint64(&near_count) || near_count == 0 || near_count > count) {
+      return Status::Corruption("decimal column: bad near-exception count");
+    }
+    position = 0;
+    for (uint64_t k = 0; k < near_count; ++k) {
+      uint64_t gap, zigzag;
+      if (!tail.GetVarint64(&gap) || !tail.GetVarint64(&zigzag)) {
+        return Status::Corruption("decimal column: near exceptions truncated");
+      }
+      if (gap >= count - position) {
+        return Status::Corruption("decimal column: bad near-exception position");
+      }
+      position += gap;
+      const int64_t ulps = ZigZagDecode(zigzag);
+      if (ulps < -kMaxNearUlps || ulps > kMaxNearUlps) {
+        return Status::Corruption("decimal column: near exception too far");
+      }
+      const uint64_t bits = DoubleBits(out[position]) + static_cast<uint64_t>(ulps);
+      std::memcpy(&out[position], &bits, 8);
+      ++position;
+    }
   }
   if (!tail.empty()) return Status::Corruption("decimal column: trailing bytes");
   return Status::Ok();

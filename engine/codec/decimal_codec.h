@@ -23,6 +23,15 @@
 //   ...      the int mode's payload (decimal_ints.h)
 //   k times: varint gap, fixed64 raw bits
 //            position = previous position + 1 + gap (first: gap itself)
+//   if the int mode byte has bit 0x80 (near exceptions; mode = byte & 0x7f):
+//   varint m                        near-exception count, 1 <= m <= n
+//   m times: varint gap (as above), varint zigzag(d)
+//            the value's bits are those of DecimalToDouble(x, e) plus d
+//            (|d| <= 2^20): a value off a short decimal by binary-float
+//            noise (0.1 + 0.2 = 0.30000000000000004, 51.846000000000004)
+//            costs ~2 bytes, not 9, and x keeps the int stream smooth.
+//            Writers before this flag never set it; readers that know it
+//            read both forms.
 //
 // Worked example: {12.5, 12.75, -0.0} picks e = 2, x = {1250, 1275, 1275}
 // (-0.0 is an exception: 0 / 100 = +0.0), raw mode (FOR: min 1250, width 5,
@@ -58,12 +67,16 @@ inline double DecimalToDouble(int64_t x, int e) {
 
 // Picks the exponent that makes the most values of a sample encodable
 // (ties go to the smaller exponent).
-int ChooseDecimalExponent(std::span<const double> values);
+// `near`: a value a few ulps off a decimal counts too (near exceptions).
+int ChooseDecimalExponent(std::span<const double> values, bool near = true);
 
 struct DecimalEncodeOptions {
   // Consider the entropy-coded int modes 2-4 (off: modes 0 and 1 only,
   // the format before they existed; for benchmarks that compare).
   bool entropy_coding = true;
+  // Store values within 2^20 ulps of a decimal as that decimal plus the
+  // ulps (off: as raw exceptions, the format before; for benchmarks).
+  bool near_exceptions = true;
 };
 
 // Appends the encoding of `values` with the exponent from

@@ -1,11 +1,42 @@
 #include "engine/codec/timestamp_codec.h"
 
+#include <numeric>
 #include <vector>
 
 #include "engine/codec/for_blocks.h"
 #include "engine/common/coding.h"
 
 namespace kpidb::codec {
+namespace {
+
+// The greatest common divisor of the values' magnitudes (0 if all are 0),
+// if it is in [2, INT64_MAX]; else 0.
+uint64_t CommonDivisor(std::span<const int64_t> values) {
+  uint64_t g = 0;
+  for (int64_t v : values) {
+    const uint64_t magnitude = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+    g = std::gcd(g, magnitude);
+    if (g == 1) return 0;
+  }
+  return g >= 2 && g <= static_cast<uint64_t>(INT64_MAX) ? g : 0;
+}
+
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+std::vector<int64_t> Divided(std::span<const int64_t> values, uint64_t g) {
+  std::vector<int64_t> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out[i] = values[i] / static_cast<int64_t>(g);
+  return out;
+}
+
+}  // namespace
 
 void EncodeTimestamps(std::span<const int64_t> ts, std::string* out) {
   const size_t n = ts.size();
@@ -31,13 +62,37 @@ void EncodeTimestamps(std::span<const int64_t> ts, std::string* out) {
     out->push_back(static_cast<char>(TimestampMode::kConstantDelta));
     return;
   }
-  if (ForBlocksEncodedSize(deltas) < ForBlocksEncodedSize(dods)) {
-    out->push_back(static_cast<char>(TimestampMode::kDelta));
-    EncodeForBlocks(deltas, out);
-  } else {
-    out->push_back(static_cast<char>(TimestampMode::kDeltaOfDelta));
-    EncodeForBlocks(dods, out);
+  // The smallest of four: deltas or deltas of deltas, each as they are or
+  // divided by their common divisor (timestamps on whole seconds or minutes
+  // with jitter or gaps: ±1 min is ±60,000 ms, 18 bits, or ±1, 2 bits).
+  struct Candidate {
+    TimestampMode mode;
+    uint64_t divisor;  // 0: none
+    std::vector<int64_t> values;
+    size_t size;
+  };
+  std::vector<Candidate> candidates;
+  candidates.push_back({TimestampMode::kDeltaOfDelta, 0, dods, ForBlocksEncodedSize(dods)});
+  candidates.push_back({TimestampMode::kDelta, 0, deltas, ForBlocksEncodedSize(deltas)});
+  if (const uint64_t g = CommonDivisor(dods)) {
+    auto scaled = Divided(dods, g);
+    const size_t size = ForBlocksEncodedSize(scaled) + VarintLength(g);
+    candidates.push_back({TimestampMode::kScaledDeltaOfDelta, g, std::move(scaled), size});
   }
+  if (const uint64_t g = CommonDivisor(deltas)) {
+    auto scaled = Divided(deltas, g);
+    const size_t size = ForBlocksEncodedSize(scaled) + VarintLength(g);
+    candidates.push_back({TimestampMode::kScaledDelta, g, std::move(scaled), size});
+  }
+  // Ties keep the earlier: the older modes first, as before they existed.
+  const Candidate* best = &candidates[0];
+  if (candidates[1].size < best->size) best = &candidates[1];
+  for (size_t i = 2; i < candidates.size(); ++i) {
+    if (candidates[i].size < best->size) best = &candidates[i];
+  }
+  out->push_back(static_cast<char>(best->mode));
+  if (best->divisor != 0) PutVarint64(out, best->divisor);
+  EncodeForBlocks(best->values, out);
 }
 
 Status DecodeTimestamps(std::string_view in, size_t count, int64_t* out) {
@@ -85,6 +140,29 @@ Status DecodeTimestamps(std::string_view in, size_t count, int64_t* out) {
         out[i] = static_cast<int64_t>(t);
       }
       break;
+    case TimestampMode::kScaledDeltaOfDelta:
+    case TimestampMode::kScaledDelta: {
+      ByteReader rest(in.substr(pos));
+      uint64_t g;
+      if (!rest.GetVarint64(&g) || g < 2 || g > static_cast<uint64_t>(INT64_MAX)) {
+        return Status::Corruption("timestamp column: bad divisor");
+      }
+      pos += rest.position();
+      KPIDB_RETURN_IF_ERROR(DecodeForBlocks(in, &pos, count - 2, out + 2));
+      const bool dod = static_cast<TimestampMode>(mode) == TimestampMode::kScaledDeltaOfDelta;
+      uint64_t delta = d1;
+      for (size_t i = 2; i < count; ++i) {
+        const uint64_t v = static_cast<uint64_t>(out[i]) * g;  // modulo 2^64, as encoded
+        if (dod) {
+          delta += v;
+          t += delta;
+        } else {
+          t += v;
+        }
+        out[i] = static_cast<int64_t>(t);
+      }
+      break;
+    }
     default:
       return Status::Corruption("timestamp column: unknown mode " + std::to_string(mode));
   }

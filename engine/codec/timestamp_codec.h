@@ -13,11 +13,18 @@
 //       1  delta-of-delta: FOR blocks of the n-2 values
 //            dd[i] = (t[i] - t[i-1]) - (t[i-1] - t[i-2]),  i = 2..n-1
 //       2  delta: FOR blocks of the n-2 values t[i] - t[i-1], i = 2..n-1
+//       3  scaled delta-of-delta: varint g (2..2^63-1), then FOR blocks of
+//            dd[i] / g: g divides every dd (their common divisor)
+//       4  scaled delta: varint g, then FOR blocks of (t[i] - t[i-1]) / g
+//          (3 and 4 came after format version 1's first release; older
+//          writers never use them, older readers report them as unknown)
 //
 // All differences are computed modulo 2^64 and reinterpreted as int64, so
 // INT64_MIN..INT64_MAX and any delta round-trip without signed overflow. The
-// encoder picks mode 1 or 2, whichever is smaller (mode 2 wins for jittered
-// series: a delta spread of ±1 s needs 11 bits, a delta-of-delta spread 12).
+// encoder picks the smallest of modes 1 to 4 (mode 2 wins for jittered
+// series: a delta spread of ±1 s needs 11 bits, a delta-of-delta spread 12;
+// 3 or 4 for timestamps on whole seconds or minutes: ±1 min of jitter is
+// 18 bits as milliseconds, 2 divided by 60,000).
 //
 // Worked example: t = {1000, 1010, 1020, 1030} encodes as
 //   D0 0F   zigzag(1000) = 2000
@@ -38,7 +45,13 @@
 
 namespace kpidb::codec {
 
-enum class TimestampMode : uint8_t { kConstantDelta = 0, kDeltaOfDelta = 1, kDelta = 2 };
+enum class TimestampMode : uint8_t {
+  kConstantDelta = 0,
+  kDeltaOfDelta = 1,
+  kDelta = 2,
+  kScaledDeltaOfDelta = 3,
+  kScaledDelta = 4,
+};
 
 // Appends the encoded column. Any int64 sequence round-trips; strictly
 // increasing ones (the chunk invariant) are the ones that compress well.
