@@ -189,39 +189,39 @@ struct Options {
     return out;
   }
 
-  static Result<std::vector<uint32_t>> ParseFactors(const std::string& text) {
-    std::vector<uint32_t> factors;
-    if (text == "none" || text.empty()) return factors;
+  // A comma-separated list of integers, or "none"; `ok(v, previous)` says
+  // whether v may follow `previous` (null for the first).
+  template <typename T>
+  static Result<std::vector<T>> ParseList(const std::string& text, std::string_view option,
+                                          std::string_view expected,
+                                          bool (*ok)(T v, const T* previous)) {
+    std::vector<T> list;
+    if (text == "none" || text.empty()) return list;
     std::stringstream in(text);
     std::string part;
     while (std::getline(in, part, ',')) {
-      uint32_t v = 0;
+      T v = 0;
       auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-      if (ec != std::errc() || end != part.data() + part.size() || v < 2) {
-        return Status::InvalidArgument("--partition-level-factors: '" + text +
-                                       "' is not comma-separated integers >= 2 (or none)");
+      if (ec != std::errc() || end != part.data() + part.size() ||
+          !ok(v, list.empty() ? nullptr : &list.back())) {
+        return Status::InvalidArgument(std::string(option) + ": '" + text + "' is not " +
+                                       std::string(expected) + " (or none)");
       }
-      factors.push_back(v);
+      list.push_back(v);
     }
-    return factors;
+    return list;
+  }
+
+  static Result<std::vector<uint32_t>> ParseFactors(const std::string& text) {
+    return ParseList<uint32_t>(text, "--partition-level-factors", "comma-separated integers >= 2",
+                               [](uint32_t v, const uint32_t*) { return v >= 2; });
   }
 
   static Result<std::vector<int64_t>> ParseTiers(const std::string& text) {
-    std::vector<int64_t> tiers;
-    if (text == "none" || text.empty()) return tiers;
-    std::stringstream in(text);
-    std::string part;
-    while (std::getline(in, part, ',')) {
-      int64_t v = 0;
-      auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-      if (ec != std::errc() || end != part.data() + part.size() || v <= 0 ||
-          (!tiers.empty() && v <= tiers.back())) {
-        return Status::InvalidArgument("--rollup-tiers-ms: '" + text +
-                                       "' is not increasing positive steps in ms (or none)");
-      }
-      tiers.push_back(v);
-    }
-    return tiers;
+    return ParseList<int64_t>(text, "--rollup-tiers-ms", "increasing positive steps in ms",
+                              [](int64_t v, const int64_t* previous) {
+                                return v > 0 && (previous == nullptr || v > *previous);
+                              });
   }
 };
 

@@ -18,12 +18,6 @@ constexpr size_t kMinEntropyValues = 64;
 // distinct: beyond, the dictionary costs more than indices save.
 constexpr size_t kDictionaryRatio = 8;
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
 uint64_t U(int64_t v) { return static_cast<uint64_t>(v); }
 
 struct Candidate {
@@ -108,7 +102,7 @@ DecimalIntMode EncodeDecimalInts(std::span<const int64_t> ints, bool entropy_cod
   if (n > 1) {
     std::vector<int64_t> deltas(n - 1);
     for (size_t i = 1; i < n; ++i) deltas[i - 1] = static_cast<int64_t>(U(ints[i]) - U(ints[i - 1]));
-    if (VarintSize(ZigZagEncode(ints[0])) + ForBlocksEncodedSize(deltas) < best.payload.size()) {
+    if (VarintLength(ZigZagEncode(ints[0])) + ForBlocksEncodedSize(deltas) < best.payload.size()) {
       std::string payload;
       PutVarsint64(&payload, ints[0]);
       EncodeForBlocks(deltas, &payload);
@@ -125,7 +119,7 @@ DecimalIntMode EncodeDecimalInts(std::span<const int64_t> ints, bool entropy_cod
   std::vector<uint64_t> words(n);
   for (size_t i = 0; i < n; ++i) words[i] = U(ints[i]) - U(min);
   EntropyIntsPlan plan = PlanEntropyInts(words);
-  if (VarintSize(ZigZagEncode(min)) + plan.encoded_size < best.payload.size()) {
+  if (VarintLength(ZigZagEncode(min)) + plan.encoded_size < best.payload.size()) {
     std::string payload;
     PutVarsint64(&payload, min);
     EncodeEntropyInts(words, plan, &payload);
@@ -136,7 +130,7 @@ DecimalIntMode EncodeDecimalInts(std::span<const int64_t> ints, bool entropy_cod
   std::span<const uint64_t> deltas(words.data(), n - 1);
   for (size_t i = 1; i < n; ++i) words[i - 1] = ZigZagEncode(static_cast<int64_t>(U(ints[i]) - U(ints[i - 1])));
   plan = PlanEntropyInts(deltas);
-  if (VarintSize(ZigZagEncode(ints[0])) + plan.encoded_size < best.payload.size()) {
+  if (VarintLength(ZigZagEncode(ints[0])) + plan.encoded_size < best.payload.size()) {
     std::string payload;
     PutVarsint64(&payload, ints[0]);
     EncodeEntropyInts(deltas, plan, &payload);

@@ -63,12 +63,6 @@ struct ValueHistogram {
   }
 };
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
 // Per-token decoding facts: value = base + extra bits.
 struct TokenBase {
   std::array<uint64_t, kMaxHuffmanSymbols> base;
@@ -260,7 +254,7 @@ EntropyIntsPlan PlanEntropyInts(std::span<const uint64_t> values) {
   table.clear();
   PutCodeLengths(best.code_lengths, &table);
   best.encoded_size = 1 + table.size();
-  for (uint64_t bits : stream_bits) best.encoded_size += VarintSize((bits + 7) / 8) + (bits + 7) / 8;
+  for (uint64_t bits : stream_bits) best.encoded_size += VarintLength((bits + 7) / 8) + (bits + 7) / 8;
   return best;
 }
 

@@ -21,15 +21,6 @@ BlockFrame FrameOf(std::span<const int64_t> block) {
   return {min, BitWidth(spread)};
 }
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 // Unpacks len values of `width` bits starting at bit `bit_pos` of data[0..size)
 // and adds `min` to each. The fast path needs width <= 56 and 8 readable
 // bytes past the last value's first byte.
@@ -80,7 +71,7 @@ size_t ForBlocksEncodedSize(std::span<const int64_t> values) {
   for (size_t start = 0; start < values.size(); start += kForBlockSize) {
     auto block = values.subspan(start, std::min(kForBlockSize, values.size() - start));
     BlockFrame frame = FrameOf(block);
-    total += VarintSize(ZigZagEncode(frame.min)) + 1 + (frame.width * block.size() + 7) / 8;
+    total += VarintLength(ZigZagEncode(frame.min)) + 1 + (frame.width * block.size() + 7) / 8;
   }
   return total;
 }

@@ -21,15 +21,6 @@ uint64_t CommonDivisor(std::span<const int64_t> values) {
   return g >= 2 && g <= static_cast<uint64_t>(INT64_MAX) ? g : 0;
 }
 
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 std::vector<int64_t> Divided(std::span<const int64_t> values, uint64_t g) {
   std::vector<int64_t> out(values.size());
   for (size_t i = 0; i < values.size(); ++i) out[i] = values[i] / static_cast<int64_t>(g);

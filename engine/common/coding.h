@@ -36,6 +36,13 @@ inline uint64_t DecodeFixed64(const char* p) {
   return v;
 }
 
+// The bytes PutVarint64 appends for v.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
 inline void PutVarint64(std::string* dst, uint64_t v) {
   char buf[10];
   int n = 0;
