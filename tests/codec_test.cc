@@ -161,9 +161,18 @@ TEST(TimestampCodec, WholeMinutesWithJitterAndOutagesCostBitsNotMilliseconds) {
   // ~19 bits a point as milliseconds; outages widen a few FOR blocks.
   EXPECT_LT(out.size() * 8.0 / ts.size(), 7.0) << out.size();
   ExpectTimestampsRoundTrip(ts);
-  // Divisors at the edges: deltas of INT64_MIN / 2 (a divisor of 2^62), and
-  // of whole seconds around zero.
-  ExpectTimestampsRoundTrip({INT64_MIN, INT64_MIN / 2, 0, INT64_MAX / 2 + 1});
+  // Divisors at the edges: a delta of INT64_MIN (modulo 2^64) with one of
+  // 2 (divisor 2), and whole seconds around zero.
+  std::vector<int64_t> edge;
+  uint64_t u = 0;
+  for (int i = 0; i < 601; ++i) {
+    edge.push_back(static_cast<int64_t>(u));
+    u += i == 300 ? uint64_t{1} << 63 : 2;  // one delta of INT64_MIN
+  }
+  std::string edge_out;
+  EncodeTimestamps(edge, &edge_out);
+  EXPECT_TRUE(edge_out[2] == 3 || edge_out[2] == 4) << int(edge_out[2]);  // t0, d1 = 2, mode
+  ExpectTimestampsRoundTrip(edge);
   ExpectTimestampsRoundTrip({-4000, -2000, 0, 2000, 6000, 8000, 14000});
   // A bad divisor, and every truncation, are corruption.
   std::vector<int64_t> back(ts.size());
@@ -174,9 +183,12 @@ TEST(TimestampCodec, WholeMinutesWithJitterAndOutagesCostBitsNotMilliseconds) {
   EncodeTimestamps(std::vector<int64_t>{0, 60'000, 180'000, 240'000, 420'000}, &scaled);
   const size_t mode_at = 1 + 3;  // zigzag(0): 1 byte, d1 = 60000: 3 bytes
   ASSERT_TRUE(scaled[mode_at] == 3 || scaled[mode_at] == 4) << int(scaled[mode_at]);
-  std::string bad = scaled;
-  bad[mode_at + 1] = 1;  // divisor 1
-  EXPECT_FALSE(DecodeTimestamps(bad, 5, back.data()).ok());
+  // The divisor, 60000, is the 3-byte varint after the mode: replace it.
+  for (const std::string divisor : {std::string("\x01", 1), std::string("\x00", 1),
+                                    std::string("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 10)}) {
+    std::string bad = scaled.substr(0, mode_at + 1) + divisor + scaled.substr(mode_at + 4);
+    EXPECT_FALSE(DecodeTimestamps(bad, 5, back.data()).ok());
+  }
 }
 
 TEST(TimestampCodec, RoundTripsRandomSequences) {
@@ -338,15 +350,18 @@ TEST(DecimalCodec, StoresBinaryFloatNoiseAsAFewUlpsOffADecimal) {
   // doubles, many of them a few ulps off their decimal.
   std::mt19937_64 rng(9);
   std::vector<double> v(2048);
-  size_t off = 0;
   for (double& x : v) {
     x = 0;
     for (int j = 0; j < 4; ++j) x += std::round(std::uniform_real_distribution<double>(50, 30000)(rng)) / 100;
-    const double decimal = std::round(x * 100) / 100;
-    off += std::bit_cast<uint64_t>(x) != std::bit_cast<uint64_t>(decimal);
   }
   v[7] = -0.0;   // still a raw exception (the decimal 0 is +0.0)
   v[9] = 1e300;  // and so is this
+  size_t off = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i == 7 || i == 9) continue;
+    const double decimal = std::round(v[i] * 100) / 100;
+    off += std::bit_cast<uint64_t>(v[i]) != std::bit_cast<uint64_t>(decimal);
+  }
   ASSERT_GT(off, 200u);
   std::string with, without;
   EXPECT_EQ(EncodeDecimal(v, &with), off + 2);
@@ -360,6 +375,33 @@ TEST(DecimalCodec, StoresBinaryFloatNoiseAsAFewUlpsOffADecimal) {
   // Every truncation of the near part is corruption, never a crash.
   for (size_t cut = without.size() / 4; cut < with.size(); ++cut) {
     EXPECT_FALSE(DecodeDecimal(std::string_view(with).substr(0, cut), v.size(), back.data()).ok()) << cut;
+  }
+  // Large values with decimals are exact at their exponent, not near at a
+  // smaller one (where every value would be within 2^20 ulps).
+  std::vector<double> large(512);
+  for (size_t i = 0; i < large.size(); ++i) large[i] = 3'000'000'000.0 + static_cast<double>(i * 37 % 1000) / 100;
+  std::string large_out;
+  EXPECT_EQ(EncodeDecimal(large, &large_out), 0u);
+  EXPECT_EQ(large_out[0], 2);  // e = 2
+  // A corrupt near list: a difference of 0, or a near value on a raw one.
+  {
+    std::vector<double> w = {1.5, 0.1 + 0.2, -0.0, 2.5};
+    std::string enc;
+    ASSERT_EQ(EncodeDecimal(w, &enc), 2u);  // 0.30000000000000004 near, -0.0 raw
+    ASSERT_EQ(static_cast<uint8_t>(enc[1]) & 0x80, 0x80);
+    std::vector<double> wb(w.size());
+    ASSERT_TRUE(DecodeDecimal(enc, w.size(), wb.data()).ok());
+    EXPECT_TRUE(SameBits(w, wb));
+    // The near list is the last 3 bytes: count 1, gap 1, zigzag(d).
+    std::string zero = enc;
+    zero.back() = 0;  // d = 0
+    EXPECT_FALSE(DecodeDecimal(zero, w.size(), wb.data()).ok());
+    std::string on_raw = enc;
+    on_raw[on_raw.size() - 2] = 2;  // position 2: the raw -0.0
+    EXPECT_FALSE(DecodeDecimal(on_raw, w.size(), wb.data()).ok());
+    std::string past = enc;
+    past[past.size() - 2] = 4;  // past the end
+    EXPECT_FALSE(DecodeDecimal(past, w.size(), wb.data()).ok());
   }
   // Negative values and values just below a decimal.
   std::vector<double> neg = {-0.30000000000000004, -(0.1 + 0.7), 0.1 + 0.7, 1.0 - 1e-16, 3.3};

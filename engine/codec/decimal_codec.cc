@@ -1,6 +1,8 @@
 #include "engine/codec/decimal_codec.h"
 
 #include <algorithm>
+#include <bit>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -52,18 +54,51 @@ int ChooseDecimalExponent(std::span<const double> values, bool near) {
   const size_t n = values.size();
   const size_t stride = n > kSampleSize ? n / kSampleSize : 1;
   int best_exponent = 0;
-  size_t best_hits = 0;
-  for (int e = 0; e <= kMaxDecimalExponent; ++e) {
-    size_t hits = 0, sampled = 0;
-    int64_t x, ulps;
-    for (size_t i = 0; i < n; i += stride, ++sampled) {
-      hits += ToDecimal(values[i], e, &x) || (near && ToNearDecimal(values[i], e, &x, &ulps));
+  if (!near) {
+    // The most exact values of the sample (the choice before near
+    // exceptions existed).
+    size_t best_hits = 0;
+    for (int e = 0; e <= kMaxDecimalExponent; ++e) {
+      size_t hits = 0, sampled = 0;
+      int64_t x;
+      for (size_t i = 0; i < n; i += stride, ++sampled) hits += ToDecimal(values[i], e, &x);
+      if (hits > best_hits) {
+        best_hits = hits;
+        best_exponent = e;
+      }
+      if (hits == sampled) break;  // a larger exponent can only widen integers
     }
-    if (hits > best_hits) {
-      best_hits = hits;
+    return best_exponent;
+  }
+  // The smallest estimated size of the sample: the integers' frame width,
+  // ~2-4 bytes a near value, 9 a raw exception. (Counting near values as
+  // hits alone would pick e = 0 for 3000000000.37: every value near, 4-5
+  // bytes each, where e = 2 makes them exact.)
+  uint64_t best_bits = UINT64_MAX;
+  for (int e = 0; e <= kMaxDecimalExponent; ++e) {
+    size_t sampled = 0, exact = 0;
+    uint64_t extra_bits = 0;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < n; i += stride, ++sampled) {
+      int64_t x, ulps;
+      if (ToDecimal(values[i], e, &x)) {
+        ++exact;
+      } else if (ToNearDecimal(values[i], e, &x, &ulps)) {
+        extra_bits += 8 * (1 + VarintLength(ZigZagEncode(ulps)));
+      } else {
+        extra_bits += 8 * 9;
+        continue;
+      }
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+    const uint64_t width = lo <= hi ? std::bit_width(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) : 0;
+    const uint64_t bits = sampled * width + extra_bits;
+    if (bits < best_bits) {
+      best_bits = bits;
       best_exponent = e;
     }
-    if (hits == sampled) break;  // a larger exponent can only widen integers
+    if (exact == sampled) break;  // a larger exponent can only widen integers
   }
   return best_exponent;
 }
@@ -134,6 +169,7 @@ Status DecodeDecimal(std::string_view in, size_t count, double* out) {
 
   ByteReader tail(in.substr(pos));
   uint64_t position = 0;
+  std::vector<uint64_t> raw_positions;  // sorted; only kept for a near list
   for (uint64_t k = 0; k < exception_count; ++k) {
     uint64_t gap, bits;
     if (!tail.GetVarint64(&gap) || !tail.GetFixed64(&bits)) {
@@ -142,6 +178,7 @@ Status DecodeDecimal(std::string_view in, size_t count, double* out) {
     if (gap >= count - position) return Status::Corruption("decimal column: bad exception position");
     position += gap;
     std::memcpy(&out[position], &bits, 8);
+    if (has_near) raw_positions.push_back(position);
     ++position;
   }
   if (has_near) {
@@ -161,8 +198,11 @@ Status DecodeDecimal(std::string_view in, size_t count, double* out) {
       }
       position += gap;
       const int64_t ulps = ZigZagDecode(zigzag);
-      if (ulps < -kMaxNearUlps || ulps > kMaxNearUlps) {
-        return Status::Corruption("decimal column: near exception too far");
+      if (ulps == 0 || ulps < -kMaxNearUlps || ulps > kMaxNearUlps) {
+        return Status::Corruption("decimal column: bad near-exception difference");
+      }
+      if (std::binary_search(raw_positions.begin(), raw_positions.end(), position)) {
+        return Status::Corruption("decimal column: a near exception on a raw one");
       }
       const uint64_t bits = DoubleBits(out[position]) + static_cast<uint64_t>(ulps);
       std::memcpy(&out[position], &bits, 8);

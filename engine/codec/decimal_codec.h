@@ -65,9 +65,10 @@ inline double DecimalToDouble(int64_t x, int e) {
   return e == 0 ? static_cast<double>(x) : static_cast<double>(x) / kPow10[e];
 }
 
-// Picks the exponent that makes the most values of a sample encodable
-// (ties go to the smaller exponent).
-// `near`: a value a few ulps off a decimal counts too (near exceptions).
+// Picks the exponent for a sample of the values: with `near` (near
+// exceptions), the one of the smallest estimated size (integer width, near
+// and raw exceptions); without, the one making the most values exact. Ties
+// go to the smaller exponent.
 int ChooseDecimalExponent(std::span<const double> values, bool near = true);
 
 struct DecimalEncodeOptions {
@@ -81,7 +82,7 @@ struct DecimalEncodeOptions {
 
 // Appends the encoding of `values` with the exponent from
 // ChooseDecimalExponent and the smallest int mode. Returns the number of
-// exceptions written.
+// values not stored as exact decimals (raw and near exceptions).
 size_t EncodeDecimal(std::span<const double> values, std::string* out,
                      const DecimalEncodeOptions& options = {});
 
