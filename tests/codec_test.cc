@@ -184,7 +184,7 @@ TEST(TimestampCodec, WholeMinutesWithJitterAndOutagesCostBitsNotMilliseconds) {
   const size_t mode_at = 1 + 3;  // zigzag(0): 1 byte, d1 = 60000: 3 bytes
   ASSERT_TRUE(scaled[mode_at] == 3 || scaled[mode_at] == 4) << int(scaled[mode_at]);
   // The divisor, 60000, is the 3-byte varint after the mode: replace it.
-  for (const std::string divisor : {std::string("\x01", 1), std::string("\x00", 1),
+  for (const std::string& divisor : {std::string("\x01", 1), std::string("\x00", 1),
                                     std::string("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 10)}) {
     std::string bad = scaled.substr(0, mode_at + 1) + divisor + scaled.substr(mode_at + 4);
     EXPECT_FALSE(DecodeTimestamps(bad, 5, back.data()).ok());

@@ -1,8 +1,6 @@
 #include "engine/codec/decimal_codec.h"
 
 #include <algorithm>
-#include <bit>
-#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -50,63 +48,80 @@ bool ToNearDecimal(double v, int e, int64_t* x, int64_t* ulps) {
 
 }  // namespace
 
-int ChooseDecimalExponent(std::span<const double> values, bool near) {
+int ChooseDecimalExponent(std::span<const double> values) {
   const size_t n = values.size();
   const size_t stride = n > kSampleSize ? n / kSampleSize : 1;
   int best_exponent = 0;
-  if (!near) {
-    // The most exact values of the sample (the choice before near
-    // exceptions existed).
-    size_t best_hits = 0;
-    for (int e = 0; e <= kMaxDecimalExponent; ++e) {
-      size_t hits = 0, sampled = 0;
-      int64_t x;
-      for (size_t i = 0; i < n; i += stride, ++sampled) hits += ToDecimal(values[i], e, &x);
-      if (hits > best_hits) {
-        best_hits = hits;
-        best_exponent = e;
-      }
-      if (hits == sampled) break;  // a larger exponent can only widen integers
-    }
-    return best_exponent;
-  }
-  // The smallest estimated size of the sample: the integers' frame width,
-  // ~2-4 bytes a near value, 9 a raw exception. (Counting near values as
-  // hits alone would pick e = 0 for 3000000000.37: every value near, 4-5
-  // bytes each, where e = 2 makes them exact.)
-  uint64_t best_bits = UINT64_MAX;
+  size_t best_hits = 0;
   for (int e = 0; e <= kMaxDecimalExponent; ++e) {
-    size_t sampled = 0, exact = 0;
-    uint64_t extra_bits = 0;
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < n; i += stride, ++sampled) {
-      int64_t x, ulps;
-      if (ToDecimal(values[i], e, &x)) {
-        ++exact;
-      } else if (ToNearDecimal(values[i], e, &x, &ulps)) {
-        extra_bits += 8 * (1 + VarintLength(ZigZagEncode(ulps)));
-      } else {
-        extra_bits += 8 * 9;
-        continue;
-      }
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
-    }
-    const uint64_t width = lo <= hi ? std::bit_width(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) : 0;
-    const uint64_t bits = sampled * width + extra_bits;
-    if (bits < best_bits) {
-      best_bits = bits;
+    size_t hits = 0, sampled = 0;
+    int64_t x;
+    for (size_t i = 0; i < n; i += stride, ++sampled) hits += ToDecimal(values[i], e, &x);
+    if (hits > best_hits) {
+      best_hits = hits;
       best_exponent = e;
     }
-    if (exact == sampled) break;  // a larger exponent can only widen integers
+    if (hits == sampled) break;  // a larger exponent can only widen integers
   }
   return best_exponent;
 }
 
+namespace {
+
+// The smallest exponent at which the most values of the sample are exact or
+// near decimals (binary-float noise of 2-decimal sums is exact only at some
+// e of 14 digits, near at e = 2).
+int NearExponent(std::span<const double> values) {
+  const size_t n = values.size();
+  const size_t stride = n > kSampleSize ? n / kSampleSize : 1;
+  int best_exponent = 0;
+  size_t best_hits = 0;
+  for (int e = 0; e <= kMaxDecimalExponent; ++e) {
+    size_t hits = 0, sampled = 0;
+    int64_t x, ulps;
+    for (size_t i = 0; i < n; i += stride, ++sampled) {
+      hits += ToDecimal(values[i], e, &x) || ToNearDecimal(values[i], e, &x, &ulps);
+    }
+    if (hits > best_hits) {
+      best_hits = hits;
+      best_exponent = e;
+    }
+    if (hits == sampled) break;
+  }
+  return best_exponent;
+}
+
+size_t EncodeDecimalAt(std::span<const double> values, int e, std::string* out,
+                       const DecimalEncodeOptions& options);
+
+}  // namespace
+
 size_t EncodeDecimal(std::span<const double> values, std::string* out,
                      const DecimalEncodeOptions& options) {
+  // The exponent making the most values exact, as before near exceptions;
+  // with them, also the one making the most exact or near (when it
+  // differs), and the smaller encoding of the two. So near exceptions never
+  // cost more than raw ones did (3000000000.37 stays exact at e = 2, where
+  // every value is near at e = 0 too), and noisy sums get e = 2.
+  const int exact_e = ChooseDecimalExponent(values);
+  if (!options.near_exceptions) return EncodeDecimalAt(values, exact_e, out, options);
+  const size_t start = out->size();
+  const size_t exceptions = EncodeDecimalAt(values, exact_e, out, options);
+  const int near_e = NearExponent(values);
+  if (near_e == exact_e) return exceptions;
+  std::string other;
+  const size_t other_exceptions = EncodeDecimalAt(values, near_e, &other, options);
+  if (other.size() >= out->size() - start) return exceptions;
+  out->resize(start);
+  out->append(other);
+  return other_exceptions;
+}
+
+namespace {
+
+size_t EncodeDecimalAt(std::span<const double> values, int e, std::string* out,
+                       const DecimalEncodeOptions& options) {
   const size_t n = values.size();
-  const int e = ChooseDecimalExponent(values, options.near_exceptions);
   std::vector<int64_t> ints(n);
   std::vector<uint32_t> exceptions;
   std::vector<std::pair<uint32_t, int64_t>> near;  // position, ulps
@@ -151,6 +166,8 @@ size_t EncodeDecimal(std::span<const double> values, std::string* out,
   }
   return exceptions.size() + near.size();
 }
+
+}  // namespace
 
 Status DecodeDecimal(std::string_view in, size_t count, double* out) {
   ByteReader header(in);

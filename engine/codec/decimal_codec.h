@@ -65,11 +65,9 @@ inline double DecimalToDouble(int64_t x, int e) {
   return e == 0 ? static_cast<double>(x) : static_cast<double>(x) / kPow10[e];
 }
 
-// Picks the exponent for a sample of the values: with `near` (near
-// exceptions), the one of the smallest estimated size (integer width, near
-// and raw exceptions); without, the one making the most values exact. Ties
-// go to the smaller exponent.
-int ChooseDecimalExponent(std::span<const double> values, bool near = true);
+// Picks the exponent that makes the most values of a sample exact
+// decimals (ties go to the smaller exponent).
+int ChooseDecimalExponent(std::span<const double> values);
 
 struct DecimalEncodeOptions {
   // Consider the entropy-coded int modes 2-4 (off: modes 0 and 1 only,
@@ -81,7 +79,8 @@ struct DecimalEncodeOptions {
 };
 
 // Appends the encoding of `values` with the exponent from
-// ChooseDecimalExponent and the smallest int mode. Returns the number of
+// ChooseDecimalExponent (with near exceptions, or the one making the most
+// values exact or near, whichever encodes smaller) and the smallest int mode. Returns the number of
 // values not stored as exact decimals (raw and near exceptions).
 size_t EncodeDecimal(std::span<const double> values, std::string* out,
                      const DecimalEncodeOptions& options = {});
