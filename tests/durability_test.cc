@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -64,25 +65,21 @@ EngineOptions ChildOptions(bool compacting) {
   return o;
 }
 
-// Appends a line to `path` for each merge the child's compactor logs.
-Logger MergeCounter(const std::string& path) {
-  return [path](std::string_view line) {
-    if (line.rfind("compacted ", 0) != 0) return;
-    if (FILE* f = std::fopen(path.c_str(), "a")) {
-      std::fputs("merge\n", f);
-      std::fclose(f);
-    }
-  };
-}
+// Sent on the ack pipe by a compacting child when a merge has written its
+// file and is about to install it (the merge hook).
+constexpr uint64_t kMergeMarker = UINT64_MAX;
 
-[[noreturn]] void RunChild(const std::string& dir, bool compacting, const std::string& merges_path,
-                           uint64_t first_batch, int ack_fd) {
-  EngineOptions options = ChildOptions(compacting);
-  options.logger = MergeCounter(merges_path);
-  auto engine = EngineCore::Open(dir, options);
+[[noreturn]] void RunChild(const std::string& dir, bool compacting, uint64_t first_batch, int ack_fd) {
+  auto engine = EngineCore::Open(dir, ChildOptions(compacting));
   if (!engine.ok()) {
     std::fprintf(stderr, "child: open failed: %s\n", engine.status().ToString().c_str());
     _exit(2);
+  }
+  if (compacting) {
+    (*engine)->SetMergeHookForTest([ack_fd] {
+      const uint64_t marker = kMergeMarker;
+      if (::write(ack_fd, &marker, sizeof marker) != sizeof marker) _exit(4);
+    });
   }
   auto writer = [&](uint64_t thread) {
     for (uint64_t k = 0; k < 20000; ++k) {
@@ -107,12 +104,13 @@ Logger MergeCounter(const std::string& path) {
 
 // Kills a child writing to one data dir `rounds` times at random moments,
 // and checks after each that every acknowledged point is there. Returns the
-// acknowledged batches and how many merges the children logged.
+// acknowledged batches and how many merges of the children reached their
+// install.
 void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_t>* acked_out,
                     size_t* merges) {
-  testing::TempDir dir, side;
-  const std::string merges_path = side.path() + "/merges";
+  testing::TempDir dir;
   std::mt19937_64 rng(seed);
+  *merges = 0;
   std::set<uint64_t>& acked = *acked_out;
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -123,25 +121,42 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      RunChild(dir.path(), compacting, merges_path, first_batch, fds[1]);
+      RunChild(dir.path(), compacting, first_batch, fds[1]);
     }
     ::close(fds[1]);
-    // Compacting, the child lives longer: it must flush twice into a window
-    // before a merge starts, and a merge must have time to end (sanitizer
-    // builds, unoptimized, merge some 50 times slower).
+    // A kill at a random moment; compacting, every other round instead a
+    // kill within 20 ms of a merge reaching its install (the marker), so
+    // that kills land around installs however slow the build is (it waits
+    // at most 30 s for one).
     const int most_ms = compacting ? 600 * kSanitizerSlowdown : 300;
-    const auto kill_at = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(20 + static_cast<int>(rng() % most_ms));
+    const auto start = std::chrono::steady_clock::now();
+    const auto kill_at = start + std::chrono::milliseconds(20 + static_cast<int>(rng() % most_ms));
+    const bool after_merge = compacting && round % 2 == 1;
+    const auto merge_delay = std::chrono::milliseconds(rng() % 20);
+    std::optional<std::chrono::steady_clock::time_point> marker_at;
     auto read_acks = [&](int timeout_ms) {
       pollfd pfd{fds[0], POLLIN, 0};
       if (::poll(&pfd, 1, timeout_ms) <= 0) return false;
       uint64_t batch;
       ssize_t n = ::read(fds[0], &batch, sizeof batch);
       if (n != sizeof batch) return false;  // EOF: child gone
-      acked.insert(batch);
+      if (batch == kMergeMarker) {
+        ++*merges;
+        if (!marker_at) marker_at = std::chrono::steady_clock::now();
+      } else {
+        acked.insert(batch);
+      }
       return true;
     };
-    while (std::chrono::steady_clock::now() < kill_at) read_acks(5);
+    while (true) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!after_merge && now >= kill_at) break;
+      if (after_merge && ((marker_at && now >= *marker_at + merge_delay) ||
+                          now >= start + std::chrono::seconds(30))) {
+        break;
+      }
+      read_acks(2);
+    }
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -187,12 +202,6 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
       }
     }
   }
-  *merges = 0;
-  if (FILE* f = std::fopen(merges_path.c_str(), "r")) {
-    char line[16];
-    while (std::fgets(line, sizeof line, f) != nullptr) ++*merges;
-    std::fclose(f);
-  }
 }
 
 TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
@@ -208,8 +217,8 @@ TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkillDuringAutomaticCompac
   std::set<uint64_t> acked;
   KillAndRecover(50, /*compacting=*/true, 20261204, &acked, &merges);
   EXPECT_GT(acked.size(), 100u) << "the child wrote too little for the test to mean much";
-  EXPECT_GT(merges, 10u) << "the compactor merged too little for the test to mean much";
-  std::printf("durability: %zu acknowledged batches, %zu merges over 50 kills, all recovered\n",
+  EXPECT_GE(merges, 25u) << "the compactor merged too little for the test to mean much";
+  std::printf("durability: %zu acknowledged batches, %zu merges installing over 50 kills, all recovered\n",
               acked.size(), merges);
 }
 
