@@ -46,17 +46,20 @@ bool ToNearDecimal(double v, int e, int64_t* x, int64_t* ulps) {
   return true;
 }
 
-}  // namespace
-
-int ChooseDecimalExponent(std::span<const double> values) {
+// The smallest exponent at which the most values of a sample are exact
+// decimals, or with `near` exact or near ones (binary-float noise of
+// 2-decimal sums is exact only at some e of 14 digits, near at e = 2).
+int MostHitsExponent(std::span<const double> values, bool near) {
   const size_t n = values.size();
   const size_t stride = n > kSampleSize ? n / kSampleSize : 1;
   int best_exponent = 0;
   size_t best_hits = 0;
   for (int e = 0; e <= kMaxDecimalExponent; ++e) {
     size_t hits = 0, sampled = 0;
-    int64_t x;
-    for (size_t i = 0; i < n; i += stride, ++sampled) hits += ToDecimal(values[i], e, &x);
+    int64_t x, ulps;
+    for (size_t i = 0; i < n; i += stride, ++sampled) {
+      hits += ToDecimal(values[i], e, &x) || (near && ToNearDecimal(values[i], e, &x, &ulps));
+    }
     if (hits > best_hits) {
       best_hits = hits;
       best_exponent = e;
@@ -66,55 +69,10 @@ int ChooseDecimalExponent(std::span<const double> values) {
   return best_exponent;
 }
 
-namespace {
-
-// The smallest exponent at which the most values of the sample are exact or
-// near decimals (binary-float noise of 2-decimal sums is exact only at some
-// e of 14 digits, near at e = 2).
-int NearExponent(std::span<const double> values) {
-  const size_t n = values.size();
-  const size_t stride = n > kSampleSize ? n / kSampleSize : 1;
-  int best_exponent = 0;
-  size_t best_hits = 0;
-  for (int e = 0; e <= kMaxDecimalExponent; ++e) {
-    size_t hits = 0, sampled = 0;
-    int64_t x, ulps;
-    for (size_t i = 0; i < n; i += stride, ++sampled) {
-      hits += ToDecimal(values[i], e, &x) || ToNearDecimal(values[i], e, &x, &ulps);
-    }
-    if (hits > best_hits) {
-      best_hits = hits;
-      best_exponent = e;
-    }
-    if (hits == sampled) break;
-  }
-  return best_exponent;
-}
-
-size_t EncodeDecimalAt(std::span<const double> values, int e, std::string* out,
-                       const DecimalEncodeOptions& options);
-
 }  // namespace
 
-size_t EncodeDecimal(std::span<const double> values, std::string* out,
-                     const DecimalEncodeOptions& options) {
-  // The exponent making the most values exact, as before near exceptions;
-  // with them, also the one making the most exact or near (when it
-  // differs), and the smaller encoding of the two. So near exceptions never
-  // cost more than raw ones did (3000000000.37 stays exact at e = 2, where
-  // every value is near at e = 0 too), and noisy sums get e = 2.
-  const int exact_e = ChooseDecimalExponent(values);
-  if (!options.near_exceptions) return EncodeDecimalAt(values, exact_e, out, options);
-  const size_t start = out->size();
-  const size_t exceptions = EncodeDecimalAt(values, exact_e, out, options);
-  const int near_e = NearExponent(values);
-  if (near_e == exact_e) return exceptions;
-  std::string other;
-  const size_t other_exceptions = EncodeDecimalAt(values, near_e, &other, options);
-  if (other.size() >= out->size() - start) return exceptions;
-  out->resize(start);
-  out->append(other);
-  return other_exceptions;
+int ChooseDecimalExponent(std::span<const double> values) {
+  return MostHitsExponent(values, /*near=*/false);
 }
 
 namespace {
@@ -168,6 +126,27 @@ size_t EncodeDecimalAt(std::span<const double> values, int e, std::string* out,
 }
 
 }  // namespace
+
+size_t EncodeDecimal(std::span<const double> values, std::string* out,
+                     const DecimalEncodeOptions& options) {
+  // The exponent making the most values exact, as before near exceptions;
+  // with them, also the one making the most exact or near (when it
+  // differs), and the smaller encoding of the two. So near exceptions never
+  // cost more than raw ones did (3000000000.37 stays exact at e = 2, where
+  // every value is near at e = 0 too), and noisy sums get e = 2.
+  const int exact_e = ChooseDecimalExponent(values);
+  if (!options.near_exceptions) return EncodeDecimalAt(values, exact_e, out, options);
+  const size_t start = out->size();
+  const size_t exceptions = EncodeDecimalAt(values, exact_e, out, options);
+  const int near_e = MostHitsExponent(values, /*near=*/true);
+  if (near_e == exact_e) return exceptions;
+  std::string other;
+  const size_t other_exceptions = EncodeDecimalAt(values, near_e, &other, options);
+  if (other.size() >= out->size() - start) return exceptions;
+  out->resize(start);
+  out->append(other);
+  return other_exceptions;
+}
 
 Status DecodeDecimal(std::string_view in, size_t count, double* out) {
   ByteReader header(in);

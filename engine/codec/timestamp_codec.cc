@@ -1,6 +1,7 @@
 #include "engine/codec/timestamp_codec.h"
 
 #include <numeric>
+#include <span>
 #include <vector>
 
 #include "engine/codec/for_blocks.h"
@@ -59,27 +60,26 @@ void EncodeTimestamps(std::span<const int64_t> ts, std::string* out) {
   struct Candidate {
     TimestampMode mode;
     uint64_t divisor;  // 0: none
-    std::vector<int64_t> values;
+    std::span<const int64_t> values;
     size_t size;
   };
-  std::vector<Candidate> candidates;
-  candidates.push_back({TimestampMode::kDeltaOfDelta, 0, dods, ForBlocksEncodedSize(dods)});
-  candidates.push_back({TimestampMode::kDelta, 0, deltas, ForBlocksEncodedSize(deltas)});
-  if (const uint64_t g = CommonDivisor(dods)) {
-    auto scaled = Divided(dods, g);
-    const size_t size = ForBlocksEncodedSize(scaled) + VarintLength(g);
-    candidates.push_back({TimestampMode::kScaledDeltaOfDelta, g, std::move(scaled), size});
-  }
-  if (const uint64_t g = CommonDivisor(deltas)) {
-    auto scaled = Divided(deltas, g);
-    const size_t size = ForBlocksEncodedSize(scaled) + VarintLength(g);
-    candidates.push_back({TimestampMode::kScaledDelta, g, std::move(scaled), size});
-  }
+  std::vector<int64_t> scaled_dods, scaled_deltas;
+  std::vector<Candidate> candidates = {
+      {TimestampMode::kDeltaOfDelta, 0, dods, ForBlocksEncodedSize(dods)},
+      {TimestampMode::kDelta, 0, deltas, ForBlocksEncodedSize(deltas)}};
+  auto add_scaled = [&](TimestampMode mode, const std::vector<int64_t>& values,
+                        std::vector<int64_t>* scaled) {
+    if (const uint64_t g = CommonDivisor(values)) {
+      *scaled = Divided(values, g);
+      candidates.push_back({mode, g, *scaled, ForBlocksEncodedSize(*scaled) + VarintLength(g)});
+    }
+  };
+  add_scaled(TimestampMode::kScaledDeltaOfDelta, dods, &scaled_dods);
+  add_scaled(TimestampMode::kScaledDelta, deltas, &scaled_deltas);
   // Ties keep the earlier: the older modes first, as before they existed.
   const Candidate* best = &candidates[0];
-  if (candidates[1].size < best->size) best = &candidates[1];
-  for (size_t i = 2; i < candidates.size(); ++i) {
-    if (candidates[i].size < best->size) best = &candidates[i];
+  for (const Candidate& c : candidates) {
+    if (c.size < best->size) best = &c;
   }
   out->push_back(static_cast<char>(best->mode));
   if (best->divisor != 0) PutVarint64(out, best->divisor);
