@@ -53,30 +53,10 @@ class Compaction : public EngineTest {
     }
   }
   void ExpectReference() {
-    for (int s = 0; s < 4; ++s) {
-      auto id = engine_->FindSeries("kpi_c", {{"s", std::to_string(s)}});
-      ASSERT_TRUE(id.has_value());
-      auto data = engine_->Read(*id, INT64_MIN, INT64_MAX);
-      ASSERT_TRUE(data.ok());
-      ASSERT_EQ(data->timestamps_ms.size(), ref_[s].size());
-      size_t i = 0;
-      for (const auto& [t, v] : ref_[s]) {
-        ASSERT_EQ(data->timestamps_ms[i], t);
-        ASSERT_EQ(std::bit_cast<uint64_t>(data->values[i]), std::bit_cast<uint64_t>(v)) << t;
-        ++i;
-      }
-    }
+    for (int s = 0; s < 4; ++s) ExpectStoredPoints(*engine_, "kpi_c", {{"s", std::to_string(s)}}, ref_[s]);
   }
   uint64_t RollupRowsOfHourlyMax() {
-    query::Query q;
-    q.selector.metric = "kpi_c";
-    q.start_ms = kBase;
-    q.end_ms = kBase + 3 * kDay;
-    q.step.step_ms = kHour;
-    q.aggregation = query::Aggregation::kMax;
-    query::QueryStats stats;
-    EXPECT_TRUE(query::Execute(*engine_, q, [](query::ResultSeries&&) { return Status::Ok(); }, &stats).ok());
-    return stats.rollup_rows;
+    return HourlyMaxStats(*engine_, "kpi_c", kBase, kBase + 3 * kDay).rollup_rows;
   }
 
   std::map<int, std::map<int64_t, double>> ref_;

@@ -258,17 +258,7 @@ class AutoCompaction : public testing::EngineTest {
   }
   void ExpectReference() {
     for (const auto& [s, points] : ref_) {
-      auto id = engine_->FindSeries("kpi_auto", {{"s", std::to_string(s)}});
-      ASSERT_TRUE(id.has_value());
-      auto data = engine_->Read(*id, INT64_MIN, INT64_MAX);
-      ASSERT_TRUE(data.ok()) << data.status().ToString();
-      ASSERT_EQ(data->timestamps_ms.size(), points.size());
-      size_t i = 0;
-      for (const auto& [t, v] : points) {
-        ASSERT_EQ(data->timestamps_ms[i], t);
-        ASSERT_EQ(std::bit_cast<uint64_t>(data->values[i]), std::bit_cast<uint64_t>(v)) << t;
-        ++i;
-      }
+      testing::ExpectStoredPoints(*engine_, "kpi_auto", {{"s", std::to_string(s)}}, points);
     }
   }
   // Windows of 30 days holding points.
@@ -303,14 +293,7 @@ TEST_F(AutoCompaction, OldDaysEndInOneFileAWindowAndNothingChanges) {
   EXPECT_GT(c.last_merge_unix_ms, 0);
   EXPECT_TRUE(c.last_error.empty()) << c.last_error;
   // Rollup rows answer every hour again (none was invalidated by a later file).
-  query::Query q;
-  q.selector.metric = "kpi_auto";
-  q.start_ms = start_;
-  q.end_ms = start_ + 75 * kDay;
-  q.step.step_ms = kHour;
-  q.aggregation = query::Aggregation::kMax;
-  query::QueryStats stats;
-  ASSERT_TRUE(query::Execute(*engine_, q, [](query::ResultSeries&&) { return Status::Ok(); }, &stats).ok());
+  const query::QueryStats stats = testing::HourlyMaxStats(*engine_, "kpi_auto", start_, start_ + 75 * kDay);
   EXPECT_EQ(stats.points, 0u);
   EXPECT_GT(stats.rollup_rows, 0u);
   Open();

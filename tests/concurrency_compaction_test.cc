@@ -154,6 +154,8 @@ TEST_F(Compaction, TheBackgroundCompactorCompactAndDeleteRunWithWritesAndReads) 
   for (int w = 0; w < 2; ++w) {
     threads.emplace_back([&, w] {
       std::mt19937_64 rng(100 + w);
+      std::string name = "w";  // (appended: GCC 12 warns -Wrestrict on "w" + to_string)
+      name += std::to_string(w);
       for (int b = 0; b < 150; ++b) {
         std::vector<int64_t> ts;
         std::vector<double> vs;
@@ -166,7 +168,7 @@ TEST_F(Compaction, TheBackgroundCompactorCompactAndDeleteRunWithWritesAndReads) 
           ts.push_back(t);
           vs.push_back(v);
         }
-        if (!put("w" + std::to_string(w), ts, vs).ok()) ++errors;
+        if (!put(name, ts, vs).ok()) ++errors;
         for (const auto& [t, v] : batch) refs[w][t] = v;
       }
     });
@@ -200,17 +202,7 @@ TEST_F(Compaction, TheBackgroundCompactorCompactAndDeleteRunWithWritesAndReads) 
     victim.erase(victim.lower_bound(from), victim.lower_bound(to));
   }
   auto expect = [&](const std::string& s, const std::map<int64_t, double>& ref) {
-    auto id = engine_->FindSeries("kpi_load", {{"s", s}});
-    ASSERT_TRUE(id.has_value());
-    auto data = engine_->Read(*id, INT64_MIN, INT64_MAX);
-    ASSERT_TRUE(data.ok()) << data.status().ToString();
-    ASSERT_EQ(data->timestamps_ms.size(), ref.size()) << s;
-    size_t i = 0;
-    for (const auto& [t, v] : ref) {
-      ASSERT_EQ(data->timestamps_ms[i], t) << s;
-      ASSERT_EQ(std::bit_cast<uint64_t>(data->values[i]), std::bit_cast<uint64_t>(v)) << s << " " << t;
-      ++i;
-    }
+    testing::ExpectStoredPoints(*engine_, "kpi_load", {{"s", s}}, ref);
   };
   expect("w0", refs[0]);
   expect("w1", refs[1]);
