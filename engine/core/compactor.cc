@@ -82,23 +82,27 @@ std::map<int64_t, Files> ByWindow(const Files& segments, int64_t width) {
 }
 
 // Groups of files whose time ranges overlap, transitively: no file outside
-// a group overlaps one inside, so a group may be merged alone. Each group in
-// version order.
-std::vector<Files> OverlapGroups(const Files& segments) {
+// a group overlaps one inside, so a group may be merged alone. With `align`
+// (> 1), a range is widened to multiples of it: files holding data in one
+// bucket of that step share a group. Each group in version order.
+std::vector<Files> OverlapGroups(const Files& segments, int64_t align = 1) {
+  auto lo = [&](const SegmentReader& s) { return WindowStart(FloorDiv(s.min_timestamp_ms(), align), align); };
+  auto hi = [&](const SegmentReader& s) {
+    return SaturatingAdd(WindowStart(FloorDiv(s.max_timestamp_ms(), align), align), align - 1);
+  };
   std::vector<size_t> order(segments.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return segments[a]->min_timestamp_ms() < segments[b]->min_timestamp_ms();
-  });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return lo(*segments[a]) < lo(*segments[b]); });
   std::vector<std::vector<size_t>> groups;
   int64_t group_max = INT64_MIN;
   for (size_t i : order) {
-    if (groups.empty() || segments[i]->min_timestamp_ms() > group_max) {
+    if (groups.empty() || lo(*segments[i]) > group_max) {
       groups.emplace_back();
       group_max = INT64_MIN;
     }
     groups.back().push_back(i);
-    group_max = std::max(group_max, segments[i]->max_timestamp_ms());
+    group_max = std::max(group_max, hi(*segments[i]));
   }
   std::vector<Files> out;
   for (auto& group : groups) {
@@ -110,7 +114,93 @@ std::vector<Files> OverlapGroups(const Files& segments) {
   return out;
 }
 
+// Adds to *history the rows of one file's series (`tiers`) that no point
+// of that file's series (`points`, sorted) lies in: rows whose points are
+// gone. A later file's row replaces an earlier one's.
+void CollectHistoryRows(const std::vector<RollupTier>& tiers, std::span<const int64_t> points,
+                        std::map<int64_t, std::map<int64_t, RollupRow>>* history) {
+  for (const RollupTier& tier : tiers) {
+    for (const RollupRow& row : tier.rows) {
+      const int64_t s = RollupBucketStart(tier.step_ms, row.bucket);
+      auto p = std::lower_bound(points.begin(), points.end(), s);
+      if (p != points.end() && *p < RollupBucketEnd(tier.step_ms, row.bucket)) continue;
+      (*history)[tier.step_ms][row.bucket] = row;
+    }
+  }
+}
+
+// Merges history rows into the tiers computed from the points: a bucket
+// that points are in keeps the points' row (newer data); steps that only
+// the history has become tiers of their own. Tiers stay in step order.
+void AddHistoryRows(const std::map<int64_t, std::map<int64_t, RollupRow>>& history, bool with_m2,
+                    std::vector<RollupTier>* tiers) {
+  for (const auto& [step, rows] : history) {
+    if (rows.empty()) continue;
+    auto tier = std::find_if(tiers->begin(), tiers->end(),
+                             [&](const RollupTier& t) { return t.step_ms >= step; });
+    if (tier == tiers->end() || tier->step_ms != step) {
+      tier = tiers->insert(tier, RollupTier{step, rows.begin()->second.has_m2 && with_m2, {}});
+    }
+    std::vector<RollupRow> merged;
+    merged.reserve(tier->rows.size() + rows.size());
+    auto h = rows.begin();
+    for (const RollupRow& r : tier->rows) {
+      for (; h != rows.end() && h->first < r.bucket; ++h) merged.push_back(h->second);
+      if (h != rows.end() && h->first == r.bucket) ++h;  // the points' row wins
+      merged.push_back(r);
+    }
+    for (; h != rows.end(); ++h) merged.push_back(h->second);
+    // A tier keeps m2 only if every row has it.
+    for (RollupRow& r : merged) {
+      if (!r.has_m2) tier->with_m2 = false;
+    }
+    if (!tier->with_m2) {
+      for (RollupRow& r : merged) r.has_m2 = false;
+    }
+    tier->rows = std::move(merged);
+  }
+}
+
+// Whether the retention has something to drop from `file`: every point
+// (before the cutoff where raw points are dropped), or every row of one of
+// its tiers.
+bool RetentionDue(const SegmentReader& file, const Retention& retention) {
+  if (retention.raw_expires() && file.point_count() > 0 &&
+      file.max_timestamp_ms() < retention.raw_drop_before_ms) {
+    return true;
+  }
+  for (int64_t step : file.rollup_steps()) {
+    const int64_t from = retention.RowsFrom(step);
+    if (from != INT64_MIN && RollupBucketEnd(step, FloorDiv(file.max_timestamp_ms(), step)) <= from) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+std::vector<MergeJob> PlanRetention(const Files& segments, const Retention& retention) {
+  std::vector<MergeJob> jobs;
+  const int64_t align = retention.tier_steps_ms.empty() ? 1 : retention.tier_steps_ms.back();
+  for (Files& group : OverlapGroups(segments, align)) {
+    if (std::none_of(group.begin(), group.end(),
+                     [&](const auto& f) { return RetentionDue(*f, retention); })) {
+      continue;
+    }
+    MergeJob job;
+    job.start_ms = INT64_MAX;
+    job.end_ms = INT64_MIN;
+    for (const auto& f : group) {
+      job.start_ms = std::min(job.start_ms, f->min_timestamp_ms());
+      job.end_ms = std::max(job.end_ms, SaturatingAdd(f->max_timestamp_ms(), 1));
+    }
+    job.retention = true;
+    job.files = std::move(group);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
 
 std::vector<MergeJob> PlanMerges(const Files& segments, const EngineOptions& options,
                                  int64_t now_ms, bool forced,
@@ -226,8 +316,19 @@ void Compactor::SetMergeHookForTest(std::function<void()> hook) {
 
 std::vector<MergeJob> Compactor::Plan(bool forced) {
   size_t waiting = 0;
-  auto jobs = PlanMerges(versions_.Current()->segments, options_, WallNowMs(), forced, FileAgeMs,
-                         &waiting);
+  const auto& segments = versions_.Current()->segments;
+  // Retention first: what it drops need not be merged.
+  auto jobs = PlanRetention(segments, RetentionAt(options_, WallClockMs(options_)));
+  auto merges = PlanMerges(segments, options_, WallClockMs(options_), forced, FileAgeMs, &waiting);
+  std::erase_if(merges, [&](const MergeJob& m) {
+    return std::any_of(jobs.begin(), jobs.end(), [&](const MergeJob& r) {
+      return std::any_of(m.files.begin(), m.files.end(), [&](const auto& f) {
+        return std::find(r.files.begin(), r.files.end(), f) != r.files.end();
+      });
+    });
+  });
+  jobs.insert(jobs.end(), std::make_move_iterator(merges.begin()),
+              std::make_move_iterator(merges.end()));
   if (forced) return jobs;
   // Jobs over a file whose merge failed lately wait for their retry time.
   const auto now = std::chrono::steady_clock::now();
@@ -268,7 +369,7 @@ void Compactor::RecordFailure(const MergeJob& job, const Status& s) {
 }
 
 Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool background,
-                        uint64_t* removed_points) {
+                        uint64_t* removed_points, bool drop_expired_points) {
   const auto started = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(bg_mu_);
@@ -293,10 +394,14 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   }
   const uint64_t number = versions_.NewFileNumber();
   const std::string path = versions_.SegmentPath(number);
-  KPIDB_ASSIGN_OR_RETURN(auto writer,
-                         SegmentWriter::Create(path, options_.max_points_per_chunk,
-                                               options_.rollup_tiers_ms, options_.rollup_stddev,
-                                               options_.rollup_min_points_per_row));
+  KPIDB_ASSIGN_OR_RETURN(auto writer, NewSegmentWriter(options_, path));
+  // Expired rows are left out of every merge; expired points only where
+  // the job holds every file sharing their buckets (PlanRetention), so that
+  // the rows that replace them are exact.
+  const Retention retention = RetentionAt(options_, WallClockMs(options_));
+  const int64_t drop_before = drop_expired_points ? retention.raw_drop_before_ms : INT64_MIN;
+  const bool any_history = std::any_of(old.begin(), old.end(),
+                                       [](const auto& f) { return f->has_history_rows(); });
   // A merge that stops half-way leaves no file (one no manifest names would
   // be removed at the next open anyway).
   struct Partial {
@@ -312,7 +417,11 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
 
   std::vector<int64_t> ts, kept_ts;
   std::vector<double> vs, kept_vs;
-  uint64_t removed = 0, written = 0;
+  std::vector<RollupTier> file_tiers;
+  SegmentSeries entry;
+  // Rows whose points are gone, by step and bucket (the newest file's wins).
+  std::map<int64_t, std::map<int64_t, RollupRow>> history;
+  uint64_t removed = 0, written = 0, expired = 0;
   const uint64_t rate = background ? options_.compaction_max_bytes_per_second : 0;
   constexpr auto kYield = std::chrono::milliseconds(100);
   auto worked_since = started;
@@ -346,14 +455,29 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
     }
     ts.clear();
     vs.clear();
+    history.clear();
     int sources = 0;
     for (const auto& segment : old) {
       const size_t before = ts.size();
       KPIDB_RETURN_IF_ERROR(segment->Read(id, INT64_MIN, INT64_MAX, &ts, &vs));
       sources += ts.size() > before;
+      if (segment->has_history_rows()) {
+        KPIDB_ASSIGN_OR_RETURN(bool found, segment->Find(id, &entry));
+        if (found) {
+          KPIDB_RETURN_IF_ERROR(segment->ReadRollup(entry, &file_tiers));
+          CollectHistoryRows(file_tiers, std::span<const int64_t>(ts).subspan(before), &history);
+        }
+      }
     }
     if (sources > 1) SortByTimestampKeepingLast(&ts, &vs);
     if (remove != nullptr && remove->ids.count(id) > 0) {
+      // Rows whose points are gone go whole if they meet the range.
+      for (auto& [step, rows] : history) {
+        std::erase_if(rows, [&](const auto& row) {
+          return RollupBucketStart(step, row.first) < remove->end_ms &&
+                 RollupBucketEnd(step, row.first) > remove->start_ms;
+        });
+      }
       kept_ts.clear();
       kept_vs.clear();
       AppendPointsInRange(ts, vs, INT64_MIN, remove->start_ms, &kept_ts, &kept_vs);
@@ -364,14 +488,34 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
       ts.swap(kept_ts);
       vs.swap(kept_vs);
     }
-    written += ts.size();
-    if (!ts.empty()) KPIDB_RETURN_IF_ERROR(writer->AddSeries(id, canonical, ts, vs));
+    if (!any_history && drop_before == INT64_MIN) {
+      written += ts.size();
+      if (!ts.empty()) KPIDB_RETURN_IF_ERROR(writer->AddSeries(id, canonical, ts, vs));
+      continue;
+    }
+    // The rows of every point (those about to expire included), with the
+    // history rows in the buckets no point is in; expired rows left out.
+    std::vector<RollupTier> tiers = writer->ComputeTiers(ts, vs);
+    AddHistoryRows(history, options_.rollup_stddev, &tiers);
+    for (RollupTier& tier : tiers) {
+      std::erase_if(tier.rows, [&](const RollupRow& r) { return !retention.RowLive(tier.step_ms, r.bucket); });
+    }
+    const size_t live = static_cast<size_t>(std::lower_bound(ts.begin(), ts.end(), drop_before) - ts.begin());
+    expired += live;
+    const auto kept_ts_view = std::span<const int64_t>(ts).subspan(live);
+    const auto kept_vs_view = std::span<const double>(vs).subspan(live);
+    written += kept_ts_view.size();
+    const bool any_rows = std::any_of(tiers.begin(), tiers.end(), [](const RollupTier& t) { return !t.rows.empty(); });
+    if (!kept_ts_view.empty() || any_rows) {
+      KPIDB_RETURN_IF_ERROR(
+          writer->AddSeriesWithRows(id, canonical, kept_ts_view, kept_vs_view, std::move(tiers)));
+    }
   }
   KPIDB_RETURN_IF_ERROR(writer->Finish());
   const uint64_t bytes = writer->file_size();
   KPIDB_RETURN_IF_ERROR(SyncDir(segment_dir_));
   std::shared_ptr<SegmentReader> reader;
-  if (written > 0) {
+  if (writer->series_count() > 0) {
     KPIDB_ASSIGN_OR_RETURN(reader, SegmentReader::Open(path, false));
   }
 
@@ -401,14 +545,17 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   options_.logger((remove ? "rewrote " : "compacted ") + std::to_string(old.size()) +
                   " segments into " + (reader ? path : std::string("none")) + " (" +
                   std::to_string(written) + " points" +
-                  (remove ? ", " + std::to_string(removed) + " deleted" : std::string()) + ")");
+                  (remove ? ", " + std::to_string(removed) + " deleted" : std::string()) +
+                  (expired > 0 ? ", " + std::to_string(expired) + " expired" : std::string()) + ")");
   if (removed_points != nullptr) *removed_points += removed;
   std::lock_guard lock(bg_mu_);
   stats_.merges += 1;
   stats_.files_merged += old.size();
   stats_.bytes_written += reader ? bytes : 0;
   stats_.points_written += written;
-  stats_.last_merge_unix_ms = WallNowMs();
+  stats_.points_expired += expired;
+  if (drop_expired_points) stats_.retention_rewrites += 1;
+  stats_.last_merge_unix_ms = WallClockMs(options_);
   stats_.last_merge_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return Status::Ok();
@@ -428,7 +575,7 @@ Status Compactor::Compact(bool wait, uint64_t* merged) {
   // left for the next run, so Compact ends.
   for (const MergeJob& job : Plan(/*forced=*/true)) {
     KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/false, nullptr));
+    KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/false, nullptr, job.retention));
     if (merged != nullptr) *merged += job.files.size();
   }
   Plan(/*forced=*/false);  // the backlog left, for Stats
@@ -475,7 +622,7 @@ Status Compactor::RunPass(bool forced) {
       if (due.empty()) break;
       job = std::move(due.front());
     }
-    const Status s = Merge(job.files, nullptr, /*background=*/true, nullptr);
+    const Status s = Merge(job.files, nullptr, /*background=*/true, nullptr, job.retention);
     if (s.code() == StatusCode::kAborted) {
       if (forced) --next;  // gave way: run it again after the caller
       continue;
@@ -541,7 +688,7 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
       continue;
     }
     KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    KPIDB_RETURN_IF_ERROR(Merge(group, &remove, /*background=*/false, deleted_points));
+    KPIDB_RETURN_IF_ERROR(Merge(group, &remove, /*background=*/false, deleted_points, false));
   }
   return Status::Ok();
 }

@@ -27,6 +27,7 @@
 #include "engine/core/flusher.h"
 #include "engine/core/version.h"
 #include "engine/core/write_queue.h"
+#include "engine/read/retention.h"
 #include "kpidb/options.h"
 #include "kpidb/status.h"
 
@@ -40,7 +41,17 @@ struct MergeJob {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   std::vector<std::shared_ptr<SegmentReader>> files;
+  // A retention job (PlanRetention): the merge also drops the expired
+  // points, keeping their rows.
+  bool retention = false;
 };
+
+// The retention's jobs: each group of files sharing a bucket of the
+// coarsest tier (so a row's points are all in one job) where one file has
+// only points before the raw drop cutoff, or only expired rows of one of
+// its tiers. Merging the group drops them.
+std::vector<MergeJob> PlanRetention(const std::vector<std::shared_ptr<SegmentReader>>& segments,
+                                    const Retention& retention);
 
 // The policy. Windows of a level are the multiples of its width; a file
 // belongs to the window holding all its points, and a window that a file
@@ -72,6 +83,8 @@ struct CompactionStats {
   uint64_t files_merged = 0;  // files they replaced
   uint64_t bytes_written = 0;
   uint64_t points_written = 0;
+  uint64_t points_expired = 0;      // raw points dropped by retention
+  uint64_t retention_rewrites = 0;  // retention jobs done
   int64_t last_merge_unix_ms = 0;  // when the last merge ended (0: none yet)
   double last_merge_seconds = 0;
   std::string last_error;  // of the latest background merge that failed
@@ -113,11 +126,14 @@ class Compactor {
     int64_t end_ms;
   };
   // REQUIRES mu_. Replaces `old` (files no other file overlaps, oldest
-  // first) by one merged file, leaving out `remove` if given. `background`:
-  // throttled (compaction_max_bytes_per_second), and it gives way to a
-  // running flush for up to 100 ms after every 100 ms of work.
+  // first) by one merged file, leaving out `remove` if given, and expired
+  // rows. `background`: throttled (compaction_max_bytes_per_second), and it
+  // gives way to a running flush for up to 100 ms after every 100 ms of
+  // work. `drop_expired_points` (a retention job): the points before the
+  // raw drop cutoff are left out too, their rows kept (computed from them,
+  // rows of buckets whose points went earlier carried over).
   Status Merge(const std::vector<std::shared_ptr<SegmentReader>>& old, const DeleteRange* remove,
-               bool background, uint64_t* removed_points);
+               bool background, uint64_t* removed_points, bool drop_expired_points);
   // REQUIRES mu_. The policy's jobs now; not forced: without those over a
   // file whose merge failed lately, and the backlog in stats_.
   std::vector<MergeJob> Plan(bool forced);

@@ -54,7 +54,7 @@ Status ValidateOptions(const EngineOptions& o) {
     return Status::InvalidArgument("wal_sync_interval_ms must be positive");
   }
   if (!o.logger) return Status::InvalidArgument("logger must be set");
-  return Status::Ok();
+  return ValidateRetention(o);
 }
 
 }  // namespace
@@ -103,6 +103,7 @@ Status EngineCore::Write(const WriteBatch& batch) {
   w.batch = &batch;
   try {
     KPIDB_RETURN_IF_ERROR(ValidateWriteBatch(batch, options_.limits, &w.keys));
+    KPIDB_RETURN_IF_ERROR(CheckNotExpired(batch, w.keys));
     // The expensive encoding happens here, in the caller's thread.
     w.canonicals.reserve(batch.series.size());
     w.encoded.reserve(batch.series.size());
@@ -124,6 +125,36 @@ Status EngineCore::Write(const WriteBatch& batch) {
                                      std::to_string(kMaxLogRecordBytes) + "; split it");
   }
   return queue_.Submit(&w, [this](std::vector<PendingWrite*>& group) { return CommitGroup(group); });
+}
+
+Status EngineCore::CheckNotExpired(const WriteBatch& batch, const std::vector<SeriesKey>& keys) const {
+  if (options_.raw_retention_ms <= 0) return Status::Ok();
+  const int64_t from = CurrentRetention().raw_from_ms;
+  for (size_t i = 0; i < batch.series.size(); ++i) {
+    const auto& ts = batch.series[i].timestamps_ms;
+    for (size_t p = 0; p < ts.size(); ++p) {
+      if (ts[p] >= from) continue;
+      std::string m = "series[";
+      m += std::to_string(i);
+      m += "] ";
+      m += keys[i].ToString();
+      m += " point[";
+      m += std::to_string(p);
+      m += "]: timestamp_ms ";
+      m += std::to_string(ts[p]);
+      m += " is older than the raw retention (raw_retention_ms=";
+      m += std::to_string(options_.raw_retention_ms);
+      m += "): points before ";
+      m += std::to_string(from);
+      m += " have expired";
+      return Status::InvalidArgument(m);
+    }
+  }
+  return Status::Ok();
+}
+
+Retention EngineCore::CurrentRetention() const {
+  return RetentionAt(options_, WallClockMs(options_));
 }
 
 Status EngineCore::CommitGroup(std::vector<PendingWrite*>& group) {
@@ -339,6 +370,12 @@ std::optional<uint64_t> EngineCore::EstimatePoints(std::span<const SeriesId> ids
 }
 
 Status EngineCore::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const {
+  const Retention retention = CurrentRetention();
+  return Scan(id, start_ms, end_ms, visitor, retention, nullptr);
+}
+
+Status EngineCore::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor,
+                        const Retention& retention, bool* incomplete) const {
   if (start_ms >= end_ms) return Status::Ok();
   auto state = versions_.Current();  // pins the heads and segments for the scan
   // Head points: flushing (older) then active (newer), newest kept.
@@ -349,12 +386,14 @@ Status EngineCore::Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisit
     if (head != nullptr) head_sources += head->Read(id, start_ms, end_ms, &head_ts, &head_vs) > 0;
   }
   if (head_sources > 1) SortByTimestampKeepingLast(&head_ts, &head_vs);
-  MergeScan scan(start_ms, end_ms, visitor);
+  MergeScan scan(start_ms, end_ms, visitor, &retention);
   scan.SetHeadPoints(std::move(head_ts), std::move(head_vs));
   for (const auto& segment : state->segments) {
     KPIDB_RETURN_IF_ERROR(scan.AddSegment(*segment, id));
   }
-  return scan.Run();
+  KPIDB_RETURN_IF_ERROR(scan.Run());
+  if (incomplete != nullptr && scan.incomplete()) *incomplete = true;
+  return Status::Ok();
 }
 
 std::vector<SeriesId> EngineCore::SelectSeries(std::string_view metric,
@@ -427,6 +466,13 @@ EngineStats EngineCore::GetStats() const {
   st.quarantined_segments = quarantined_.load();
   st.flushes = flusher_->flushes();
   const CompactionStats c = compactor_->stats();
+  st.retention.raw_retention_ms = options_.raw_retention_ms;
+  st.retention.tier_steps_ms = options_.rollup_tiers_ms;
+  st.retention.tier_retention_ms = options_.rollup_retention_ms;
+  st.retention.tier_retention_ms.resize(options_.rollup_tiers_ms.size(), 0);
+  if (options_.raw_retention_ms > 0) st.retention.raw_expired_before_ms = CurrentRetention().raw_from_ms;
+  st.retention.points_expired = c.points_expired;
+  st.retention.rewrites = c.retention_rewrites;
   st.compaction = {c.running, c.backlog, c.waiting, c.merges, c.files_merged, c.bytes_written,
                    c.points_written, c.last_merge_unix_ms, c.last_merge_seconds, c.last_error};
   return st;

@@ -35,6 +35,7 @@
 #include "engine/core/write_queue.h"
 #include "engine/head/head.h"
 #include "engine/index/series_index.h"
+#include "engine/read/retention.h"
 #include "engine/read/scan_visitor.h"
 #include "engine/segment/segment.h"
 #include "engine/wal/series_log.h"
@@ -70,7 +71,16 @@ class EngineCore {
   // The same points as Read, delivered to `visitor` in time order, offering
   // chunk stats where they are exact (see ScanVisitor). Stops at the first
   // error the visitor returns.
+  // Expired data (retention.h) is left out, as of now.
   Status Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor) const;
+  // The same, with the retention of one moment (a query takes one for all
+  // its series); `incomplete`, if given, is set when some data in the range
+  // before the raw cutoff could not be answered (MergeScan::incomplete).
+  Status Scan(SeriesId id, int64_t start_ms, int64_t end_ms, ScanVisitor* visitor,
+              const Retention& retention, bool* incomplete) const;
+  // What has expired now (EngineOptions::raw_retention_ms and
+  // rollup_retention_ms, measured against wall_clock_ms).
+  Retention CurrentRetention() const;
 
   // The points a Read or Scan of `ids` in [start_ms, end_ms) touches, at
   // most: whole chunks that overlap the range, and every head point of the
@@ -147,6 +157,8 @@ class EngineCore {
   Result<std::vector<std::shared_ptr<SegmentReader>>> OpenSegments(Manifest* manifest,
                                                                    uint64_t known_below);
 
+  // INVALID_ARGUMENT naming the first point older than the raw retention.
+  Status CheckNotExpired(const WriteBatch& batch, const std::vector<SeriesKey>& keys) const;
   // The group leader's work (WriteQueue::Submit): waits for room in the
   // head, then logs and applies the group under log_.mu.
   Status CommitGroup(std::vector<PendingWrite*>& group);

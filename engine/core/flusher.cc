@@ -175,6 +175,18 @@ Status Flusher::LogFlushingSeries() {
   return flushing_series_.empty() ? Status::Ok() : series_log_->Sync();
 }
 
+Result<std::unique_ptr<SegmentWriter>> NewSegmentWriter(const EngineOptions& options,
+                                                        const std::string& path) {
+  // Rows that will outlive their points are built for every series. A
+  // single row answers nothing that the chunks' stats do not, but stddev.
+  const bool rows_outlive_points = options.raw_retention_ms > 0;
+  return SegmentWriter::Create(path, options.max_points_per_chunk, options.rollup_tiers_ms,
+                               options.rollup_stddev,
+                               rows_outlive_points ? 1 : options.rollup_min_points_per_row,
+                               /*skip_single_row_tiers=*/!rows_outlive_points &&
+                                   !options.rollup_stddev);
+}
+
 Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) {
   std::map<int64_t, std::pair<uint64_t, std::unique_ptr<SegmentWriter>>> writers;
   KPIDB_RETURN_IF_ERROR(head.ForEachSeries([&](SeriesId id, std::span<const int64_t> ts,
@@ -190,11 +202,7 @@ Status Flusher::WriteSegments(const Head& head, std::vector<uint64_t>* numbers) 
       if (!slot.second) {
         slot.first = versions_.NewFileNumber();
         KPIDB_ASSIGN_OR_RETURN(slot.second,
-                               SegmentWriter::Create(versions_.SegmentPath(slot.first),
-                                                     options_.max_points_per_chunk,
-                                                     options_.rollup_tiers_ms,
-                                                     options_.rollup_stddev,
-                                               options_.rollup_min_points_per_row));
+                               NewSegmentWriter(options_, versions_.SegmentPath(slot.first)));
       }
       KPIDB_RETURN_IF_ERROR(slot.second->AddSeries(id, *canonical, ts.subspan(start, end - start),
                                                    vs.subspan(start, end - start)));

@@ -42,6 +42,12 @@ struct ActiveLog {
   std::vector<SeriesId, MappedAllocator<SeriesId>> new_series;  // since the last freeze; under mu
 };
 
+// A segment writer with the options' chunk size and rollup tiers (with
+// raw_retention_ms set, every series gets every tier: its rows will outlive
+// its points).
+Result<std::unique_ptr<SegmentWriter>> NewSegmentWriter(const EngineOptions& options,
+                                                        const std::string& path);
+
 class Flusher {
  public:
   struct Deps {

@@ -48,6 +48,22 @@ struct Run {
   Clock::time_point deadline;
   size_t points_emitted = 0;
   QueryStats stats;  // updated by the thread that runs Execute only
+  // What has expired, one moment for every series of the query.
+  Retention retention = engine.CurrentRetention();
+
+  // Folds one scan's reading into stats.
+  void Count(const QueryStats& read, bool incomplete) {
+    stats.points += read.points;
+    stats.chunk_stats += read.chunk_stats;
+    stats.rollup_rows += read.rollup_rows;
+    for (int64_t step : read.rollup_steps_ms) {
+      auto& steps = stats.rollup_steps_ms;
+      if (std::find(steps.begin(), steps.end(), step) == steps.end()) {
+        steps.insert(std::upper_bound(steps.begin(), steps.end(), step), step);
+      }
+    }
+    stats.incomplete = stats.incomplete || incomplete;
+  }
 
   Status CheckDeadline() const {
     if (Clock::now() > deadline) return Status::DeadlineExceeded("query passed its timeout");
@@ -122,6 +138,7 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
   std::vector<BucketValues> results;
   std::vector<Status> statuses;
   std::vector<QueryStats> read;
+  std::vector<char> incomplete;
   for (size_t block = 0; block < series.size(); block += kBlockSeries) {
     KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
     const size_t n = std::min(kBlockSeries, series.size() - block);
@@ -129,6 +146,7 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     results.assign(tasks, BucketValues{});
     statuses.assign(tasks, Status::Ok());
     read.assign(tasks, QueryStats{});
+    incomplete.assign(tasks, 0);
     std::atomic<size_t> next{0};
     const size_t threads = tasks < 2 || (slices == 1 && n < 4) ? 1 : std::min(tasks, cores);
     auto work = [&] {
@@ -144,7 +162,10 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
         SeriesAggregator aggregator(grid, run.query.aggregation, run.deadline,
                                     run.query.limits.max_memory_bytes / threads,
                                     run.query.use_precomputed);
-        statuses[t] = run.engine.Scan(series[block + i].first, start_ms, end_ms, &aggregator);
+        bool cut = false;
+        statuses[t] = run.engine.Scan(series[block + i].first, start_ms, end_ms, &aggregator,
+                                      run.retention, &cut);
+        incomplete[t] = cut;
         if (statuses[t].ok()) results[t] = aggregator.Finish();
         read[t] = aggregator.read();
       }
@@ -153,9 +174,7 @@ Status ForEachSeries(Run& run, const BucketGrid& grid,
     size_t block_bytes = 0;
     for (size_t t = 0; t < tasks; ++t) {
       KPIDB_RETURN_IF_ERROR(statuses[t]);
-      run.stats.points += read[t].points;
-      run.stats.chunk_stats += read[t].chunk_stats;
-      run.stats.rollup_rows += read[t].rollup_rows;
+      run.Count(read[t], incomplete[t] != 0);
       block_bytes += results[t].buckets.size() * (sizeof(uint32_t) + sizeof(double));
     }
     KPIDB_RETURN_IF_ERROR(run.CheckMemory(block_bytes, "a block of per-series buckets"));
@@ -344,7 +363,10 @@ Status RunRaw(Run& run) {
     KPIDB_RETURN_IF_ERROR(run.CheckDeadline());
     ResultSeries r{key.metric, key.labels, {}, {}};
     RawCollector collect(run, &r);
-    KPIDB_RETURN_IF_ERROR(run.engine.Scan(id, run.query.start_ms, run.query.end_ms, &collect));
+    bool cut = false;
+    KPIDB_RETURN_IF_ERROR(run.engine.Scan(id, run.query.start_ms, run.query.end_ms, &collect,
+                                          run.retention, &cut));
+    run.stats.incomplete = run.stats.incomplete || cut;
     run.stats.series += 1;
     run.stats.points += r.timestamps_ms.size();
     if (r.timestamps_ms.empty()) continue;
@@ -525,6 +547,9 @@ Status Execute(const EngineCore& engine, const Query& query, const ResultSink& s
                QueryStats* stats) {
   KPIDB_RETURN_IF_ERROR(ValidateQuery(query));
   Run run{engine, query, sink, Clock::now() + query.limits.timeout};
+  if (run.retention.raw_expires() && query.start_ms < run.retention.raw_from_ms) {
+    run.stats.raw_expired_before_ms = run.retention.raw_from_ms;
+  }
   Status s = ExecuteValid(run);
   if (stats != nullptr) *stats = run.stats;
   return s;

@@ -155,6 +155,10 @@ Status SeriesAggregator::OnRollupRow(int64_t step_ms, const RollupRow& row) {
   }
   AddStats(b, row.count, row.sum, row.min, row.max, row.first, row.last);
   ++read_.rollup_rows;
+  auto& steps = read_.rollup_steps_ms;
+  if (std::find(steps.begin(), steps.end(), step_ms) == steps.end()) {
+    steps.insert(std::upper_bound(steps.begin(), steps.end(), step_ms), step_ms);
+  }
   return Status::Ok();
 }
 

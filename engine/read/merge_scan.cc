@@ -8,21 +8,66 @@
 
 namespace kpidb {
 
-MergeScan::MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor)
-    : start_ms_(start_ms), end_ms_(end_ms), visitor_(visitor) {}
+MergeScan::MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor,
+                     const Retention* retention)
+    : start_ms_(start_ms),
+      end_ms_(end_ms),
+      visitor_(visitor),
+      retention_(retention),
+      points_start_(retention ? std::max(start_ms, retention->raw_from_ms) : start_ms) {}
 
 void MergeScan::SetHeadPoints(std::vector<int64_t> timestamps, std::vector<double> values) {
+  const auto live = std::lower_bound(timestamps.begin(), timestamps.end(), points_start_);
+  if (live != timestamps.begin()) {
+    // Expired points the flush has not written yet: no row answers for them.
+    incomplete_ = true;
+    values.erase(values.begin(), values.begin() + (live - timestamps.begin()));
+    timestamps.erase(timestamps.begin(), live);
+  }
   head_ts_ = std::move(timestamps);
   head_vs_ = std::move(values);
 }
 
 Status MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   const size_t age = segments_++;
-  if (start_ms_ >= end_ms_) return Status::Ok();
-  if (entries_.empty() || !entries_.back().chunks.empty()) entries_.emplace_back();
+  if (start_ms_ >= end_ms_ || !segment.Overlaps(start_ms_, end_ms_)) return Status::Ok();
+  if (entries_.empty() || entry_kept_) entries_.emplace_back();
+  entry_kept_ = false;
   SegmentSeries* series = &entries_.back();  // a deque: refs into it stay valid
-  KPIDB_ASSIGN_OR_RETURN(auto chunks, segment.ChunksOverlapping(id, start_ms_, end_ms_, series));
-  if (chunks.empty()) series->chunks.clear();  // reused by the next segment
+  KPIDB_ASSIGN_OR_RETURN(bool found, segment.Find(id, series));
+  if (!found) return Status::Ok();
+  const auto chunks = series->ChunksOverlapping(points_start_, end_ms_);
+  if (points_start_ > start_ms_) {
+    // The range reaches before the raw cutoff: expired points there need rows.
+    const auto expired = series->ChunksOverlapping(start_ms_, points_start_);
+    for (const ChunkMeta& c : expired) {
+      if (c.stats.min_timestamp_ms < points_start_) {
+        hidden_.push_back({c.stats.min_timestamp_ms, c.stats.max_timestamp_ms, age});
+      }
+    }
+    const bool rows_here = series->rollup_length > 0;
+    if (!expired.empty() && (!rows_here || !visitor_->UsesRollups())) incomplete_ = true;
+    // Rows whose points are gone (history), which a visitor without rows
+    // cannot see: they lie before the entry's first point.
+    if (rows_here && !visitor_->UsesRollups() && segment.has_history_rows() &&
+        (series->chunks.empty() || series->chunks.front().stats.min_timestamp_ms > start_ms_) &&
+        segment.min_timestamp_ms() < points_start_) {
+      incomplete_ = true;
+    }
+  }
+  // Rows can lie in the range where chunks do, and (history rows) before
+  // the entry's first point.
+  const bool rows_may_meet =
+      series->rollup_length > 0 &&
+      (!chunks.empty() ||
+       (segment.has_history_rows() &&
+        (series->chunks.empty() || series->chunks.front().stats.min_timestamp_ms > start_ms_)));
+  if (rows_may_meet && visitor_->UsesRollups()) {
+    row_sources_.push_back({series, &segment, age});
+    entry_kept_ = true;
+  }
+  if (chunks.empty()) return Status::Ok();
+  entry_kept_ = true;
   const size_t before = refs_.size();
   for (const ChunkMeta& c : chunks) {
     refs_.push_back({series, &segment, &c, age});
@@ -31,7 +76,7 @@ Status MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   // A segment's chunks are in time order: merge them in, after the older
   // segments' chunks that start at the same time (usually they all start
   // later, and nothing moves).
-  if (before == 0 || before == refs_.size() ||
+  if (before == 0 ||
       refs_[before - 1].chunk->stats.min_timestamp_ms <= refs_[before].chunk->stats.min_timestamp_ms) {
     return Status::Ok();
   }
@@ -54,7 +99,27 @@ bool MergeScan::OthersMayHavePoints(size_t age, int64_t s, int64_t e) const {
   for (; it != refs_.end() && it->chunk->stats.min_timestamp_ms < e; ++it) {
     if (it->age != age && it->chunk->stats.max_timestamp_ms >= s) return true;
   }
+  // Expired points of other segments: few (a range reaching before the
+  // raw cutoff), and not sorted by the merge above.
+  for (const HiddenSpan& h : hidden_) {
+    if (h.age != age && h.lo < e && h.hi >= s) return true;
+  }
   return false;
+}
+
+bool MergeScan::FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t, int64_t s,
+                                int64_t e) const {
+  if (t == 0) return false;
+  const RollupTier& finer = tiers[t - 1];
+  auto row = std::partition_point(finer.rows.begin(), finer.rows.end(), [&](const RollupRow& r) {
+    return RollupBucketEnd(finer.step_ms, r.bucket) <= s;
+  });
+  bool any = false;
+  for (; row != finer.rows.end() && RollupBucketStart(finer.step_ms, row->bucket) < e; ++row) {
+    if (retention_ != nullptr && !retention_->RowLive(finer.step_ms, row->bucket)) return false;
+    any = true;
+  }
+  return any;
 }
 
 Status MergeScan::ChooseRollupRows() {
@@ -62,41 +127,47 @@ Status MergeScan::ChooseRollupRows() {
   next_row_ = 0;
   std::vector<RollupTier> tiers;
   std::vector<TakenRow> mine;  // of one segment, sorted by start
-  std::vector<const SegmentSeries*> done;
-  for (const ChunkRef& ref : refs_) {
-    // Each segment entry once (its chunks are among the refs).
-    if (ref.entry->rollup_length == 0 ||
-        std::find(done.begin(), done.end(), ref.entry) != done.end()) {
-      continue;
-    }
-    done.push_back(ref.entry);
-    // Chunk stats answer for this segment without decoding anything.
-    bool stats_serve = true;
-    for (const ChunkMeta& c : ref.entry->ChunksOverlapping(start_ms_, end_ms_)) {
-      if (c.stats.min_timestamp_ms < start_ms_ || c.stats.max_timestamp_ms >= end_ms_ ||
+  for (const RowSource& src : row_sources_) {
+    // Chunk stats answer for this segment without decoding anything (not
+    // where expired points need rows).
+    const auto chunks = src.entry->ChunksOverlapping(points_start_, end_ms_);
+    bool stats_serve = points_start_ == start_ms_ && !chunks.empty();
+    for (const ChunkMeta& c : chunks) {
+      if (!stats_serve) break;
+      if (c.stats.min_timestamp_ms < points_start_ || c.stats.max_timestamp_ms >= end_ms_ ||
           !visitor_->ChunkStatsSuffice(c.stats) ||
-          OthersMayHavePoints(ref.age, c.stats.min_timestamp_ms, c.stats.max_timestamp_ms + 1)) {
+          OthersMayHavePoints(src.age, c.stats.min_timestamp_ms, c.stats.max_timestamp_ms + 1)) {
         stats_serve = false;
-        break;
       }
     }
     if (stats_serve) continue;
-    KPIDB_RETURN_IF_ERROR(ref.segment->ReadRollup(*ref.entry, &tiers));
+    KPIDB_RETURN_IF_ERROR(src.segment->ReadRollup(*src.entry, &tiers));
     mine.clear();
-    for (auto tier = tiers.rbegin(); tier != tiers.rend(); ++tier) {  // coarsest first
+    for (size_t t = tiers.size(); t-- > 0;) {  // coarsest first
+      const RollupTier& tier = tiers[t];
       const size_t coarser = mine.size();
-      for (const RollupRow& row : tier->rows) {
-        const int64_t s = RollupBucketStart(tier->step_ms, row.bucket);
-        const int64_t e = RollupBucketEnd(tier->step_ms, row.bucket);
-        if (s < start_ms_ || e > end_ms_) continue;
+      for (const RollupRow& row : tier.rows) {
+        const int64_t s = RollupBucketStart(tier.step_ms, row.bucket);
+        const int64_t e = RollupBucketEnd(tier.step_ms, row.bucket);
+        if (e <= start_ms_ || s >= end_ms_) continue;
+        if (retention_ != nullptr && !retention_->RowLive(tier.step_ms, row.bucket)) continue;
+        // Expired points this row holds, if it is not taken: answered only
+        // by finer live rows (each checked in its turn).
+        const bool holds_expired = std::max(s, start_ms_) < points_start_;
+        if (s < start_ms_ || e > end_ms_) {  // cut by the range's ends
+          if (holds_expired && !FinerRowsAnswer(tiers, t, s, e)) incomplete_ = true;
+          continue;
+        }
         // Not under a coarser row taken already.
         auto next = std::partition_point(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser),
                                          [&](const TakenRow& r) { return r.start <= s; });
         if (next != mine.begin() && std::prev(next)->end > s) continue;
         if (next != mine.begin() + static_cast<ptrdiff_t>(coarser) && next->start < e) continue;
-        if (OthersMayHavePoints(ref.age, s, e)) continue;
-        if (!visitor_->WantsRollupRow(tier->step_ms, row)) continue;
-        mine.push_back({s, e, tier->step_ms, row});
+        if (OthersMayHavePoints(src.age, s, e) || !visitor_->WantsRollupRow(tier.step_ms, row)) {
+          if (holds_expired && !FinerRowsAnswer(tiers, t, s, e)) incomplete_ = true;
+          continue;
+        }
+        mine.push_back({s, e, tier.step_ms, row});
       }
       std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser), mine.end(),
                          [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
@@ -181,7 +252,7 @@ Status MergeScan::EmitComponent(const ScanComponent& c) {
   if (!taken_.empty() && RowsCover(c.lo, c.hi)) return Status::Ok();  // nothing to decode
   const TakenRow* row = taken_.empty() ? nullptr : RowMeeting(c.lo, c.hi);
   const bool alone = c.last == c.first + 1 && c.head_first == c.head_last;
-  const bool inside = c.lo >= start_ms_ && c.hi < end_ms_;
+  const bool inside = c.lo >= points_start_ && c.hi < end_ms_;
   if (alone && inside && row == nullptr) {
     KPIDB_RETURN_IF_ERROR(EmitRowsThrough(c.lo));
     if (visitor_->OnChunkStats(refs_[c.first].chunk->stats)) return Status::Ok();
@@ -197,7 +268,7 @@ Status MergeScan::EmitComponent(const ScanComponent& c) {
       vs_.swap(merged_vs_);
       merged_ts_.clear();
       merged_vs_.clear();
-      AppendPointsInRange(ts_, vs_, start_ms_, end_ms_, &merged_ts_, &merged_vs_);
+      AppendPointsInRange(ts_, vs_, points_start_, end_ms_, &merged_ts_, &merged_vs_);
     }
   } else {
     // Older segments first, the head last: the sort keeps the newest value.
@@ -209,7 +280,7 @@ Status MergeScan::EmitComponent(const ScanComponent& c) {
       ts_.clear();
       vs_.clear();
       KPIDB_RETURN_IF_ERROR(ref.segment->ReadChunk(*ref.chunk, &ts_, &vs_));
-      AppendPointsInRange(ts_, vs_, start_ms_, end_ms_, &merged_ts_, &merged_vs_);
+      AppendPointsInRange(ts_, vs_, points_start_, end_ms_, &merged_ts_, &merged_vs_);
     }
     merged_ts_.insert(merged_ts_.end(), head_ts_.begin() + static_cast<ptrdiff_t>(c.head_first),
                       head_ts_.begin() + static_cast<ptrdiff_t>(c.head_last));

@@ -3,7 +3,7 @@
 // newest write of a timestamp wins) and delivered to a ScanVisitor, with
 // chunk stats and rollup rows in place of points wherever those are exact.
 //
-//   MergeScan scan(start_ms, end_ms, visitor);
+//   MergeScan scan(start_ms, end_ms, visitor, &retention);
 //   scan.SetHeadPoints(std::move(ts), std::move(vs));   // step 1: sources
 //   for (segment : segments, oldest first) scan.AddSegment(*segment, id);
 //   Status s = scan.Run();                              // steps 2 to 4
@@ -19,6 +19,15 @@
 //   4. EmitComponent for each, in order, then Finish: the head points
 //      between components, and the rows, reach the visitor in time order.
 //
+// Retention (retention.h): points before its raw_from_ms are not delivered
+// (chunks holding only such points are never decoded), and expired rows
+// are never offered. Where the range reaches before raw_from_ms, rows answer
+// for the expired points; incomplete() tells whether some data there could
+// not be answered: a row the visitor would not take (its buckets are finer
+// than a row's, or another source has points in its bucket) without finer
+// live rows under it, a row cut by the range's ends, or points there with
+// no rows at all (or a visitor that takes none).
+//
 // Not thread-safe; the segments must outlive it (a read pins them).
 #pragma once
 
@@ -26,6 +35,7 @@
 #include <deque>
 #include <vector>
 
+#include "engine/read/retention.h"
 #include "engine/read/scan_visitor.h"
 #include "engine/segment/segment.h"
 #include "kpidb/series.h"
@@ -62,16 +72,19 @@ struct ScanComponent {
 
 class MergeScan {
  public:
-  MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor);
+  // `retention`: null keeps everything; else it must outlive the scan.
+  MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor,
+            const Retention* retention = nullptr);
   // Its chunk refs point into its own entries: not copyable.
   MergeScan(const MergeScan&) = delete;
   MergeScan& operator=(const MergeScan&) = delete;
 
   // Step 1. The head's points of the series in the range: increasing
-  // timestamps, one value each (the newest).
+  // timestamps, one value each (the newest); expired ones are dropped.
   void SetHeadPoints(std::vector<int64_t> timestamps, std::vector<double> values);
-  // The series' chunks in `segment` overlapping the range; segments are
-  // added oldest first. Fails only if the segment's index cannot be decoded.
+  // The series' chunks in `segment` overlapping the range (the live part)
+  // and its rollup block; segments are added oldest first. Fails only if
+  // the segment's index cannot be decoded.
   Status AddSegment(const SegmentReader& segment, SeriesId id);
 
   // Steps 2 to 4.
@@ -86,6 +99,9 @@ class MergeScan {
   // Step 2 (only when the visitor UsesRollups()).
   Status ChooseRollupRows();
   const std::vector<TakenRow>& taken() const { return taken_; }
+  // Whether data in the range before the raw cutoff could not be answered
+  // (see above). Complete after Run.
+  bool incomplete() const { return incomplete_; }
 
   // Step 3.
   std::vector<ScanComponent> Components() const;
@@ -105,10 +121,35 @@ class MergeScan {
   const TakenRow* RowMeeting(int64_t lo, int64_t hi) const;
   // Whether a run of adjacent taken rows covers all of [lo, hi].
   bool RowsCover(int64_t lo, int64_t hi) const;
+  // Whether rows of a finer tier than tiers[t] answer for a row of it that
+  // was not taken, over [s, e): every one of them there is live (whether
+  // each was taken is checked on its own).
+  bool FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t, int64_t s, int64_t e) const;
 
   const int64_t start_ms_;
   const int64_t end_ms_;
   ScanVisitor* const visitor_;
+  const Retention* const retention_;  // null: everything live
+  // Where live points start: start_ms_, or the raw cutoff if later.
+  const int64_t points_start_;
+  // The entries that have a rollup block and may have rows in the range.
+  struct RowSource {
+    const SegmentSeries* entry;
+    const SegmentReader* segment;
+    size_t age;
+  };
+  std::vector<RowSource> row_sources_;
+  // Spans [lo, hi] of the chunks holding only expired points (before
+  // points_start_), with their segment's age: they hold points a row of
+  // another segment would leave out. Sorted by lo.
+  struct HiddenSpan {
+    int64_t lo;
+    int64_t hi;
+    size_t age;
+  };
+  std::vector<HiddenSpan> hidden_;
+  bool entry_kept_ = true;  // entries_.back() is referenced (not reusable)
+  bool incomplete_ = false;
   std::vector<int64_t> head_ts_;
   std::vector<double> head_vs_;
   std::deque<SegmentSeries> entries_;  // decoded entries the refs point into

@@ -12,9 +12,9 @@ namespace {
 
 constexpr size_t kWriteBufferBytes = 1 << 20;
 
-std::string SegmentHeader() {
+std::string SegmentHeader(uint32_t version = kSegmentFormatVersion) {
   std::string h(kSegmentMagic, 8);
-  PutFixed32(&h, kSegmentFormatVersion);
+  PutFixed32(&h, version);
   PutFixed32(&h, 0);  // flags, reserved
   return h;
 }
@@ -56,12 +56,14 @@ bool ParseSegmentFileName(std::string_view name, uint64_t* number) {
 
 SegmentWriter::SegmentWriter(std::string path, std::unique_ptr<AppendFile> file,
                              uint32_t max_points_per_chunk, std::vector<int64_t> rollup_steps_ms,
-                             bool rollup_m2, uint32_t rollup_min_points_per_row)
+                             bool rollup_m2, uint32_t rollup_min_points_per_row,
+                             bool skip_single_row_tiers)
     : file_(std::move(file)),
       max_points_per_chunk_(max_points_per_chunk),
       rollup_steps_ms_(std::move(rollup_steps_ms)),
       rollup_m2_(rollup_m2),
       rollup_min_points_per_row_(rollup_min_points_per_row),
+      skip_single_row_tiers_(skip_single_row_tiers),
       path_(std::move(path)) {
   buffer_ = SegmentHeader();
 }
@@ -86,7 +88,8 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& 
                                                              uint32_t max_points_per_chunk,
                                                              std::vector<int64_t> rollup_steps_ms,
                                                              bool rollup_m2,
-                                                             uint32_t rollup_min_points_per_row) {
+                                                             uint32_t rollup_min_points_per_row,
+                                                             bool skip_single_row_tiers) {
   if (max_points_per_chunk == 0 || max_points_per_chunk > kMaxChunkPoints) {
     return Status::InvalidArgument("max_points_per_chunk must be in [1, " +
                                    std::to_string(kMaxChunkPoints) + "]");
@@ -99,7 +102,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& 
   KPIDB_ASSIGN_OR_RETURN(auto file, AppendFile::Open(path, /*truncate=*/true));
   return std::unique_ptr<SegmentWriter>(
       new SegmentWriter(path, std::move(file), max_points_per_chunk, std::move(rollup_steps_ms),
-                        rollup_m2, rollup_min_points_per_row));
+                        rollup_m2, rollup_min_points_per_row, skip_single_row_tiers));
 }
 
 Status SegmentWriter::MaybeFlushBuffer(bool force) {
@@ -109,11 +112,45 @@ Status SegmentWriter::MaybeFlushBuffer(bool force) {
   return Status::Ok();
 }
 
+std::vector<RollupTier> SegmentWriter::ComputeTiers(std::span<const int64_t> timestamps,
+                                                    std::span<const double> values) const {
+  std::vector<RollupTier> tiers;
+  for (int64_t step : rollup_steps_ms_) {
+    tiers.push_back({step, rollup_m2_, ComputeRollupRows(step, timestamps, values)});
+    // A tier too fine for this many points is left out (scans then use
+    // the points, or a coarser tier), and so is one too fine for so few:
+    // its rows would cost about as much as the points they summarise.
+    const size_t rows = tiers.back().rows.size();
+    if (rows > kMaxRollupRows || timestamps.size() < uint64_t{rollup_min_points_per_row_} * rows ||
+        (skip_single_row_tiers_ && rows == 1)) {
+      tiers.pop_back();
+    }
+  }
+  return tiers;
+}
+
 Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
                                 std::span<const int64_t> timestamps,
                                 std::span<const double> values) {
+  return AddSeriesWithRows(id, canonical, timestamps, values, ComputeTiers(timestamps, values));
+}
+
+Status SegmentWriter::AddSeriesWithRows(SeriesId id, std::string_view canonical,
+                                        std::span<const int64_t> timestamps,
+                                        std::span<const double> values,
+                                        std::vector<RollupTier> tiers) {
   if (series_count_ > 0 && id <= last_id_) {
     return Status::Internal("segment series added out of id order");
+  }
+  std::erase_if(tiers, [](const RollupTier& t) { return t.rows.empty(); });
+  for (const RollupTier& t : tiers) {
+    if (t.rows.size() > kMaxRollupRows) {
+      return Status::InvalidArgument("a rollup tier of " + std::to_string(t.rows.size()) +
+                                     " rows for one series, over " + std::to_string(kMaxRollupRows));
+    }
+  }
+  if (timestamps.empty() && tiers.empty()) {
+    return Status::Internal("segment series added without points or rows");
   }
   last_id_ = id;
   SegmentSeries& entry = entry_;
@@ -135,28 +172,34 @@ Status SegmentWriter::AddSeries(SeriesId id, std::string_view canonical,
     entry.chunks.push_back(meta);
     KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(false));
   }
-  std::vector<RollupTier> tiers;
-  if (!rollup_steps_ms_.empty()) {
-    for (int64_t step : rollup_steps_ms_) {
-      tiers.push_back({step, rollup_m2_, ComputeRollupRows(step, timestamps, values)});
-      // A tier too fine for this many points is left out (scans then use
-      // the points, or a coarser tier), and so is one too fine for so few:
-      // its rows would cost about as much as the points they summarise.
-      const size_t rows = tiers.back().rows.size();
-      if (rows > kMaxRollupRows || timestamps.size() < uint64_t{rollup_min_points_per_row_} * rows) {
-        tiers.pop_back();
-      }
-    }
-  }
   if (!tiers.empty()) {
     entry.rollup_offset = file_size();
     const size_t before = buffer_.size();
     EncodeRollupBlock(tiers, &buffer_);
     entry.rollup_length = static_cast<uint32_t>(buffer_.size() - before);
     KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(false));
+    for (const RollupTier& t : tiers) {
+      auto at = std::lower_bound(steps_written_.begin(), steps_written_.end(), t.step_ms);
+      if (at == steps_written_.end() || *at != t.step_ms) steps_written_.insert(at, t.step_ms);
+      // The file's span covers the starts of the rows no point is in (rows
+      // whose points are gone: history), which lie before the points.
+      const int64_t first = RollupBucketStart(t.step_ms, t.rows.front().bucket);
+      const int64_t last = RollupBucketStart(t.step_ms, t.rows.back().bucket);
+      if (timestamps.empty() ||
+          RollupBucketEnd(t.step_ms, t.rows.front().bucket) <= timestamps.front()) {
+        history_rows_ = true;
+        min_ts_ = std::min(min_ts_, first);
+      }
+      if (timestamps.empty() || last > timestamps.back()) {
+        history_rows_ = true;
+        max_ts_ = std::max(max_ts_, last);
+      }
+    }
   }
-  min_ts_ = std::min(min_ts_, timestamps.front());
-  max_ts_ = std::max(max_ts_, timestamps.back());
+  if (!timestamps.empty()) {
+    min_ts_ = std::min(min_ts_, timestamps.front());
+    max_ts_ = std::max(max_ts_, timestamps.back());
+  }
   points_ += timestamps.size();
   constexpr size_t kIndexPieceBytes = 1 << 20;
   if (index_.empty() || index_.back().size() >= kIndexPieceBytes) {
@@ -173,7 +216,10 @@ Status SegmentWriter::Finish() {
   // million series holds its entries once, never in one copy.
   const uint64_t index_offset = file_size();
   KPIDB_RETURN_IF_ERROR(MaybeFlushBuffer(true));
-  std::string count;
+  std::string count;  // the tier steps present (version 3), then the series count
+  PutVarint64(&count, steps_written_.size());
+  for (int64_t step : steps_written_) PutVarint64(&count, static_cast<uint64_t>(step));
+  PutVarint64(&count, history_rows_ ? 1 : 0);
   PutVarint64(&count, series_count_);
   XXH3_state_t* hash = XXH3_createState();
   if (hash == nullptr) throw std::bad_alloc();
@@ -246,7 +292,9 @@ Status SegmentReader::Parse(bool verify_chunks) {
   if (data.size() < kSegmentHeaderSize + kSegmentFooterSize) {
     return Corrupt(0, "file is " + std::to_string(data.size()) + " bytes, too short");
   }
-  if (data.substr(0, kSegmentHeaderSize) != SegmentHeader()) {
+  const uint32_t header_version = DecodeFixed32(data.data() + 8);
+  if (header_version < kOldestSegmentFormatVersion || header_version > kSegmentFormatVersion ||
+      data.substr(0, kSegmentHeaderSize) != SegmentHeader(header_version)) {
     return Corrupt(0, "bad magic or unsupported version in header");
   }
   const size_t footer_at = data.size() - kSegmentFooterSize;
@@ -268,7 +316,8 @@ Status SegmentReader::Parse(bool verify_chunks) {
   f.GetFixed64(&points_);
   f.GetFixed32(&series_count);
   f.GetFixed32(&version);
-  if (version != kSegmentFormatVersion) return Corrupt(footer_at, "unsupported format version");
+  if (version != header_version) return Corrupt(footer_at, "unsupported format version");
+  version_ = version;
   min_ts_ = static_cast<int64_t>(min_ts);
   max_ts_ = static_cast<int64_t>(max_ts);
   if (index_offset < kSegmentHeaderSize || index_offset > footer_at ||
@@ -296,6 +345,21 @@ Status SegmentReader::Parse(bool verify_chunks) {
   index_offset_ = index_offset;
   ByteReader r(index);
   uint64_t n;
+  rollup_steps_.clear();
+  if (version_ >= 3) {
+    uint64_t steps, step;
+    if (!r.GetVarint64(&steps) || steps > 64) return Corrupt(index_offset, "bad tier step count");
+    for (uint64_t i = 0; i < steps; ++i) {
+      if (!r.GetVarint64(&step) || step == 0 || step > static_cast<uint64_t>(INT64_MAX) ||
+          (!rollup_steps_.empty() && static_cast<int64_t>(step) <= rollup_steps_.back())) {
+        return Corrupt(index_offset, "bad tier steps");
+      }
+      rollup_steps_.push_back(static_cast<int64_t>(step));
+    }
+    uint64_t history;
+    if (!r.GetVarint64(&history) || history > 1) return Corrupt(index_offset, "bad history flag");
+    has_history_rows_ = history == 1;
+  }
   if (!r.GetVarint64(&n) || n != series_count) return Corrupt(index_offset, "bad series count");
   entries_.reserve(std::min<uint64_t>(n, index.size()));
   uint64_t counted_points = 0;
@@ -373,6 +437,8 @@ Status SegmentReader::DecodeEntry(uint64_t at, SegmentSeries* s, uint64_t* end) 
       return Corrupt(base + r.position(), "malformed rollup entry");
     }
     s->rollup_length = static_cast<uint32_t>(rollup_length);
+  } else if (s->chunks.empty()) {
+    return Corrupt(base, "series entry without points or rollup rows");
   }
   if (end != nullptr) *end = at + r.position();
   return Status::Ok();

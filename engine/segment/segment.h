@@ -27,7 +27,11 @@
 namespace kpidb {
 
 inline constexpr char kSegmentMagic[] = "KPIDBSEG";
-inline constexpr uint32_t kSegmentFormatVersion = 2;
+// Version 3 (written): the index starts with the tier steps present, and a
+// series may hold rollup rows without points (history whose raw points have
+// expired). Version 2 files (no such entries) are still read.
+inline constexpr uint32_t kSegmentFormatVersion = 3;
+inline constexpr uint32_t kOldestSegmentFormatVersion = 2;
 inline constexpr size_t kSegmentHeaderSize = 16;
 inline constexpr size_t kSegmentFooterSize = 72;
 
@@ -63,21 +67,35 @@ class SegmentWriter {
   // the tiers to build for every series, increasing (empty: none), with m2
   // (for stddev) when `rollup_m2`. A series' tier whose rows would summarise
   // fewer than `rollup_min_points_per_row` points each on average is left
-  // out for that series (its scans read the points, which are few).
+  // out for that series (its scans read the points, which are few), and so
+  // is one with a single row when `skip_single_row_tiers` (the chunks'
+  // stats then answer every bucket the row would).
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path,
                                                        uint32_t max_points_per_chunk,
                                                        std::vector<int64_t> rollup_steps_ms = {},
                                                        bool rollup_m2 = false,
-                                                       uint32_t rollup_min_points_per_row = 1);
+                                                       uint32_t rollup_min_points_per_row = 1,
+                                                       bool skip_single_row_tiers = false);
   // REQUIRES: ids strictly increasing across calls; timestamps strictly
   // increasing, non-empty, same length as values. After an error the writer
   // is in an unknown state: drop it (its destructor removes the spill).
   Status AddSeries(SeriesId id, std::string_view canonical, std::span<const int64_t> timestamps,
                    std::span<const double> values);
+  // The same with the rollup tiers given instead of computed (a merge that
+  // keeps rows whose points have expired): `tiers` as EncodeRollupBlock
+  // takes them (empty tiers are left out); the points may then be none.
+  // REQUIRES: points or rows.
+  Status AddSeriesWithRows(SeriesId id, std::string_view canonical,
+                           std::span<const int64_t> timestamps, std::span<const double> values,
+                           std::vector<RollupTier> tiers);
+  // The tiers a series gets for these points (the rules of Create).
+  std::vector<RollupTier> ComputeTiers(std::span<const int64_t> timestamps,
+                                       std::span<const double> values) const;
   // Writes the index and footer, fsyncs and closes the file. The caller
   // fsyncs the directory (once for all files of a flush).
   Status Finish();
   uint64_t file_size() const { return file_->size() + buffer_.size(); }
+  uint64_t series_count() const { return series_count_; }
   // Removes the spill file, if Finish did not.
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
@@ -91,7 +109,7 @@ class SegmentWriter {
  private:
   SegmentWriter(std::string path, std::unique_ptr<AppendFile> file, uint32_t max_points_per_chunk,
                 std::vector<int64_t> rollup_steps_ms, bool rollup_m2,
-                uint32_t rollup_min_points_per_row);
+                uint32_t rollup_min_points_per_row, bool skip_single_row_tiers);
   Status MaybeFlushBuffer(bool force);
 
   std::unique_ptr<AppendFile> file_;
@@ -99,6 +117,9 @@ class SegmentWriter {
   const std::vector<int64_t> rollup_steps_ms_;
   const bool rollup_m2_;
   const uint32_t rollup_min_points_per_row_;
+  const bool skip_single_row_tiers_;
+  std::vector<int64_t> steps_written_;  // tier steps of the blocks written, increasing
+  bool history_rows_ = false;  // some series has rows before its first point
   std::string buffer_;
   // Moves the full pieces of index_ to the spill file (created at first).
   Status SpillIndex();
@@ -133,7 +154,8 @@ class SegmentReader {
   // the series. The index is validated at Open, so an error here means the
   // file changed under the reader.
   Result<bool> Find(SeriesId id, SegmentSeries* entry) const;
-  // Whether the file holds points in [start_ms, end_ms) (of any series).
+  // Whether the file holds data in [start_ms, end_ms) (of any series): a
+  // point, or a history row starting there.
   bool Overlaps(int64_t start_ms, int64_t end_ms) const {
     return max_ts_ >= start_ms && min_ts_ < end_ms;
   }
@@ -166,12 +188,21 @@ class SegmentReader {
   Status ReadRollup(const SegmentSeries& series, std::vector<RollupTier>* tiers) const;
 
   const std::string& path() const { return file_->path(); }
+  // The time span of the file's data: its points, and the starts of the
+  // rollup rows that no point of their series is in (history rows).
   int64_t min_timestamp_ms() const { return min_ts_; }
   int64_t max_timestamp_ms() const { return max_ts_; }
   uint64_t point_count() const { return points_; }
   uint64_t file_size() const { return file_->data().size(); }
   // The bytes of the series index (entries and keys, without the footer).
   uint64_t index_bytes() const { return index_.size(); }
+  // The tier steps of the file's rollup blocks, increasing (version 2
+  // files: the steps are not recorded, and this is empty).
+  const std::vector<int64_t>& rollup_steps() const { return rollup_steps_; }
+  uint32_t format_version() const { return version_; }
+  // Whether some series holds rollup rows that start before its first
+  // point, or has no point (rows whose points have expired).
+  bool has_history_rows() const { return has_history_rows_; }
 
  private:
   explicit SegmentReader(std::unique_ptr<MappedFile> file) : file_(std::move(file)) {}
@@ -195,6 +226,9 @@ class SegmentReader {
   int64_t min_ts_ = 0;
   int64_t max_ts_ = 0;
   uint64_t points_ = 0;
+  std::vector<int64_t> rollup_steps_;
+  bool has_history_rows_ = false;
+  uint32_t version_ = 0;
 };
 
 }  // namespace kpidb

@@ -57,6 +57,14 @@ struct EngineStats {
     double last_merge_seconds = 0;
     std::string last_error;      // of the latest failed background merge
   } compaction;
+  struct Retention {
+    int64_t raw_retention_ms = 0;            // 0: raw points kept for ever
+    std::vector<int64_t> tier_steps_ms;      // the rollup tiers
+    std::vector<int64_t> tier_retention_ms;  // each tier's time (0: for ever)
+    int64_t raw_expired_before_ms = 0;       // now: raw points before are expired (0: none)
+    uint64_t points_expired = 0;             // raw points dropped from files since open
+    uint64_t rewrites = 0;                   // retention merges since open
+  } retention;
 };
 
 // What Engine::Delete did.

@@ -53,17 +53,36 @@ struct EngineOptions {
   // segment_partition_ms (a row straddling two partitions is never used); a
   // tier needing more than 65536 rows in one segment is not built there.
   // Empty: no rollups. Each tier costs disk (docs/segment-format.md gives
-  // the figures): the default, 1 h, costs 0.022 byte per point of dense 10 s
-  // data; a 1 d tier 0.007 more (1 d queries read 24 rows of 1 h instead of
-  // 1). A row costs about the same whatever it covers, so sparse series (a
-  // few points per hour) pay far more per point.
-  std::vector<int64_t> rollup_tiers_ms = {3'600'000};
+  // the figures): 1 h costs 0.022 byte per point of dense 10 s data. A row
+  // costs about the same whatever it covers, so sparse series (a few points
+  // per hour) pay far more per point. While raw points are kept for ever, a
+  // tier that would have a single row for a series in a segment is left out
+  // there (the chunks' stats answer the same buckets): the 1 d tier costs
+  // nothing in day files and is built in the 30-day files of old data.
+  std::vector<int64_t> rollup_tiers_ms = {3'600'000, 86'400'000};
   // A series' tier in a segment is built only where its rows summarise at
   // least this many points each on average (1: always): at 10 s a 1 h row
   // covers 360 points and costs 0.022 byte a point, at 5 min it covers 12
   // and costs about 1.6, for little gain (a query then reads 12 points).
-  // The default keeps 1 h rows from 1-minute data up.
+  // The default keeps 1 h rows from 1-minute data up. Not applied when
+  // raw_retention_ms is set: the rows then outlive the points, so every
+  // series gets every tier.
   uint32_t rollup_min_points_per_row = 32;
+  // Retention (docs/internals.md, "Retention"). Raw points older than
+  // raw_retention_ms (0: kept for ever) are expired: queries and reads
+  // never return them, writes of them are refused (INVALID_ARGUMENT), and
+  // the compactor drops them from the files, a whole partition at a time
+  // where it can, keeping the files' rollup rows, which then hold the
+  // history. rollup_retention_ms gives each tier of rollup_tiers_ms its own
+  // time (same length, or empty: every tier kept for ever; 0: that tier
+  // kept for ever); a row expires once its bucket ended that long ago.
+  // When raw_retention_ms is set each tier's time must be 0 or at least the
+  // finer tier's (and raw_retention_ms), and each step divide the next.
+  int64_t raw_retention_ms = 0;
+  std::vector<int64_t> rollup_retention_ms;
+  // The clock retention is measured against, in ms since the Unix epoch
+  // (default, when empty: the system clock). For tests and replays.
+  std::function<int64_t()> wall_clock_ms;
   // Also store m2 in the rows so that stddev reads rows instead of points
   // (~0.02 byte per point more at 1 h).
   bool rollup_stddev = false;

@@ -75,6 +75,19 @@ struct QueryStats {
   uint64_t points = 0;       // points read one by one
   uint64_t chunk_stats = 0;  // chunks answered from their stored stats
   uint64_t rollup_rows = 0;  // rollup rows used in place of points
+  // The tiers whose rows served (steps in ms, increasing); empty: points
+  // and chunk stats only.
+  std::vector<int64_t> rollup_steps_ms;
+  // Retention (EngineOptions::raw_retention_ms): when the range starts
+  // before the raw cutoff, the cutoff (raw points before it have expired,
+  // and only rollup rows answer there); 0 otherwise.
+  int64_t raw_expired_before_ms = 0;
+  // Some data before raw_expired_before_ms could not be answered: the query
+  // needs raw points there (a raw query, buckets finer than the rows kept,
+  // use_precomputed off, rate or increase, or stddev without m2 rows), or
+  // the rows kept do not cover it. Buckets (or points) before the cutoff
+  // are then missing or partial: the answer is only what exists.
+  bool incomplete = false;
 };
 
 struct ResultSeries {
