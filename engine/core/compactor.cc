@@ -672,13 +672,22 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
   // written while it runs land in the new head and are kept.
   KPIDB_RETURN_IF_ERROR(flusher_.Flush());
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
+  // A history row (its points gone) reaches up to a tier step past its start.
+  const int64_t reach = options_.rollup_tiers_ms.empty() ? 0 : options_.rollup_tiers_ms.back();
   auto touches = [&](const SegmentReader& segment) {
-    if (segment.max_timestamp_ms() < start_ms || segment.min_timestamp_ms() >= end_ms) return false;
+    const bool history = segment.has_history_rows();
+    if (SaturatingAdd(segment.max_timestamp_ms(), history ? reach : 0) < start_ms ||
+        segment.min_timestamp_ms() >= end_ms) {
+      return false;
+    }
     SegmentSeries entry;
     return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
       // An entry that cannot be decoded counts: the merge reports it.
       auto chunks = segment.ChunksOverlapping(id, start_ms, end_ms, &entry);
-      return !chunks.ok() || !chunks->empty();
+      if (!chunks.ok() || !chunks->empty()) return true;
+      if (!history) return false;
+      auto found = segment.Find(id, &entry);
+      return !found.ok() || (*found && entry.rollup_length > 0);
     });
   };
   // Each group of overlapping files that holds such points is rewritten

@@ -37,13 +37,13 @@ Status MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   KPIDB_ASSIGN_OR_RETURN(bool found, segment.Find(id, series));
   if (!found) return Status::Ok();
   const auto chunks = series->ChunksOverlapping(points_start_, end_ms_);
+  // Chunks whose points before the raw cutoff are in the range: rows must
+  // answer for those points.
+  std::span<const ChunkMeta> expired;
   if (points_start_ > start_ms_) {
-    // The range reaches before the raw cutoff: expired points there need rows.
-    const auto expired = series->ChunksOverlapping(start_ms_, points_start_);
+    expired = series->ChunksOverlapping(start_ms_, points_start_);
     for (const ChunkMeta& c : expired) {
-      if (c.stats.min_timestamp_ms < points_start_) {
-        hidden_.push_back({c.stats.min_timestamp_ms, c.stats.max_timestamp_ms, age});
-      }
+      hidden_.push_back({c.stats.min_timestamp_ms, c.stats.max_timestamp_ms, age});
     }
     const bool rows_here = series->rollup_length > 0;
     if (!expired.empty() && (!rows_here || !visitor_->UsesRollups())) incomplete_ = true;
@@ -59,7 +59,7 @@ Status MergeScan::AddSegment(const SegmentReader& segment, SeriesId id) {
   // the entry's first point.
   const bool rows_may_meet =
       series->rollup_length > 0 &&
-      (!chunks.empty() ||
+      (!chunks.empty() || !expired.empty() ||
        (segment.has_history_rows() &&
         (series->chunks.empty() || series->chunks.front().stats.min_timestamp_ms > start_ms_)));
   if (rows_may_meet && visitor_->UsesRollups()) {
@@ -107,19 +107,22 @@ bool MergeScan::OthersMayHavePoints(size_t age, int64_t s, int64_t e) const {
   return false;
 }
 
-bool MergeScan::FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t, int64_t s,
-                                int64_t e) const {
+bool MergeScan::FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t,
+                                const RollupRow& row) const {
   if (t == 0) return false;
   const RollupTier& finer = tiers[t - 1];
-  auto row = std::partition_point(finer.rows.begin(), finer.rows.end(), [&](const RollupRow& r) {
+  const int64_t s = RollupBucketStart(tiers[t].step_ms, row.bucket);
+  const int64_t e = RollupBucketEnd(tiers[t].step_ms, row.bucket);
+  auto it = std::partition_point(finer.rows.begin(), finer.rows.end(), [&](const RollupRow& r) {
     return RollupBucketEnd(finer.step_ms, r.bucket) <= s;
   });
-  bool any = false;
-  for (; row != finer.rows.end() && RollupBucketStart(finer.step_ms, row->bucket) < e; ++row) {
-    if (retention_ != nullptr && !retention_->RowLive(finer.step_ms, row->bucket)) return false;
-    any = true;
+  // Rows of one series in one segment summarise the same points: the finer
+  // live rows hold them all when their counts add up to the row's.
+  uint64_t count = 0;
+  for (; it != finer.rows.end() && RollupBucketStart(finer.step_ms, it->bucket) < e; ++it) {
+    if (retention_ == nullptr || retention_->RowLive(finer.step_ms, it->bucket)) count += it->count;
   }
-  return any;
+  return count == row.count;
 }
 
 Status MergeScan::ChooseRollupRows() {
@@ -155,7 +158,7 @@ Status MergeScan::ChooseRollupRows() {
         // by finer live rows (each checked in its turn).
         const bool holds_expired = std::max(s, start_ms_) < points_start_;
         if (s < start_ms_ || e > end_ms_) {  // cut by the range's ends
-          if (holds_expired && !FinerRowsAnswer(tiers, t, s, e)) incomplete_ = true;
+          if (holds_expired && !FinerRowsAnswer(tiers, t, row)) incomplete_ = true;
           continue;
         }
         // Not under a coarser row taken already.
@@ -164,7 +167,7 @@ Status MergeScan::ChooseRollupRows() {
         if (next != mine.begin() && std::prev(next)->end > s) continue;
         if (next != mine.begin() + static_cast<ptrdiff_t>(coarser) && next->start < e) continue;
         if (OthersMayHavePoints(src.age, s, e) || !visitor_->WantsRollupRow(tier.step_ms, row)) {
-          if (holds_expired && !FinerRowsAnswer(tiers, t, s, e)) incomplete_ = true;
+          if (holds_expired && !FinerRowsAnswer(tiers, t, row)) incomplete_ = true;
           continue;
         }
         mine.push_back({s, e, tier.step_ms, row});

@@ -121,10 +121,10 @@ class MergeScan {
   const TakenRow* RowMeeting(int64_t lo, int64_t hi) const;
   // Whether a run of adjacent taken rows covers all of [lo, hi].
   bool RowsCover(int64_t lo, int64_t hi) const;
-  // Whether rows of a finer tier than tiers[t] answer for a row of it that
-  // was not taken, over [s, e): every one of them there is live (whether
-  // each was taken is checked on its own).
-  bool FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t, int64_t s, int64_t e) const;
+  // Whether the live rows of the tier finer than tiers[t] hold every point
+  // of `row` (one of tiers[t] that was not taken); whether each of them was
+  // taken is checked on its own.
+  bool FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t, const RollupRow& row) const;
 
   const int64_t start_ms_;
   const int64_t end_ms_;
