@@ -1,5 +1,8 @@
 #include "client/client.h"
 
+#include <cstdlib>
+#include <sstream>
+
 #include <grpcpp/grpcpp.h>
 
 #include "kpidb/v1/kpidb.grpc.pb.h"
@@ -170,8 +173,34 @@ Result<WriteResult> Client::WriteStream(const std::vector<WriteBatch>& batches) 
   return FromProto(response);
 }
 
+namespace {
+
+// The query stats the server sends in a QueryRange's trailers.
+void StatsFromTrailers(const grpc::ClientContext& context, query::QueryStats* stats) {
+  *stats = query::QueryStats{};
+  for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+    const std::string k(key.data(), key.size());
+    const std::string v(value.data(), value.size());
+    auto number = [&] { return std::strtoull(v.c_str(), nullptr, 10); };
+    if (k == "kpidb-series") stats->series = number();
+    if (k == "kpidb-points-read") stats->points = number();
+    if (k == "kpidb-chunk-stats") stats->chunk_stats = number();
+    if (k == "kpidb-rollup-rows") stats->rollup_rows = number();
+    if (k == "kpidb-raw-expired-before-ms") stats->raw_expired_before_ms = std::strtoll(v.c_str(), nullptr, 10);
+    if (k == "kpidb-incomplete") stats->incomplete = v == "true";
+    if (k == "kpidb-served-by" && v.rfind("rollup:", 0) == 0) {
+      std::stringstream in(v.substr(7, v.find('+') == std::string::npos ? std::string::npos : v.find('+') - 7));
+      std::string step;
+      while (std::getline(in, step, ',')) stats->rollup_steps_ms.push_back(std::strtoll(step.c_str(), nullptr, 10));
+    }
+  }
+}
+
+}  // namespace
+
 Status Client::QueryRange(const query::Query& q,
-                          const std::function<Status(query::ResultSeries&&)>& sink) {
+                          const std::function<Status(query::ResultSeries&&)>& sink,
+                          query::QueryStats* stats) {
   grpc::ClientContext context;
   impl_->Prepare(&context);
   auto reader = impl_->query->QueryRange(&context, ToProto(q));
@@ -190,10 +219,12 @@ Status Client::QueryRange(const query::Query& q,
     }
   }
   Status s = FromGrpc(reader->Finish());
+  if (stats != nullptr && s.ok() && sink_status.ok()) StatsFromTrailers(context, stats);
   return sink_status.ok() ? s : sink_status;
 }
 
-Result<std::vector<query::ResultSeries>> Client::QueryRange(const query::Query& q) {
+Result<std::vector<query::ResultSeries>> Client::QueryRange(const query::Query& q,
+                                                           query::QueryStats* stats) {
   std::vector<query::ResultSeries> out;
   KPIDB_RETURN_IF_ERROR(QueryRange(q, [&out](query::ResultSeries&& r) {
     // A series larger than one message continues in the next ones.
@@ -205,7 +236,7 @@ Result<std::vector<query::ResultSeries>> Client::QueryRange(const query::Query& 
       out.push_back(std::move(r));
     }
     return Status::Ok();
-  }));
+  }, stats));
   return out;
 }
 
@@ -252,12 +283,19 @@ Result<ServerStats> Client::Stats() {
                 r.bytes_on_disk(), r.bytes_per_point(), r.wal_files(),    r.wal_bytes(),
                 r.head_points(), r.head_bytes(),     r.flushes(),       r.uptime_seconds(),
                 r.version(),     r.head_reserved_bytes(), r.queries_inline(),
-                r.queries_on_workers(), {}};
+                r.queries_on_workers(), {}, {}};
   const auto& c = r.compaction();
   s.compaction = {c.running(),       c.backlog(),          c.waiting(),
                   c.merges(),        c.files_merged(),     c.bytes_written(),
                   c.points_written(), c.last_merge_unix_ms(), c.last_merge_seconds(),
                   c.last_error(),    c.automatic()};
+  const auto& rt = r.retention();
+  s.retention.raw_retention_ms = rt.raw_retention_ms();
+  s.retention.tier_steps_ms.assign(rt.tier_steps_ms().begin(), rt.tier_steps_ms().end());
+  s.retention.tier_retention_ms.assign(rt.tier_retention_ms().begin(), rt.tier_retention_ms().end());
+  s.retention.raw_expired_before_ms = rt.raw_expired_before_ms();
+  s.retention.points_expired = rt.points_expired();
+  s.retention.rewrites = rt.rewrites();
   return s;
 }
 

@@ -69,6 +69,14 @@ struct ServerStats {
     std::string last_error;
     bool automatic = false;
   } compaction;  // StatsResponse.Compaction
+  struct Retention {
+    int64_t raw_retention_ms = 0;
+    std::vector<int64_t> tier_steps_ms;
+    std::vector<int64_t> tier_retention_ms;
+    int64_t raw_expired_before_ms = 0;
+    uint64_t points_expired = 0;
+    uint64_t rewrites = 0;
+  } retention;  // StatsResponse.Retention
 };
 
 class Client {
@@ -88,10 +96,14 @@ class Client {
 
   // Streams the results to `sink` as they arrive (in key order). The
   // query's limits are sent as requests; the server caps them at its own.
+  // `stats`, if given, receives what served the query and what had expired
+  // (query::QueryStats, from the call's trailers) once it succeeded.
   Status QueryRange(const query::Query& query,
-                    const std::function<Status(query::ResultSeries&&)>& sink);
+                    const std::function<Status(query::ResultSeries&&)>& sink,
+                    query::QueryStats* stats = nullptr);
   // The same, collected.
-  Result<std::vector<query::ResultSeries>> QueryRange(const query::Query& query);
+  Result<std::vector<query::ResultSeries>> QueryRange(const query::Query& query,
+                                                      query::QueryStats* stats = nullptr);
 
   Result<std::vector<SeriesKey>> ListSeries(const query::Selector& selector, uint64_t limit = 0);
   Result<std::vector<std::string>> LabelNames(std::string_view metric = "");

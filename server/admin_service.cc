@@ -57,6 +57,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* c
     c->set_last_merge_seconds(s.compaction.last_merge_seconds);
     c->set_last_error(s.compaction.last_error);
     c->set_automatic(ctx_.engine.options().auto_compaction);
+    auto* r = response->mutable_retention();
+    r->set_raw_retention_ms(s.retention.raw_retention_ms);
+    for (int64_t step : s.retention.tier_steps_ms) r->add_tier_steps_ms(step);
+    for (int64_t ms : s.retention.tier_retention_ms) r->add_tier_retention_ms(ms);
+    r->set_raw_expired_before_ms(s.retention.raw_expired_before_ms);
+    r->set_points_expired(s.retention.points_expired);
+    r->set_rewrites(s.retention.rewrites);
     return Status::Ok();
   });
 }

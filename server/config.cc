@@ -32,12 +32,16 @@ struct Options {
   uint64_t query_timeout_ms = 0;
   std::string rollup_tiers;
   std::string partition_level_factors;
+  std::string raw_retention;
+  std::string rollup_retention;
 
   void AddTo(CLI::App& app) {
     ServerConfig& c = *config;
     query_timeout_ms = static_cast<uint64_t>(c.query_limits.timeout.count());
     rollup_tiers = TiersToString(c.engine.rollup_tiers_ms);
     partition_level_factors = TiersToString(c.engine.partition_level_factors);
+    raw_retention = DurationToString(c.engine.raw_retention_ms);
+    rollup_retention = DurationsToString(c.engine.rollup_retention_ms);
     const CLI::Validator positive = AtLeast(1);
     const CLI::Validator non_negative = AtLeast(0);
 
@@ -109,6 +113,15 @@ struct Options {
                    "a series' rollup tier is built only where a row summarises at least this many "
                    "points on average (1: always)")
         ->capture_default_str()->check(positive);
+    app.add_option("--raw-retention", raw_retention,
+                   "how long raw points are kept: a duration (90d, 12h, 2w, 1y = 365d, 500ms), or "
+                   "forever; older points are never returned and are dropped from the files, their "
+                   "rollup rows kept")
+        ->capture_default_str();
+    app.add_option("--rollup-retention", rollup_retention,
+                   "how long each rollup tier's rows are kept, comma-separated, one per tier of "
+                   "--rollup-tiers-ms (e.g. 400d,forever), or forever for every tier")
+        ->capture_default_str();
     app.add_flag("--rollup-stddev,!--no-rollup-stddev", c.engine.rollup_stddev,
                  "also store m2 in rollup rows, so that stddev reads rows")
         ->capture_default_str();
@@ -178,7 +191,58 @@ struct Options {
     KPIDB_ASSIGN_OR_RETURN(config->engine.rollup_tiers_ms, ParseTiers(rollup_tiers));
     KPIDB_ASSIGN_OR_RETURN(config->engine.partition_level_factors,
                            ParseFactors(partition_level_factors));
+    KPIDB_ASSIGN_OR_RETURN(config->engine.raw_retention_ms,
+                           ParseDuration(raw_retention, "--raw-retention"));
+    config->engine.rollup_retention_ms.clear();
+    if (rollup_retention != "forever" && !rollup_retention.empty()) {
+      std::stringstream in(rollup_retention);
+      std::string part;
+      while (std::getline(in, part, ',')) {
+        KPIDB_ASSIGN_OR_RETURN(int64_t ms, ParseDuration(part, "--rollup-retention"));
+        config->engine.rollup_retention_ms.push_back(ms);
+      }
+    }
     return Status::Ok();
+  }
+
+  // "forever" (or 0), or a positive number with a unit: ms s m h d w y (a
+  // year is 365 days). A bare number is refused: 90 of what?
+  static Result<int64_t> ParseDuration(const std::string& text, std::string_view option) {
+    if (text == "forever" || text == "0") return int64_t{0};
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+    static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000},
+        {"d", 86'400'000}, {"w", 604'800'000}, {"y", 31'536'000'000}};
+    for (const auto& [name, ms] : kUnits) {
+      int64_t out;
+      if (ec == std::errc() && n > 0 && unit == name && !__builtin_mul_overflow(n, ms, &out)) return out;
+    }
+    return Status::InvalidArgument(std::string(option) + ": '" + text +
+                                   "' is not a duration (a positive number with a unit of ms, s, "
+                                   "m, h, d, w or y, e.g. 90d) or forever");
+  }
+
+  static std::string DurationToString(int64_t ms) {
+    if (ms == 0) return "forever";
+    static constexpr std::pair<const char*, int64_t> kUnits[] = {
+        {"y", 31'536'000'000}, {"w", 604'800'000}, {"d", 86'400'000}, {"h", 3'600'000},
+        {"m", 60'000}, {"s", 1000}};
+    for (const auto& [name, unit] : kUnits) {
+      if (ms % unit == 0) return std::to_string(ms / unit) + name;
+    }
+    return std::to_string(ms) + "ms";
+  }
+
+  static std::string DurationsToString(const std::vector<int64_t>& list) {
+    if (list.empty()) return "forever";
+    std::string out;
+    for (int64_t ms : list) {
+      if (!out.empty()) out += ',';
+      out += DurationToString(ms);
+    }
+    return out;
   }
 
   template <typename T>

@@ -65,6 +65,21 @@ Status ApplyWrite(Engine& engine, const v1::WriteRequest& request, v1::WriteResp
 
 namespace {
 
+// What served a query, for its kpidb-served-by trailer: "points" (points
+// and chunk stats only), or "rollup:" and the steps of the tiers whose rows
+// served, in ms ("rollup:3600000,86400000"), with "+points" when points were
+// read too.
+std::string ServedBy(const query::QueryStats& stats) {
+  if (stats.rollup_steps_ms.empty()) return "points";
+  std::string out = "rollup:";
+  for (size_t i = 0; i < stats.rollup_steps_ms.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(stats.rollup_steps_ms[i]);
+  }
+  if (stats.points > 0) out += "+points";
+  return out;
+}
+
 // How many points of `series` fit in one response message of at most
 // `limit` bytes, at worst: a packed int64 takes at most 10 bytes, a double 8,
 // and each packed field a tag and a length of at most 6 bytes.
@@ -325,6 +340,10 @@ class QueryRangeReactor final : public grpc::ServerWriteReactor<v1::QueryRangeRe
       call_->AddTrailingMetadata("kpidb-points-read", std::to_string(stats.points));
       call_->AddTrailingMetadata("kpidb-chunk-stats", std::to_string(stats.chunk_stats));
       call_->AddTrailingMetadata("kpidb-rollup-rows", std::to_string(stats.rollup_rows));
+      call_->AddTrailingMetadata("kpidb-served-by", ServedBy(stats));
+      call_->AddTrailingMetadata("kpidb-raw-expired-before-ms",
+                                 std::to_string(stats.raw_expired_before_ms));
+      call_->AddTrailingMetadata("kpidb-incomplete", stats.incomplete ? "true" : "false");
     }
     Produced(s);  // `this` may be deleted from here on
   }

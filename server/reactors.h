@@ -37,7 +37,8 @@ grpc::ServerReadReactor<v1::WriteRequest>* NewWriteStreamReactor(ServerContext& 
                                                                  v1::WriteResponse* response);
 // A QueryRange call: the result series streamed in messages of at most
 // max_response_message_bytes; what served it in the trailers (kpidb-series,
-// kpidb-points-read, kpidb-chunk-stats, kpidb-rollup-rows).
+// kpidb-points-read, kpidb-chunk-stats, kpidb-rollup-rows, kpidb-served-by,
+// kpidb-raw-expired-before-ms, kpidb-incomplete).
 grpc::ServerWriteReactor<v1::QueryRangeResponse>* NewQueryRangeReactor(
     ServerContext& ctx, grpc::CallbackServerContext* call, const v1::QueryRangeRequest* request);
 

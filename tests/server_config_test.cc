@@ -113,6 +113,10 @@ TEST(ServerConfig, BadValuesNameTheOption) {
       {{"--partition-level-factors=30,1"}, "--partition-level-factors"},
       {{"--compaction-trigger-files=1"}, "--compaction-trigger-files"},
       {{"--compaction-interval-ms=0"}, "--compaction-interval-ms"},
+      {{"--raw-retention=90"}, "--raw-retention"},
+      {{"--raw-retention=-3d"}, "--raw-retention"},
+      {{"--raw-retention=3months"}, "--raw-retention"},
+      {{"--rollup-retention=400d,never"}, "--rollup-retention"},
       {{"--no-such-flag=1"}, "--no-such-flag"},
       {{"stray"}, "stray"},
   };
@@ -123,6 +127,22 @@ TEST(ServerConfig, BadValuesNameTheOption) {
     EXPECT_NE(parsed.status().message().find(c.mentions), std::string::npos)
         << c.args[0] << ": " << parsed.status().message();
   }
+}
+
+TEST(ServerConfig, RetentionTakesDurationsWithUnits) {
+  auto parsed = Parse({"--raw-retention=90d", "--rollup-retention=2y,forever"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.engine.raw_retention_ms, 90 * 86'400'000LL);
+  EXPECT_EQ(parsed->config.engine.rollup_retention_ms,
+            (std::vector<int64_t>{2 * 365 * 86'400'000LL, 0}));
+  auto ms = Parse({"--raw-retention=12h", "--rollup-retention=forever"});
+  ASSERT_TRUE(ms.ok());
+  EXPECT_EQ(ms->config.engine.raw_retention_ms, 12 * 3'600'000LL);
+  EXPECT_TRUE(ms->config.engine.rollup_retention_ms.empty());
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.engine.raw_retention_ms, 0);  // for ever
+  EXPECT_NE(HelpText().find("--raw-retention"), std::string::npos);
 }
 
 TEST(ServerConfig, AnOptionGivenTwiceTakesItsLastValue) {

@@ -161,12 +161,21 @@ void AddHistoryRows(const std::map<int64_t, std::map<int64_t, RollupRow>>& histo
   }
 }
 
-// Whether the retention has something to drop from `file`: every point
+// Whether the retention has something to do in `file`: drop every point
 // (before the cutoff where raw points are dropped), or every row of one of
-// its tiers.
+// its tiers, or build the rows of expired points.
 bool RetentionDue(const SegmentReader& file, const Retention& retention) {
   if (retention.raw_expires() && file.point_count() > 0 &&
       file.max_timestamp_ms() < retention.raw_drop_before_ms) {
+    return true;
+  }
+  // A file with expired points written without every tier (before the
+  // retention was set, or by version 2): its rows are built now, while its
+  // points are still there.
+  if (retention.raw_expires() && file.point_count() > 0 &&
+      file.min_timestamp_ms() < retention.raw_from_ms &&
+      !std::includes(file.rollup_steps().begin(), file.rollup_steps().end(),
+                     retention.tier_steps_ms.begin(), retention.tier_steps_ms.end())) {
     return true;
   }
   for (int64_t step : file.rollup_steps()) {

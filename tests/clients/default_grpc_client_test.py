@@ -41,11 +41,11 @@ def bits(v):
 
 
 class Server:
-    def __init__(self, data_parent=None):
+    def __init__(self, data_parent=None, extra=()):
         self.dir = data_parent or tempfile.mkdtemp(prefix="kpidb-grpcio-")
         self.proc = subprocess.Popen(
             [SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", self.dir + "/data",
-             "--wal-sync", "none"],
+             "--wal-sync", "none", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on "):
@@ -300,6 +300,87 @@ class ManySeriesAcrossRestarts(unittest.TestCase):
             self.assertLess(now.segments, before.segments)
             self.assertEqual(c.files_merged - c.merges, before.segments - now.segments)
             self.check(query, expected)
+            channel.close()
+        finally:
+            server.stop()
+
+    def test_retention_turned_on_expires_raw_points_and_keeps_exact_daily_rows(self):
+        """Nine days of 5-minute points written with raw points kept for ever; the
+        server restarted with --raw-retention 3d. Raw points older than that are never
+        returned, and the trailers say so (kpidb-raw-expired-before-ms, and
+        kpidb-incomplete while the files have no rows for them: written without
+        retention, 5-minute data gets no hourly rows). Compact drops them and keeps
+        daily rows, which then answer a daily max exactly (kpidb-served-by); a write of
+        an expired point is INVALID_ARGUMENT naming it."""
+        day = 86_400_000
+        today = int(time.time() * 1000) // day * day
+        ts = list(range(today - 9 * day, today - day, 300_000))
+        vs = [round(10 + (t // 300_000) % 89 * 0.01, 2) for t in ts]
+        data_parent = tempfile.mkdtemp(prefix="kpidb-grpcio-")
+        server = Server(data_parent)
+        try:
+            channel, write, query, flush = self.stubs(server)
+            req = pb.WriteRequest()
+            s = req.series.add(metric="kpi_orders")
+            s.labels.add(name="region", value="eu")
+            s.timestamps_ms.extend(ts)
+            s.values.extend(vs)
+            write(req, timeout=60)
+            flush(pb.FlushRequest(), timeout=60)
+            channel.close()
+        finally:
+            server.stop(keep_data=True)
+        server = Server(data_parent, ["--raw-retention", "3d", "--rollup-retention", "30d,forever",
+                                      "--no-auto-compaction"])
+        try:
+            channel, write, query, flush = self.stubs(server)
+            ser = lambda m: m.SerializeToString()  # noqa: E731
+            stats = channel.unary_unary("/kpidb.v1.AdminService/Stats", request_serializer=ser,
+                                        response_deserializer=pb.StatsResponse.FromString)
+            compact = channel.unary_unary("/kpidb.v1.AdminService/Compact", request_serializer=ser,
+                                          response_deserializer=pb.CompactResponse.FromString)
+
+            def run(step_ms, aggregation):
+                call = query(pb.QueryRangeRequest(
+                    selector=selector("kpi_orders"), start_ms=today - 10 * day, end_ms=today,
+                    step_ms=step_ms, aggregation=aggregation), timeout=60)
+                points = [(t, v) for m in call for t, v in zip(m.timestamps_ms, m.values)]
+                return points, dict(call.trailing_metadata())
+
+            raw, served = run(0, pb.AVG)
+            cutoff = int(served["kpidb-raw-expired-before-ms"])
+            self.assertLess(abs(cutoff - (int(time.time() * 1000) - 3 * day)), 600_000)
+            self.assertEqual(served["kpidb-incomplete"], "true")
+            self.assertEqual(raw, [(t, v) for t, v in zip(ts, vs) if t >= cutoff])
+            _, served = run(day, pb.MAX)
+            self.assertEqual(served["kpidb-incomplete"], "true")  # no rows yet for old days
+
+            compact(pb.CompactRequest(), timeout=300)
+            st = stats(pb.StatsRequest(), timeout=60)
+            self.assertEqual(st.retention.raw_retention_ms, 3 * day)
+            self.assertEqual(list(st.retention.tier_steps_ms), [3_600_000, day])
+            self.assertEqual(list(st.retention.tier_retention_ms), [30 * day, 0])
+            self.assertGreater(st.retention.points_expired, 0)
+            self.assertGreater(st.retention.rewrites, 0)
+
+            daily, served = run(day, pb.MAX)
+            want = {}
+            for t, v in zip(ts, vs):
+                want[t // day * day] = max(want.get(t // day * day, v), v)
+            self.assertEqual(daily, sorted(want.items()))
+            self.assertEqual(served["kpidb-incomplete"], "false")
+            self.assertTrue(served["kpidb-served-by"].startswith("rollup:"), served)
+            self.assertIn("86400000", served["kpidb-served-by"])
+
+            old = pb.WriteRequest()
+            s = old.series.add(metric="kpi_orders")
+            s.labels.add(name="region", value="eu")
+            s.timestamps_ms.append(today - 5 * day)
+            s.values.append(1.0)
+            with self.assertRaises(grpc.RpcError) as e:
+                write(old, timeout=60)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn("older than the raw retention", e.exception.details())
             channel.close()
         finally:
             server.stop()
