@@ -5,7 +5,10 @@
 // each acknowledged write it sends the batch's number to the parent over a
 // pipe. The parent kills it at a random moment, reopens the data dir and
 // checks every acknowledged point, bit for bit. 24 rounds on one data dir;
-// then 50 more with the background compactor merging after every flush.
+// then 50 more with the background compactor merging after every flush;
+// then 50 with a raw retention that expires each round's points in the
+// next, so that kills land in the retention's rewrites too: every point
+// is then either there, or expired with its rollup rows exact.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,10 +24,13 @@
 #include <thread>
 
 #include "engine/core/engine_core.h"
+#include "engine/query/query.h"
 #include "tests/test_util.h"
 
 namespace kpidb {
 namespace {
+
+using query::Aggregation;
 
 constexpr int kPointsPerBatch = 50;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -42,10 +48,23 @@ double Value(uint64_t batch, int i) {
   return static_cast<double>(batch * 100 + static_cast<uint64_t>(i)) / 100.0 + 1e-9;
 }
 
+enum class Mode { kPlain, kCompacting, kRetaining };
+
+// Rounds are this far apart in time (first_batch * kPointsPerBatch).
+constexpr int64_t kRoundMs = 50'000'000;
+// Retaining: raw points live 10,000 s (a round's points stay live through
+// it, the previous rounds' have expired), rows of 1 s and 5 s for ever.
+constexpr int64_t kRawRetentionMs = 10'000'000;
+constexpr int64_t kRowStepMs = 1'000;
+
+// The retaining child's clock: a minute past the newest batch it writes.
+std::atomic<int64_t> child_clock_ms{0};
+
 // `compacting`: the background compactor merges after every flush (two
 // files make a merge, and every window is old: each flush rewrites the
 // windows it wrote to), so that kills land mid-merge too.
-EngineOptions ChildOptions(bool compacting) {
+EngineOptions ChildOptions(Mode mode) {
+  const bool compacting = mode != Mode::kPlain;
   EngineOptions o;
   o.logger = [](std::string_view) {};
   o.head_max_bytes = 128 << 10;  // flush often, so kills land mid-flush too
@@ -62,6 +81,11 @@ EngineOptions ChildOptions(bool compacting) {
     o.partition_level_factors = {2, 4};
     o.partition_merge_after_ms = 0;
   }
+  if (mode == Mode::kRetaining) {
+    o.raw_retention_ms = kRawRetentionMs;
+    o.rollup_tiers_ms = {kRowStepMs, 5'000};
+    o.wall_clock_ms = [] { return child_clock_ms.load(); };
+  }
   return o;
 }
 
@@ -69,8 +93,10 @@ EngineOptions ChildOptions(bool compacting) {
 // file and is about to install it (the merge hook).
 constexpr uint64_t kMergeMarker = UINT64_MAX;
 
-[[noreturn]] void RunChild(const std::string& dir, bool compacting, uint64_t first_batch, int ack_fd) {
-  auto engine = EngineCore::Open(dir, ChildOptions(compacting));
+[[noreturn]] void RunChild(const std::string& dir, Mode mode, uint64_t first_batch, int ack_fd) {
+  const bool compacting = mode != Mode::kPlain;
+  child_clock_ms = Timestamp(first_batch, 0) + 60'000;
+  auto engine = EngineCore::Open(dir, ChildOptions(mode));
   if (!engine.ok()) {
     std::fprintf(stderr, "child: open failed: %s\n", engine.status().ToString().c_str());
     _exit(2);
@@ -91,6 +117,10 @@ constexpr uint64_t kMergeMarker = UINT64_MAX;
         p.values.push_back(Value(batch, i));
       }
       b.series.push_back(std::move(p));
+      int64_t clock = child_clock_ms.load();
+      while (clock < Timestamp(batch, 0) + 60'000 &&
+             !child_clock_ms.compare_exchange_weak(clock, Timestamp(batch, 0) + 60'000)) {
+      }
       Status s = (*engine)->Write(b);
       if (!s.ok()) _exit(3);
       if (::write(ack_fd, &batch, sizeof batch) != sizeof batch) _exit(4);
@@ -102,12 +132,56 @@ constexpr uint64_t kMergeMarker = UINT64_MAX;
   _exit(0);  // the parent normally kills us long before this
 }
 
+// Retaining: the points of rounds before `round` have expired; what is left
+// of them, their 1 s rows, must count and bound exactly the points `truth`
+// recorded while they were live.
+void ExpectOnlyRowsOfEarlierRounds(const EngineCore& engine, int round,
+                                   const std::map<std::string, std::map<int64_t, double>>& truth) {
+  constexpr int64_t kRoundSpanMs = 4'000'000;  // 2 x 20,000 batches of 50 ms at most
+  for (int earlier = 0; earlier < round; ++earlier) {
+    const int64_t start = earlier * kRoundMs, end = start + kRoundSpanMs;
+    for (Aggregation agg : {Aggregation::kCount, Aggregation::kMax, Aggregation::kFirst}) {
+      query::Query q;
+      q.selector.metric = "kpi_durable";
+      q.start_ms = start;
+      q.end_ms = end;
+      q.step.step_ms = kRowStepMs;
+      q.aggregation = agg;
+      std::map<std::string, std::map<int64_t, double>> got;
+      query::QueryStats stats;
+      Status s = query::Execute(engine, q, [&](query::ResultSeries&& r) {
+        auto& g = got[r.labels.at(0).value];
+        for (size_t i = 0; i < r.timestamps_ms.size(); ++i) g[r.timestamps_ms[i]] = r.values[i];
+        return Status::Ok();
+      }, &stats);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      EXPECT_FALSE(stats.incomplete) << "round " << earlier;
+      EXPECT_EQ(stats.points, 0u) << "raw points of expired round " << earlier << " were read";
+      std::map<std::string, std::map<int64_t, double>> want;
+      for (const auto& [label, points] : truth) {
+        for (auto it = points.lower_bound(start); it != points.end() && it->first < end; ++it) {
+          const int64_t b = it->first / kRowStepMs * kRowStepMs;
+          auto slot = want[label].try_emplace(b, agg == Aggregation::kCount ? 0 : it->second).first;
+          if (agg == Aggregation::kCount) slot->second += 1;
+          if (agg == Aggregation::kMax) slot->second = std::max(slot->second, it->second);
+        }
+      }
+      std::erase_if(want, [](const auto& entry) { return entry.second.empty(); });
+      ASSERT_EQ(got, want) << "round " << earlier << ", aggregation " << static_cast<int>(agg);
+    }
+  }
+}
+
 // Kills a child writing to one data dir `rounds` times at random moments,
 // and checks after each that every acknowledged point is there. Returns the
 // acknowledged batches and how many merges of the children reached their
 // install.
-void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_t>* acked_out,
+void KillAndRecover(int rounds, Mode mode, uint64_t seed, std::set<uint64_t>* acked_out,
                     size_t* merges) {
+  const bool compacting = mode != Mode::kPlain;
+  // Retaining: every point stored when its round was checked (live), by
+  // series; later rounds check its rows against these.
+  std::map<std::string, std::map<int64_t, double>> truth;
   testing::TempDir dir;
   std::mt19937_64 rng(seed);
   *merges = 0;
@@ -121,7 +195,7 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      RunChild(dir.path(), compacting, first_batch, fds[1]);
+      RunChild(dir.path(), mode, first_batch, fds[1]);
     }
     ::close(fds[1]);
     // A kill at a random moment; compacting, every other round instead a
@@ -167,10 +241,21 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
     ::close(fds[0]);
 
     std::string log;
-    EngineOptions o = ChildOptions(/*compacting=*/false);
+    EngineOptions o = ChildOptions(mode == Mode::kRetaining ? mode : Mode::kPlain);
+    o.auto_compaction = false;
     o.logger = [&](std::string_view line) { log += std::string(line) + "\n"; };
+    // Retaining: this round's points are live, the earlier rounds' expired.
+    const int64_t check_clock = Timestamp(first_batch, 0) + 1'000'000;
+    o.wall_clock_ms = [check_clock] { return check_clock; };
     auto engine = EngineCore::Open(dir.path(), o);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    if (mode == Mode::kRetaining) {
+      // Finish what the retention left (the kill may have cut it), then
+      // check the earlier rounds: no raw point, and exact 1 s rows.
+      ASSERT_TRUE((*engine)->Flush().ok());  // expired points the WAL still held get their rows
+      ASSERT_TRUE((*engine)->Compact().ok());
+      ExpectOnlyRowsOfEarlierRounds(**engine, round, truth);
+    }
     std::map<std::string, std::map<int64_t, double>> stored;
     for (int s = 0; s < kSeries; ++s) {
       auto id = (*engine)->FindSeries("kpi_durable", {{"s", std::to_string(s)}});
@@ -183,6 +268,8 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
     }
     size_t missing = 0;
     for (uint64_t batch : acked) {
+      // Retaining: earlier rounds' points have expired (their rows are checked).
+      if (mode == Mode::kRetaining && batch < first_batch) continue;
       const auto& points = stored[SeriesLabel(batch)];
       for (int i = 0; i < kPointsPerBatch; ++i) {
         auto it = points.find(Timestamp(batch, i));
@@ -199,6 +286,9 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
       for (const auto& [ts, v] : points) {
         const uint64_t batch = static_cast<uint64_t>(ts) / kPointsPerBatch;
         ASSERT_EQ(v, Value(batch, static_cast<int>(ts % kPointsPerBatch)));
+        if (mode != Mode::kRetaining) continue;
+        ASSERT_GE(ts, Timestamp(first_batch, 0)) << "a point of an earlier round came back";
+        truth[label][ts] = v;
       }
     }
   }
@@ -207,7 +297,7 @@ void KillAndRecover(int rounds, bool compacting, uint64_t seed, std::set<uint64_
 TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
   size_t merges = 0;
   std::set<uint64_t> acked;
-  KillAndRecover(24, /*compacting=*/false, 20261123, &acked, &merges);
+  KillAndRecover(24, Mode::kPlain, 20261123, &acked, &merges);
   EXPECT_GT(acked.size(), 100u) << "the child wrote too little for the test to mean much";
   std::printf("durability: %zu acknowledged batches over 24 kills, all recovered\n", acked.size());
 }
@@ -215,10 +305,21 @@ TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkill) {
 TEST(Durability, RecoversEveryAcknowledgedBatchAfterSigkillDuringAutomaticCompaction) {
   size_t merges = 0;
   std::set<uint64_t> acked;
-  KillAndRecover(50, /*compacting=*/true, 20261204, &acked, &merges);
+  KillAndRecover(50, Mode::kCompacting, 20261204, &acked, &merges);
   EXPECT_GT(acked.size(), 100u) << "the child wrote too little for the test to mean much";
   EXPECT_GE(merges, 25u) << "the compactor merged too little for the test to mean much";
   std::printf("durability: %zu acknowledged batches, %zu merges installing over 50 kills, all recovered\n",
+              acked.size(), merges);
+}
+
+TEST(Durability, EveryPointIsThereOrExpiredWithExactRowsAfterSigkillDuringRetention) {
+  size_t merges = 0;
+  std::set<uint64_t> acked;
+  KillAndRecover(50, Mode::kRetaining, 20261205, &acked, &merges);
+  EXPECT_GT(acked.size(), 100u) << "the child wrote too little for the test to mean much";
+  EXPECT_GE(merges, 25u) << "the compactor merged too little for the test to mean much";
+  std::printf("durability: %zu acknowledged batches, %zu merges installing over 50 kills with "
+              "retention, all recovered or expired with exact rows\n",
               acked.size(), merges);
 }
 
