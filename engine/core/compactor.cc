@@ -205,6 +205,7 @@ std::vector<MergeJob> PlanRetention(const Files& segments, const Retention& rete
       job.end_ms = std::max(job.end_ms, SaturatingAdd(f->max_timestamp_ms(), 1));
     }
     job.retention = true;
+    job.drop_before_ms = retention.raw_drop_before_ms;
     job.files = std::move(group);
     jobs.push_back(std::move(job));
   }
@@ -325,17 +326,44 @@ void Compactor::SetMergeHookForTest(std::function<void()> hook) {
 
 std::vector<MergeJob> Compactor::Plan(bool forced) {
   size_t waiting = 0;
-  const auto& segments = versions_.Current()->segments;
+  // One snapshot: the heads it holds and the files it names.
+  const auto version = versions_.Current();
+  const auto& segments = version->segments;
   // Retention first: what it drops need not be merged.
   auto jobs = PlanRetention(segments, RetentionAt(options_, WallClockMs(options_)));
+  for (MergeJob& job : jobs) {
+    // Points it would drop that are still in a head: not in the plan's
+    // files, so the job waits for their flush.
+    for (const Head* head : {version->active.get(), version->flushing.get()}) {
+      if (head != nullptr && head->min_timestamp_ms() < job.drop_before_ms) job.wait_for_flush = true;
+    }
+  }
   auto merges = PlanMerges(segments, options_, WallClockMs(options_), forced, FileAgeMs, &waiting);
-  std::erase_if(merges, [&](const MergeJob& m) {
-    return std::any_of(jobs.begin(), jobs.end(), [&](const MergeJob& r) {
-      return std::any_of(m.files.begin(), m.files.end(), [&](const auto& f) {
-        return std::find(r.files.begin(), r.files.end(), f) != r.files.end();
-      });
-    });
+  // A merge holding every file of the retention jobs it meets (a whole
+  // window) does their work too; one holding part of a job's files waits
+  // for it.
+  std::vector<bool> absorbed(jobs.size(), false);
+  std::erase_if(merges, [&](MergeJob& m) {
+    auto holds = [&](const auto& f) { return std::find(m.files.begin(), m.files.end(), f) != m.files.end(); };
+    std::vector<size_t> met;
+    bool whole = true;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const auto& files = jobs[i].files;
+      if (std::none_of(files.begin(), files.end(), holds)) continue;
+      met.push_back(i);
+      whole = whole && std::all_of(files.begin(), files.end(), holds);
+    }
+    if (met.empty()) return false;
+    if (!whole) return true;
+    m.retention = true;
+    m.drop_before_ms = jobs[met[0]].drop_before_ms;
+    m.wait_for_flush = jobs[met[0]].wait_for_flush;
+    for (size_t i : met) absorbed[i] = true;
+    return false;
   });
+  for (size_t i = jobs.size(); i-- > 0;) {
+    if (absorbed[i]) jobs.erase(jobs.begin() + static_cast<std::ptrdiff_t>(i));
+  }
   jobs.insert(jobs.end(), std::make_move_iterator(merges.begin()),
               std::make_move_iterator(merges.end()));
   if (forced) return jobs;
@@ -378,7 +406,7 @@ void Compactor::RecordFailure(const MergeJob& job, const Status& s) {
 }
 
 Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool background,
-                        uint64_t* removed_points, bool drop_expired_points) {
+                        uint64_t* removed_points, int64_t drop_before) {
   const auto started = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(bg_mu_);
@@ -405,10 +433,9 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   const std::string path = versions_.SegmentPath(number);
   KPIDB_ASSIGN_OR_RETURN(auto writer, NewSegmentWriter(options_, path));
   // Expired rows are left out of every merge; expired points only where
-  // the job holds every file sharing their buckets (PlanRetention), so that
-  // the rows that replace them are exact.
+  // the job holds every file sharing their buckets (PlanRetention, whose
+  // cutoff `drop_before` is), so that the rows that replace them are exact.
   const Retention retention = RetentionAt(options_, WallClockMs(options_));
-  const int64_t drop_before = drop_expired_points ? retention.raw_drop_before_ms : INT64_MIN;
   const bool any_history = std::any_of(old.begin(), old.end(),
                                        [](const auto& f) { return f->has_history_rows(); });
   // A merge that stops half-way leaves no file (one no manifest names would
@@ -563,7 +590,7 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   stats_.bytes_written += reader ? bytes : 0;
   stats_.points_written += written;
   stats_.points_expired += expired;
-  if (drop_expired_points) stats_.retention_rewrites += 1;
+  if (drop_before != INT64_MIN) stats_.retention_rewrites += 1;
   stats_.last_merge_unix_ms = WallClockMs(options_);
   stats_.last_merge_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -581,15 +608,24 @@ Status Compactor::Compact(bool wait, uint64_t* merged) {
   }
   std::unique_lock lock = LockForeground();
   // The merges due in one snapshot: files that flushes add meanwhile are
-  // left for the next run, so Compact ends.
-  for (const MergeJob& job : Plan(/*forced=*/true)) {
+  // left for the next run, so Compact ends (but a retention job whose
+  // points the head still holds flushes them, and the plan is made again).
+  std::vector<MergeJob> jobs = Plan(/*forced=*/true);
+  if (std::any_of(jobs.begin(), jobs.end(), [](const MergeJob& j) { return j.wait_for_flush; })) {
+    KPIDB_RETURN_IF_ERROR(flusher_.Flush());
+    jobs = Plan(/*forced=*/true);
+  }
+  for (const MergeJob& job : jobs) {
     KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    KPIDB_RETURN_IF_ERROR(Merge(job.files, nullptr, /*background=*/false, nullptr, job.retention));
+    if (job.wait_for_flush) continue;  // the next run's
+    KPIDB_RETURN_IF_ERROR(
+        Merge(job.files, nullptr, /*background=*/false, nullptr, job.retention ? job.drop_before_ms : INT64_MIN));
     if (merged != nullptr) *merged += job.files.size();
   }
   Plan(/*forced=*/false);  // the backlog left, for Stats
   return Status::Ok();
 }
+
 
 std::unique_lock<std::mutex> Compactor::LockForeground() {
   // A background merge holding mu_ sees the count and gives up between two
@@ -631,7 +667,19 @@ Status Compactor::RunPass(bool forced) {
       if (due.empty()) break;
       job = std::move(due.front());
     }
-    const Status s = Merge(job.files, nullptr, /*background=*/true, nullptr, job.retention);
+    if (job.wait_for_flush) {
+      // Their files first (the next plan has them), or their rows would be
+      // made without them.
+      const Status flushed = flusher_.Flush();
+      if (!flushed.ok()) return flushed;
+      if (forced) {
+        jobs = Plan(/*forced=*/true);
+        next = 0;
+      }
+      continue;
+    }
+    const Status s = Merge(job.files, nullptr, /*background=*/true, nullptr,
+                           job.retention ? job.drop_before_ms : INT64_MIN);
     if (s.code() == StatusCode::kAborted) {
       if (forced) --next;  // gave way: run it again after the caller
       continue;
@@ -681,14 +729,9 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
   // written while it runs land in the new head and are kept.
   KPIDB_RETURN_IF_ERROR(flusher_.Flush());
   DeleteRange remove{std::set<SeriesId>(ids.begin(), ids.end()), start_ms, end_ms};
-  // A history row (its points gone) reaches up to a tier step past its start.
-  const int64_t reach = options_.rollup_tiers_ms.empty() ? 0 : options_.rollup_tiers_ms.back();
   auto touches = [&](const SegmentReader& segment) {
     const bool history = segment.has_history_rows();
-    if (SaturatingAdd(segment.max_timestamp_ms(), history ? reach : 0) < start_ms ||
-        segment.min_timestamp_ms() >= end_ms) {
-      return false;
-    }
+    if (segment.max_timestamp_ms() < start_ms || segment.min_timestamp_ms() >= end_ms) return false;
     SegmentSeries entry;
     return std::any_of(remove.ids.begin(), remove.ids.end(), [&](SeriesId id) {
       // An entry that cannot be decoded counts: the merge reports it.
@@ -706,7 +749,7 @@ Status Compactor::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int
       continue;
     }
     KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    KPIDB_RETURN_IF_ERROR(Merge(group, &remove, /*background=*/false, deleted_points, false));
+    KPIDB_RETURN_IF_ERROR(Merge(group, &remove, /*background=*/false, deleted_points, INT64_MIN));
   }
   return Status::Ok();
 }

@@ -41,9 +41,16 @@ struct MergeJob {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   std::vector<std::shared_ptr<SegmentReader>> files;
-  // A retention job (PlanRetention): the merge also drops the expired
-  // points, keeping their rows.
+  // A retention job (PlanRetention): the merge also drops the points
+  // before drop_before_ms (the retention's raw drop cutoff when planned: the
+  // job holds every file with points there), keeping their rows.
   bool retention = false;
+  int64_t drop_before_ms = INT64_MIN;
+  // A head of the plan's snapshot holds points before drop_before_ms: they
+  // must be flushed, and the plan made again, before the job runs (or the
+  // rows that outlive the files' points would be made without them, and a
+  // later merge could not tell them from newer data).
+  bool wait_for_flush = false;
 };
 
 // The retention's jobs: each group of files sharing a bucket of the
@@ -129,11 +136,11 @@ class Compactor {
   // first) by one merged file, leaving out `remove` if given, and expired
   // rows. `background`: throttled (compaction_max_bytes_per_second), and it
   // gives way to a running flush for up to 100 ms after every 100 ms of
-  // work. `drop_expired_points` (a retention job): the points before the
+  // work. `drop_before_ms` (a retention job's, else INT64_MIN): the points before it
   // raw drop cutoff are left out too, their rows kept (computed from them,
   // rows of buckets whose points went earlier carried over).
   Status Merge(const std::vector<std::shared_ptr<SegmentReader>>& old, const DeleteRange* remove,
-               bool background, uint64_t* removed_points, bool drop_expired_points);
+               bool background, uint64_t* removed_points, int64_t drop_before_ms);
   // REQUIRES mu_. The policy's jobs now; not forced: without those over a
   // file whose merge failed lately, and the backlog in stats_.
   std::vector<MergeJob> Plan(bool forced);

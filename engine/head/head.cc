@@ -134,6 +134,12 @@ void Head::Append(Place place, SeriesId id, std::span<const int64_t> timestamps,
   // throws, the series holds what it held.
   bytes_.fetch_add(s.ReserveLocked(arena_, timestamps.size()), std::memory_order_relaxed);
   s.AppendLocked(timestamps, values);
+  if (!timestamps.empty()) {
+    const int64_t lowest = *std::min_element(timestamps.begin(), timestamps.end());
+    int64_t seen = min_ts_.load(std::memory_order_relaxed);
+    while (lowest < seen && !min_ts_.compare_exchange_weak(seen, lowest, std::memory_order_relaxed)) {
+    }
+  }
   // Counts appended points; duplicates dropped by normalisation stay counted
   // until the head is flushed, which errs on the side of flushing early.
   points_.fetch_add(timestamps.size(), std::memory_order_relaxed);

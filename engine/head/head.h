@@ -87,6 +87,9 @@ class Head {
   size_t Count(SeriesId id) const;
 
   uint64_t points() const { return points_.load(std::memory_order_relaxed); }
+  // The lowest timestamp appended (INT64_MAX: none), so that the retention
+  // knows whether the head holds points it is about to drop from the files.
+  int64_t min_timestamp_ms() const { return min_ts_.load(std::memory_order_relaxed); }
   // Approximate memory held, for the flush trigger.
   uint64_t bytes() const;
   bool empty() const { return points() == 0; }
@@ -172,6 +175,7 @@ class Head {
   std::deque<MemSeries> series_;  // by slot; stable addresses: grows at the back only
   mutable std::array<std::mutex, kStripes> stripes_;  // series' locks, by id
   std::atomic<uint64_t> points_{0};
+  std::atomic<int64_t> min_ts_{INT64_MAX};
   std::atomic<uint64_t> bytes_{0};  // allocated by blocks
 };
 

@@ -107,6 +107,28 @@ bool MergeScan::OthersMayHavePoints(size_t age, int64_t s, int64_t e) const {
   return false;
 }
 
+Result<bool> MergeScan::HasPointsIn(const RowSource& src, int64_t s, int64_t e) {
+  for (const ChunkMeta& c : src.entry->ChunksOverlapping(s, e)) {
+    if (c.stats.min_timestamp_ms >= s && c.stats.max_timestamp_ms < e) return true;
+    ts_.clear();
+    vs_.clear();
+    KPIDB_RETURN_IF_ERROR(src.segment->ReadChunk(c, &ts_, &vs_));
+    auto p = std::lower_bound(ts_.begin(), ts_.end(), s);
+    if (p != ts_.end() && *p < e) return true;
+  }
+  return false;
+}
+
+bool MergeScan::FinerRowsLive(const std::vector<RollupTier>& tiers, size_t t, int64_t s,
+                              int64_t e) const {
+  if (t == 0 || tiers[t - 1].rows.empty()) return false;
+  // Rows are built from every point: the finer tier holds [s, e) whole
+  // unless some of its buckets there have expired (dropped or not).
+  const int64_t step = tiers[t - 1].step_ms;
+  const int64_t first = s / step - (s % step < 0 ? 1 : 0);
+  return retention_ == nullptr || s >= e || retention_->RowLive(step, first);
+}
+
 bool MergeScan::FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t,
                                 const RollupRow& row) const {
   if (t == 0) return false;
@@ -155,10 +177,18 @@ Status MergeScan::ChooseRollupRows() {
         if (e <= start_ms_ || s >= end_ms_) continue;
         if (retention_ != nullptr && !retention_->RowLive(tier.step_ms, row.bucket)) continue;
         // Expired points this row holds, if it is not taken: answered only
-        // by finer live rows (each checked in its turn).
-        const bool holds_expired = std::max(s, start_ms_) < points_start_;
+        // by finer live rows (each checked in its turn). A row across the
+        // cutoff may hold none.
+        const int64_t from = std::max(s, start_ms_);
+        bool holds_expired = from < points_start_;
+        if (holds_expired && e > points_start_) {
+          KPIDB_ASSIGN_OR_RETURN(holds_expired, HasPointsIn(src, from, points_start_));
+        }
         if (s < start_ms_ || e > end_ms_) {  // cut by the range's ends
-          if (holds_expired && !FinerRowsAnswer(tiers, t, row)) incomplete_ = true;
+          if (holds_expired && !FinerRowsAnswer(tiers, t, row) &&
+              !FinerRowsLive(tiers, t, std::max(s, start_ms_), std::min(e, end_ms_))) {
+            incomplete_ = true;
+          }
           continue;
         }
         // Not under a coarser row taken already.

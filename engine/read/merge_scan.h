@@ -125,6 +125,13 @@ class MergeScan {
   // of `row` (one of tiers[t] that was not taken); whether each of them was
   // taken is checked on its own.
   bool FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t, const RollupRow& row) const;
+  // Whether the entry of `src` has points in [s, e) (decoding a chunk that
+  // only partly meets it).
+  struct RowSource;
+  Result<bool> HasPointsIn(const RowSource& src, int64_t s, int64_t e);
+  // The same for the part [s, e) of a row cut by the range: no bucket of
+  // the finer tier there has expired.
+  bool FinerRowsLive(const std::vector<RollupTier>& tiers, size_t t, int64_t s, int64_t e) const;
 
   const int64_t start_ms_;
   const int64_t end_ms_;

@@ -181,16 +181,17 @@ Status SegmentWriter::AddSeriesWithRows(SeriesId id, std::string_view canonical,
     for (const RollupTier& t : tiers) {
       auto at = std::lower_bound(steps_written_.begin(), steps_written_.end(), t.step_ms);
       if (at == steps_written_.end() || *at != t.step_ms) steps_written_.insert(at, t.step_ms);
-      // The file's span covers the starts of the rows no point is in (rows
+      // The file's span covers the buckets of the rows no point is in (rows
       // whose points are gone: history), which lie before the points.
       const int64_t first = RollupBucketStart(t.step_ms, t.rows.front().bucket);
-      const int64_t last = RollupBucketStart(t.step_ms, t.rows.back().bucket);
+      const int64_t last = RollupBucketEnd(t.step_ms, t.rows.back().bucket) - 1;
       if (timestamps.empty() ||
           RollupBucketEnd(t.step_ms, t.rows.front().bucket) <= timestamps.front()) {
         history_rows_ = true;
         min_ts_ = std::min(min_ts_, first);
       }
-      if (timestamps.empty() || last > timestamps.back()) {
+      if (timestamps.empty() ||
+          RollupBucketStart(t.step_ms, t.rows.back().bucket) > timestamps.back()) {
         history_rows_ = true;
         max_ts_ = std::max(max_ts_, last);
       }

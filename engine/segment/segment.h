@@ -155,7 +155,7 @@ class SegmentReader {
   // file changed under the reader.
   Result<bool> Find(SeriesId id, SegmentSeries* entry) const;
   // Whether the file holds data in [start_ms, end_ms) (of any series): a
-  // point, or a history row starting there.
+  // point, or a history row's bucket meeting it.
   bool Overlaps(int64_t start_ms, int64_t end_ms) const {
     return max_ts_ >= start_ms && min_ts_ < end_ms;
   }
@@ -188,7 +188,7 @@ class SegmentReader {
   Status ReadRollup(const SegmentSeries& series, std::vector<RollupTier>* tiers) const;
 
   const std::string& path() const { return file_->path(); }
-  // The time span of the file's data: its points, and the starts of the
+  // The time span of the file's data: its points, and the buckets of the
   // rollup rows that no point of their series is in (history rows).
   int64_t min_timestamp_ms() const { return min_ts_; }
   int64_t max_timestamp_ms() const { return max_ts_; }
