@@ -237,7 +237,9 @@ TEST_F(RetentionTest, RowsAnswerExactlyAfterTheirPointsExpiredAndQueriesSaySo) {
     SCOPED_TRACE("after the retention dropped the expired points");
     check();
   }
+  options_.verify_segments_on_open = true;  // history rows are checked, and pass
   Open();
+  EXPECT_EQ(engine_->GetStats().quarantined_segments, 0u);
   {
     SCOPED_TRACE("after a reopen");
     check();

@@ -446,7 +446,7 @@ Status SegmentReader::DecodeEntry(uint64_t at, SegmentSeries* s, uint64_t* end) 
 }
 
 Status SegmentReader::VerifyChunks(const SegmentSeries& s) const {
-  std::vector<int64_t> ts;
+  std::vector<int64_t> ts, all;
   std::vector<double> vs;
   for (const ChunkMeta& c : s.chunks) {
     ts.clear();
@@ -456,15 +456,23 @@ Status SegmentReader::VerifyChunks(const SegmentSeries& s) const {
         ts.back() != c.stats.max_timestamp_ms) {
       return Corrupt(c.offset, "chunk does not match its index entry");
     }
+    all.insert(all.end(), ts.begin(), ts.end());
   }
   std::vector<RollupTier> tiers;
   KPIDB_RETURN_IF_ERROR(ReadRollup(s, &tiers));
-  uint64_t points = 0;
-  for (const ChunkMeta& c : s.chunks) points += c.stats.count;
+  // Each row counts the series' points in its bucket, and every point is in
+  // a row; a row no point is in summarises points that expired (history).
   for (const RollupTier& tier : tiers) {
     uint64_t counted = 0;
-    for (const RollupRow& row : tier.rows) counted += row.count;
-    if (counted != points) {
+    bool rows_match = true;
+    for (const RollupRow& row : tier.rows) {
+      const auto lo = std::lower_bound(all.begin(), all.end(), RollupBucketStart(tier.step_ms, row.bucket));
+      const auto hi = std::lower_bound(lo, all.end(), RollupBucketEnd(tier.step_ms, row.bucket));
+      const auto in_bucket = static_cast<uint64_t>(hi - lo);
+      if (in_bucket != 0 && in_bucket != row.count) rows_match = false;
+      counted += in_bucket;
+    }
+    if (!rows_match || counted != all.size()) {
       return Corrupt(s.rollup_offset, "rollup tier of " + std::to_string(tier.step_ms) +
                                           " ms does not count the series' points");
     }
