@@ -14,14 +14,22 @@
 namespace kpidb {
 namespace {
 
-// The labels of every series of `metric`, through its postings and the keys'
-// canonical bytes (no key is decoded).
-void ForEachLabelOfMetric(const SeriesIndex& index, std::string_view metric,
+// The labels of every listed series of `metric` (empty: of every series),
+// through its postings and the keys' canonical bytes; series emptied by
+// deletes or retention are left out.
+void ForEachLabelOfMetric(const EngineCore& core, std::string_view metric,
                           const std::function<void(std::string_view, std::string_view)>& fn) {
-  std::vector<SeriesRef> refs = index.Postings("__name__", metric);
+  const SeriesIndex& index = core.series_index();
+  std::vector<SeriesRef> refs = metric.empty() ? index.AllRefs() : index.Postings("__name__", metric);
+  const bool filter = core.EmptiedCount() > 0;
   index.FilterByCanonical(&refs, [&](std::string_view canonical) {
+    if (filter) {
+      auto id = index.Find(canonical);
+      if (id && core.IsEmptied(*id)) return false;
+    }
     auto key = SeriesKey::FromCanonical(canonical);
     if (key.ok()) {
+      if (metric.empty()) fn("__name__", key->metric);
       for (const Label& l : key->labels) fn(l.name, l.value);
     }
     return false;
@@ -68,6 +76,7 @@ Result<std::vector<SeriesKey>> Engine::ListSeries(const query::Selector& selecto
   std::vector<SeriesKey> keys;
   keys.reserve(ids.size());
   for (SeriesId id : ids) {
+    if (core_->IsEmptied(id)) continue;  // deleted (or expired) to the last point
     if (auto key = core_->SeriesKeyOf(id)) keys.push_back(std::move(*key));
   }
   std::sort(keys.begin(), keys.end(), [](const SeriesKey& a, const SeriesKey& b) {
@@ -77,18 +86,18 @@ Result<std::vector<SeriesKey>> Engine::ListSeries(const query::Selector& selecto
 }
 
 std::vector<std::string> Engine::LabelNames(std::string_view metric) const {
-  if (metric.empty()) return core_->series_index().LabelNames();
+  if (metric.empty() && core_->EmptiedCount() == 0) return core_->series_index().LabelNames();
   std::set<std::string, std::less<>> names;
-  ForEachLabelOfMetric(core_->series_index(), metric, [&](std::string_view n, std::string_view) {
-    if (!names.contains(n)) names.emplace(n);
+  ForEachLabelOfMetric(*core_, metric, [&](std::string_view n, std::string_view) {
+    if (n != "__name__" && !names.contains(n)) names.emplace(n);
   });
   return {names.begin(), names.end()};
 }
 
 std::vector<std::string> Engine::LabelValues(std::string_view name, std::string_view metric) const {
-  if (metric.empty()) return core_->series_index().LabelValues(name);
+  if (metric.empty() && core_->EmptiedCount() == 0) return core_->series_index().LabelValues(name);
   std::set<std::string, std::less<>> values;
-  ForEachLabelOfMetric(core_->series_index(), metric, [&](std::string_view n, std::string_view v) {
+  ForEachLabelOfMetric(*core_, metric, [&](std::string_view n, std::string_view v) {
     if (n == name && !values.contains(v)) values.emplace(v);
   });
   return {values.begin(), values.end()};

@@ -458,6 +458,7 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   // Rows whose points are gone, by step and bucket (the newest file's wins).
   std::map<int64_t, std::map<int64_t, RollupRow>> history;
   uint64_t removed = 0, written = 0, expired = 0;
+  std::vector<SeriesId> vanished;  // series of the old files the new one lacks
   const uint64_t rate = background ? options_.compaction_max_bytes_per_second : 0;
   constexpr auto kYield = std::chrono::milliseconds(100);
   auto worked_since = started;
@@ -527,6 +528,7 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
     if (!any_history && drop_before == INT64_MIN) {
       written += ts.size();
       if (!ts.empty()) KPIDB_RETURN_IF_ERROR(writer->AddSeries(id, canonical, ts, vs));
+      if (ts.empty()) vanished.push_back(id);
       continue;
     }
     // The rows of every point (those about to expire included), with the
@@ -545,6 +547,8 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
     if (!kept_ts_view.empty() || any_rows) {
       KPIDB_RETURN_IF_ERROR(
           writer->AddSeriesWithRows(id, canonical, kept_ts_view, kept_vs_view, std::move(tiers)));
+    } else {
+      vanished.push_back(id);
     }
   }
   KPIDB_RETURN_IF_ERROR(writer->Finish());
@@ -556,6 +560,7 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   }
 
   if (merge_hook_for_test_) merge_hook_for_test_();
+  if (!vanished.empty() && vanished_) KPIDB_RETURN_IF_ERROR(vanished_(vanished, false));
 
   std::set<uint64_t> replaced;
   for (const auto& segment : old) {
@@ -571,6 +576,7 @@ Status Compactor::Merge(const Files& old, const DeleteRange* remove, bool backgr
   // it, the next open does.
   partial.keep = true;
   KPIDB_RETURN_IF_ERROR(versions_.ReplaceMerged(old, replaced, reader, number));
+  if (!vanished.empty() && vanished_) (void)vanished_(vanished, true);
   // Readers still holding the old files keep their mappings.
   if (!reader) replaced.insert(number);  // an empty result: no file at all
   for (uint64_t n : replaced) {

@@ -125,6 +125,11 @@ class Compactor {
   // Tests: runs `hook` in each merge, after the merged file is written and
   // before it is installed.
   void SetMergeHookForTest(std::function<void()> hook);
+  // Series of a merge's files that its merged file does not hold (deleted
+  // or expired whole): `listener(ids, false)` before the install (an error
+  // fails the merge), `listener(ids, true)` after it. Set before Start.
+  using VanishedListener = std::function<Status(const std::vector<SeriesId>& ids, bool installed)>;
+  void SetVanishedListener(VanishedListener listener) { vanished_ = std::move(listener); }
 
  private:
   struct DeleteRange {
@@ -168,6 +173,7 @@ class Compactor {
 
   std::mutex mu_;  // one Compact, Delete or background merge at a time
   std::function<void()> merge_hook_for_test_;  // under mu_
+  VanishedListener vanished_;  // set before Start
   struct Retry {
     std::shared_ptr<SegmentReader> file;
     int failures = 0;

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <xxhash.h>
+
 #include "engine/common/coding.h"
 #include "engine/common/point_order.h"
 #include "engine/read/merge_scan.h"
@@ -86,6 +88,9 @@ Result<std::unique_ptr<EngineCore>> EngineCore::Open(const std::string& dir,
   e.compactor_ =
       std::make_unique<Compactor>(e.options_, e.segment_dir_, &e.versions_, e.flusher_.get(), &e.queue_);
   Compactor* compactor = e.compactor_.get();
+  e.compactor_->SetVanishedListener(
+      [&e](const std::vector<SeriesId>& ids, bool installed) { return e.OnVanished(ids, installed); });
+  KPIDB_RETURN_IF_ERROR(e.LoadEmptied());
   e.flusher_->SetFlushListener([compactor] { compactor->Wake(); });
   e.flusher_->Start();
   e.compactor_->Start();
@@ -124,7 +129,90 @@ Status EngineCore::Write(const WriteBatch& batch) {
                                      " bytes, over the WAL record limit of " +
                                      std::to_string(kMaxLogRecordBytes) + "; split it");
   }
-  return queue_.Submit(&w, [this](std::vector<PendingWrite*>& group) { return CommitGroup(group); });
+  Status s = queue_.Submit(&w, [this](std::vector<PendingWrite*>& group) { return CommitGroup(group); });
+  if (s.ok() && EmptiedCount() > 0) {
+    // Written again: listed again (DIR/emptied keeps it until the next
+    // open, which checks).
+    std::lock_guard lock(emptied_mu_);
+    for (SeriesId id : w.ids) emptied_.erase(id);
+    emptied_count_.store(emptied_.size(), std::memory_order_relaxed);
+  }
+  return s;
+}
+
+namespace {
+constexpr char kEmptiedMagic[] = "KPIDBEMP";
+constexpr uint32_t kEmptiedVersion = 1;
+}  // namespace
+
+bool EngineCore::HasData(SeriesId id) const {
+  auto state = versions_.Current();
+  for (const Head* head : {state->flushing.get(), state->active.get()}) {
+    if (head != nullptr && head->Count(id) > 0) return true;
+  }
+  for (const auto& segment : state->segments) {
+    if (segment->Contains(id)) return true;
+  }
+  return false;
+}
+
+bool EngineCore::IsEmptied(SeriesId id) const {
+  if (EmptiedCount() == 0) return false;
+  std::lock_guard lock(emptied_mu_);
+  return emptied_.contains(id);
+}
+
+Status EngineCore::StoreEmptiedLocked(const std::unordered_set<SeriesId>& ids) const {
+  // emptied := magic[8] version:u32 count:u64 id:u64* checksum:u64 (XXH3-64 of the rest)
+  std::string out(kEmptiedMagic, 8);
+  PutFixed32(&out, kEmptiedVersion);
+  PutFixed64(&out, ids.size());
+  std::vector<SeriesId> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (SeriesId id : sorted) PutFixed64(&out, id);
+  PutFixed64(&out, XXH3_64bits(out.data(), out.size()));
+  return AtomicWriteFile(JoinPath(dir_, "emptied"), out);
+}
+
+Status EngineCore::OnVanished(const std::vector<SeriesId>& ids, bool installed) {
+  std::lock_guard lock(emptied_mu_);
+  if (!installed) {
+    // Before the install: the candidates are on disk, so that a crash after
+    // it still finds them (the next open keeps only those without data).
+    std::unordered_set<SeriesId> candidates = emptied_;
+    candidates.insert(ids.begin(), ids.end());
+    return StoreEmptiedLocked(candidates);
+  }
+  for (SeriesId id : ids) {
+    if (!HasData(id)) emptied_.insert(id);
+  }
+  emptied_count_.store(emptied_.size(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status EngineCore::LoadEmptied() {
+  const std::string path = JoinPath(dir_, "emptied");
+  if (!FileExists(path)) return Status::Ok();
+  std::string data;
+  KPIDB_RETURN_IF_ERROR(ReadFileToString(path, &data));
+  std::unordered_set<SeriesId> candidates;
+  const bool framed = data.size() >= 28 && data.compare(0, 8, kEmptiedMagic) == 0 &&
+                      DecodeFixed32(data.data() + 8) == kEmptiedVersion &&
+                      XXH3_64bits(data.data(), data.size() - 8) == DecodeFixed64(data.data() + data.size() - 8);
+  const uint64_t count = framed ? DecodeFixed64(data.data() + 12) : 0;
+  if (!framed || count != (data.size() - 28) / 8 || (data.size() - 28) % 8 != 0) {
+    // Only listings depend on it: log, and list every series.
+    options_.logger("ignoring " + path + ": damaged (every series is listed until deleted again)");
+    return RemoveFile(path);
+  }
+  for (uint64_t i = 0; i < count; ++i) candidates.insert(DecodeFixed64(data.data() + 20 + 8 * i));
+  std::lock_guard lock(emptied_mu_);
+  for (SeriesId id : candidates) {
+    if (index_.Contains(id) && !HasData(id)) emptied_.insert(id);
+  }
+  emptied_count_.store(emptied_.size(), std::memory_order_relaxed);
+  if (emptied_.size() != candidates.size()) return StoreEmptiedLocked(emptied_);
+  return Status::Ok();
 }
 
 Status EngineCore::CheckNotExpired(const WriteBatch& batch, const std::vector<SeriesKey>& keys) const {
@@ -441,7 +529,7 @@ Status EngineCore::Delete(const std::vector<SeriesId>& ids, int64_t start_ms, in
 EngineStats EngineCore::GetStats() const {
   EngineStats st;
   auto state = versions_.Current();
-  st.series = index_.size();
+  st.series = index_.size() - EmptiedCount();
   for (const Head* head : {state->flushing.get(), state->active.get()}) {
     if (head == nullptr) continue;
     st.head_points += head->points();

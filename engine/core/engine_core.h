@@ -24,9 +24,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/core/compactor.h"
@@ -119,8 +121,8 @@ class EngineCore {
   // Compact merges them).
   // Points written while it runs are kept. Idempotent: if it fails (or the
   // process dies) part-way, some partitions may be done; run it again.
-  // `deleted_points`: how many were removed, if given. The series stay
-  // known (listed) even when no point is left.
+  // `deleted_points`: how many were removed, if given. A series left with
+  // nothing is emptied (IsEmptied): the listings leave it out.
   Status Delete(const std::vector<SeriesId>& ids, int64_t start_ms, int64_t end_ms,
                 uint64_t* deleted_points = nullptr);
   // Stops accepting writes, waits for in-flight ones, syncs the WAL and
@@ -129,6 +131,11 @@ class EngineCore {
   Status Close();
 
   EngineStats GetStats() const;
+  // Series whose every point and row is gone (deleted, or expired whole):
+  // listings leave them out until they are written again. Persisted in
+  // DIR/emptied (docs/internals.md, "Data dir").
+  bool IsEmptied(SeriesId id) const;
+  size_t EmptiedCount() const { return emptied_count_.load(std::memory_order_relaxed); }
   // The memory of the engine's heads (fault injection in tests).
   SlabPool& head_memory() { return *head_slabs_; }
   // Tests: runs `hook` in each merge of Compact or Delete, after the merged
@@ -197,6 +204,17 @@ class EngineCore {
   WriteQueue queue_;
   ActiveLog log_;
   std::atomic<uint64_t> quarantined_{0};
+  // Whether any head or segment holds series `id`.
+  bool HasData(SeriesId id) const;
+  // The compactor's VanishedListener (Compactor::SetVanishedListener).
+  Status OnVanished(const std::vector<SeriesId>& ids, bool installed);
+  // Loads DIR/emptied after recovery, keeping the series still without data.
+  Status LoadEmptied();
+  // REQUIRES emptied_mu_. Writes `ids` to DIR/emptied (atomically).
+  Status StoreEmptiedLocked(const std::unordered_set<SeriesId>& ids) const;
+  mutable std::mutex emptied_mu_;
+  std::unordered_set<SeriesId> emptied_;  // under emptied_mu_
+  std::atomic<size_t> emptied_count_{0};
   // Built once recovered; destroyed first (they use the parts above).
   std::unique_ptr<Flusher> flusher_;
   std::unique_ptr<Compactor> compactor_;

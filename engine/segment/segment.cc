@@ -480,6 +480,12 @@ Status SegmentReader::VerifyChunks(const SegmentSeries& s) const {
   return Status::Ok();
 }
 
+bool SegmentReader::Contains(SeriesId id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const EntryRef& e, SeriesId v) { return e.id < v; });
+  return it != entries_.end() && it->id == id;
+}
+
 Result<bool> SegmentReader::Find(SeriesId id, SegmentSeries* entry) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
                              [](const EntryRef& e, SeriesId v) { return e.id < v; });

@@ -154,6 +154,8 @@ class SegmentReader {
   // the series. The index is validated at Open, so an error here means the
   // file changed under the reader.
   Result<bool> Find(SeriesId id, SegmentSeries* entry) const;
+  // Whether the file holds series `id` (points or rows), from memory.
+  bool Contains(SeriesId id) const;
   // Whether the file holds data in [start_ms, end_ms) (of any series): a
   // point, or a history row's bucket meeting it.
   bool Overlaps(int64_t start_ms, int64_t end_ms) const {

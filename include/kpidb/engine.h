@@ -130,8 +130,10 @@ class Engine {
   // says when it ran).
   Status StartCompaction();
   // Deletes the points in [start_ms, end_ms) of the series `selector`
-  // selects (refused when it is empty: it would select everything). The
-  // series stay listed. Idempotent; see EngineCore::Delete.
+  // selects (refused when it is empty: it would select everything). A
+  // series left with no point and no row leaves the listings (ListSeries,
+  // LabelNames, LabelValues, Stats) until written again; so does one whose
+  // every point and row expired. Idempotent; see EngineCore::Delete.
   Result<DeleteResult> Delete(const query::Selector& selector, int64_t start_ms, int64_t end_ms,
                               size_t max_series);
   // Stops accepting writes, waits for in-flight ones, syncs the WAL and
