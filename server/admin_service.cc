@@ -28,12 +28,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* c
   return RunUnary(context, ctx_, [this, response]() -> Status {
     const EngineStats s = ctx_.engine.GetStats();
     response->set_series(s.series);
-    response->set_points(s.segment_points + s.head_points);
+    response->set_points(s.segment_distinct_points + s.head_points);
     response->set_segments(s.segments);
     response->set_segment_bytes(s.segment_bytes);
     response->set_bytes_on_disk(DirectoryBytes(ctx_.engine.dir()));
     response->set_bytes_per_point(
-        s.segment_points == 0 ? 0 : static_cast<double>(s.segment_bytes) / static_cast<double>(s.segment_points));
+        s.segment_distinct_points == 0
+            ? 0
+            : static_cast<double>(s.segment_bytes) / static_cast<double>(s.segment_distinct_points));
     response->set_wal_files(s.wal_files);
     response->set_wal_bytes(s.wal_bytes);
     response->set_head_points(s.head_points);

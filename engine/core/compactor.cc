@@ -189,6 +189,77 @@ bool RetentionDue(const SegmentReader& file, const Retention& retention) {
 
 }  // namespace
 
+Result<uint64_t> CountDistinctPoints(const Files& segments) {
+  uint64_t total = 0;
+  std::vector<SegmentSeries> entries;
+  std::vector<std::pair<const ChunkMeta*, size_t>> chunks;  // with their file
+  std::vector<int64_t> ts, all;
+  std::vector<double> vs;
+  for (const Files& group : OverlapGroups(segments)) {
+    for (const auto& f : group) total += f->point_count();
+    if (group.size() < 2) continue;
+    // The series in two or more of the group's files: a walk of their id lists.
+    std::vector<size_t> at(group.size(), 0);
+    entries.resize(group.size());
+    while (true) {
+      SeriesId id = UINT64_MAX;
+      bool any = false;
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (at[i] < group[i]->series_count()) {
+          id = std::min(id, group[i]->id_at(at[i]));
+          any = true;
+        }
+      }
+      if (!any) break;
+      std::vector<size_t> holders;
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (at[i] < group[i]->series_count() && group[i]->id_at(at[i]) == id) {
+          holders.push_back(i);
+          ++at[i];
+        }
+      }
+      if (holders.size() < 2) continue;
+      chunks.clear();
+      for (size_t i : holders) {
+        KPIDB_ASSIGN_OR_RETURN(bool found, group[i]->Find(id, &entries[i]));
+        if (!found) continue;
+        for (const ChunkMeta& c : entries[i].chunks) chunks.emplace_back(&c, i);
+      }
+      std::sort(chunks.begin(), chunks.end(), [](const auto& a, const auto& b) {
+        return a.first->stats.min_timestamp_ms < b.first->stats.min_timestamp_ms;
+      });
+      // Runs of chunks overlapping in time across files share timestamps
+      // at most there: decode those runs, count their distinct timestamps.
+      for (size_t i = 0; i < chunks.size();) {
+        size_t j = i + 1;
+        int64_t hi = chunks[i].first->stats.max_timestamp_ms;
+        bool shared = false;
+        while (j < chunks.size() && chunks[j].first->stats.min_timestamp_ms <= hi) {
+          shared = shared || chunks[j].second != chunks[i].second;
+          hi = std::max(hi, chunks[j].first->stats.max_timestamp_ms);
+          ++j;
+        }
+        if (shared) {
+          all.clear();
+          uint64_t counted = 0;
+          for (size_t k = i; k < j; ++k) {
+            ts.clear();
+            vs.clear();
+            KPIDB_RETURN_IF_ERROR(group[chunks[k].second]->ReadChunk(*chunks[k].first, &ts, &vs));
+            all.insert(all.end(), ts.begin(), ts.end());
+            counted += chunks[k].first->stats.count;
+          }
+          std::sort(all.begin(), all.end());
+          const auto distinct = static_cast<uint64_t>(std::unique(all.begin(), all.end()) - all.begin());
+          total -= counted - distinct;
+        }
+        i = j;
+      }
+    }
+  }
+  return total;
+}
+
 std::vector<MergeJob> PlanRetention(const Files& segments, const Retention& retention) {
   std::vector<MergeJob> jobs;
   const int64_t align = retention.tier_steps_ms.empty() ? 1 : retention.tier_steps_ms.back();

@@ -81,6 +81,13 @@ std::vector<MergeJob> PlanMerges(const std::vector<std::shared_ptr<SegmentReader
                                  const std::function<int64_t(const SegmentReader&)>& age_ms,
                                  size_t* waiting = nullptr);
 
+// The distinct points (series, timestamp) of `segments`: copies of a point
+// in several files (a rewrite not merged yet) count once. Only series whose
+// chunks in different files of one overlapping group overlap in time are
+// decoded; the rest is counted from the index. Fails only if a chunk
+// cannot be decoded.
+Result<uint64_t> CountDistinctPoints(const std::vector<std::shared_ptr<SegmentReader>>& segments);
+
 // What the compactor did since open (EngineStats).
 struct CompactionStats {
   bool running = false;      // a merge is in progress

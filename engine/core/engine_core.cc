@@ -541,6 +541,20 @@ EngineStats EngineCore::GetStats() const {
     st.segment_points += s->point_count();
     st.segment_bytes += s->file_size();
   }
+  {
+    std::lock_guard lock(distinct_mu_);
+    const auto& now = state->segments;
+    const bool same = distinct_for_.size() == now.size() &&
+                      std::equal(now.begin(), now.end(), distinct_for_.begin(),
+                                 [](const auto& a, const auto& b) { return a == b.lock(); });
+    if (!same) {
+      auto counted = CountDistinctPoints(now);
+      // A chunk that cannot be decoded (reads report it): count the copies.
+      distinct_points_ = counted.ok() ? *counted : st.segment_points;
+      distinct_for_.assign(now.begin(), now.end());
+    }
+    st.segment_distinct_points = distinct_points_;
+  }
   auto names = ListDir(wal_dir_);
   if (names.ok()) {
     for (const std::string& name : *names) {

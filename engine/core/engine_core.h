@@ -212,6 +212,11 @@ class EngineCore {
   Status LoadEmptied();
   // REQUIRES emptied_mu_. Writes `ids` to DIR/emptied (atomically).
   Status StoreEmptiedLocked(const std::unordered_set<SeriesId>& ids) const;
+  // CountDistinctPoints of the segments Stats last saw (they change at
+  // flushes and merges only).
+  mutable std::mutex distinct_mu_;
+  mutable std::vector<std::weak_ptr<SegmentReader>> distinct_for_;  // under distinct_mu_
+  mutable uint64_t distinct_points_ = 0;                            // under distinct_mu_
   mutable std::mutex emptied_mu_;
   std::unordered_set<SeriesId> emptied_;  // under emptied_mu_
   std::atomic<size_t> emptied_count_{0};

@@ -172,6 +172,8 @@ class SegmentReader {
   // order; stops at fn's first error.
   Status ForEachKey(const std::function<Status(SeriesId, std::string_view)>& fn) const;
   size_t series_count() const { return entries_.size(); }
+  // The id of the i-th series in id order (i < series_count()), from memory.
+  SeriesId id_at(size_t i) const { return entries_[i].id; }
 
   // Lets the kernel take back the pages of the mapping this process has
   // touched (Open does, after reading the file to verify it): they stay in

@@ -39,7 +39,10 @@ struct EngineStats {
   uint64_t head_bytes = 0;
   uint64_t head_reserved_bytes = 0;  // memory of flushed heads kept for the next
   uint64_t segments = 0;
-  uint64_t segment_points = 0;
+  uint64_t segment_points = 0;  // points in segment files, a copy in each file counted
+  // Distinct points in segments: copies of a point in several files (a
+  // rewrite that no merge has folded yet) count once.
+  uint64_t segment_distinct_points = 0;
   uint64_t segment_bytes = 0;
   uint64_t wal_files = 0;
   uint64_t wal_bytes = 0;
