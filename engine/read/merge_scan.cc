@@ -151,6 +151,7 @@ Status MergeScan::ChooseRollupRows() {
   taken_.clear();
   next_row_ = 0;
   std::vector<RollupTier> tiers;
+  RollupBlockReader block;
   std::vector<TakenRow> mine;  // of one segment, sorted by start
   for (const RowSource& src : row_sources_) {
     // Chunk stats answer for this segment without decoding anything (not
@@ -166,16 +167,31 @@ Status MergeScan::ChooseRollupRows() {
       }
     }
     if (stats_serve) continue;
-    KPIDB_RETURN_IF_ERROR(src.segment->ReadRollup(*src.entry, &tiers));
+    // Tiers are decoded on demand, coarsest first: finer ones only while
+    // some coarser row in the range is not taken (daily buckets over a
+    // 30-day file decode 30 rows, not 720 hourly ones as well).
+    KPIDB_RETURN_IF_ERROR(src.segment->OpenRollup(*src.entry, &block));
+    tiers.assign(block.tier_count(), RollupTier{});
+    std::vector<bool> decoded(block.tier_count(), false);
+    auto decode = [&](size_t i) -> Status {
+      if (decoded[i]) return Status::Ok();
+      decoded[i] = true;
+      return src.segment->ReadRollupTier(*src.entry, block, i, &tiers[i]);
+    };
     mine.clear();
     for (size_t t = tiers.size(); t-- > 0;) {  // coarsest first
+      KPIDB_RETURN_IF_ERROR(decode(t));
       const RollupTier& tier = tiers[t];
       const size_t coarser = mine.size();
+      bool finer_needed = false;  // a row of this tier meeting the range was not taken
       for (const RollupRow& row : tier.rows) {
         const int64_t s = RollupBucketStart(tier.step_ms, row.bucket);
         const int64_t e = RollupBucketEnd(tier.step_ms, row.bucket);
         if (e <= start_ms_ || s >= end_ms_) continue;
-        if (retention_ != nullptr && !retention_->RowLive(tier.step_ms, row.bucket)) continue;
+        if (retention_ != nullptr && !retention_->RowLive(tier.step_ms, row.bucket)) {
+          finer_needed = true;
+          continue;
+        }
         // Expired points this row holds, if it is not taken: answered only
         // by finer live rows (each checked in its turn). A row across the
         // cutoff may hold none.
@@ -184,7 +200,9 @@ Status MergeScan::ChooseRollupRows() {
         if (holds_expired && e > points_start_) {
           KPIDB_ASSIGN_OR_RETURN(holds_expired, HasPointsIn(src, from, points_start_));
         }
+        if (holds_expired && t > 0) KPIDB_RETURN_IF_ERROR(decode(t - 1));
         if (s < start_ms_ || e > end_ms_) {  // cut by the range's ends
+          finer_needed = true;
           if (holds_expired && !FinerRowsAnswer(tiers, t, row) &&
               !FinerRowsLive(tiers, t, std::max(s, start_ms_), std::min(e, end_ms_))) {
             incomplete_ = true;
@@ -197,6 +215,7 @@ Status MergeScan::ChooseRollupRows() {
         if (next != mine.begin() && std::prev(next)->end > s) continue;
         if (next != mine.begin() + static_cast<ptrdiff_t>(coarser) && next->start < e) continue;
         if (OthersMayHavePoints(src.age, s, e) || !visitor_->WantsRollupRow(tier.step_ms, row)) {
+          finer_needed = true;
           if (holds_expired && !FinerRowsAnswer(tiers, t, row)) incomplete_ = true;
           continue;
         }
@@ -204,6 +223,9 @@ Status MergeScan::ChooseRollupRows() {
       }
       std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser), mine.end(),
                          [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
+      // Every row of this tier in the range was taken: a finer row lies
+      // under one of them (its points are in that bucket too).
+      if (!finer_needed) break;
     }
     taken_.insert(taken_.end(), mine.begin(), mine.end());
   }

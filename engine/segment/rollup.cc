@@ -155,8 +155,25 @@ void EncodeRollupBlock(std::span<const RollupTier> tiers, std::string* out) {
   PutFixed64(out, XXH3_64bits(out->data() + start, out->size() - start));
 }
 
-Status DecodeRollupBlock(std::string_view block, std::vector<RollupTier>* tiers) {
-  tiers->clear();
+namespace {
+
+// Skips one value column (codec:u8 length:varint bytes) of *in.
+bool SkipValueColumn(std::string_view* in) {
+  ByteReader reader(*in);
+  uint8_t codec_id;
+  uint64_t length;
+  if (!reader.GetByte(&codec_id) || !reader.GetVarint64(&length) || length > reader.remaining()) {
+    return false;
+  }
+  in->remove_prefix(reader.position() + static_cast<size_t>(length));
+  return true;
+}
+
+}  // namespace
+
+Status RollupBlockReader::Open(std::string_view block) {
+  tiers_.clear();
+  decompressed_.clear();
   if (block.size() < kChecksumSize + 3) return Status::Corruption("rollup block: truncated");
   std::string_view covered = block.substr(0, block.size() - kChecksumSize);
   if (XXH3_64bits(covered.data(), covered.size()) != DecodeFixed64(covered.data() + covered.size())) {
@@ -172,77 +189,105 @@ Status DecodeRollupBlock(std::string_view block, std::vector<RollupTier>* tiers)
   if (flags & ~kFlagLz4) return Status::Corruption("rollup block: unknown flags");
   if (body_size > kMaxBodyBytes) return Status::Corruption("rollup block: body size out of range");
   std::string_view stored = covered.substr(header.position());
-  std::string decompressed;
   std::string_view body = stored;
   if (flags & kFlagLz4) {
-    decompressed.resize(static_cast<size_t>(body_size));
-    const int n = LZ4_decompress_safe(stored.data(), decompressed.data(),
+    decompressed_.resize(static_cast<size_t>(body_size));
+    const int n = LZ4_decompress_safe(stored.data(), decompressed_.data(),
                                       static_cast<int>(stored.size()), static_cast<int>(body_size));
     if (n < 0 || static_cast<uint64_t>(n) != body_size) {
       return Status::Corruption("rollup block: LZ4 body malformed");
     }
-    body = decompressed;
+    body = decompressed_;
   } else if (stored.size() != body_size) {
     return Status::Corruption("rollup block: body length mismatch");
   }
 
-  std::string_view rest = body;  // what is left to decode
+  // Each tier's header, and where its columns lie (skipped, not decoded).
+  std::string_view rest = body;  // what is left to parse
   ByteReader count_reader(rest);
   uint64_t tier_count;
   if (!count_reader.GetVarint64(&tier_count) || tier_count > kMaxTiers) {
     return Status::Corruption("rollup block: bad tier count");
   }
   rest.remove_prefix(count_reader.position());
-  std::vector<int64_t> buckets;
-  std::vector<double> column;
   for (uint64_t t = 0; t < tier_count; ++t) {
     uint64_t step, rows;
     uint8_t tier_flags;
-    std::string_view bucket_bytes;
+    TierBytes tier;
     ByteReader r(rest);
     if (!r.GetVarint64(&step) || !r.GetByte(&tier_flags) || !r.GetVarint64(&rows) ||
-        !r.GetLengthPrefixed(&bucket_bytes)) {
+        !r.GetLengthPrefixed(&tier.buckets)) {
       return Status::Corruption("rollup block: tier header truncated");
     }
     if (tier_flags & ~kTierWithM2) return Status::Corruption("rollup block: unknown tier flags");
     if (step == 0 || step > static_cast<uint64_t>(INT64_MAX) ||
-        (!tiers->empty() && static_cast<int64_t>(step) <= tiers->back().step_ms)) {
+        (!tiers_.empty() && static_cast<int64_t>(step) <= tiers_.back().step_ms)) {
       return Status::Corruption("rollup block: tier steps not increasing");
     }
     if (rows == 0 || rows > kMaxRollupRows) return Status::Corruption("rollup block: bad row count");
-    RollupTier tier;
     tier.step_ms = static_cast<int64_t>(step);
     tier.with_m2 = (tier_flags & kTierWithM2) != 0;
-    tier.rows.resize(static_cast<size_t>(rows));
-    buckets.resize(static_cast<size_t>(rows));
-    column.resize(static_cast<size_t>(rows));
-    Status s = codec::DecodeTimestamps(bucket_bytes, buckets.size(), buckets.data());
-    if (!s.ok()) return Status::Corruption("rollup block: buckets: " + s.message());
-    for (size_t i = 0; i < buckets.size(); ++i) {
-      if (i > 0 && buckets[i] <= buckets[i - 1]) {
-        return Status::Corruption("rollup block: buckets not increasing");
-      }
-      tier.rows[i].bucket = buckets[i];
-    }
+    tier.rows = static_cast<size_t>(rows);
     rest.remove_prefix(r.position());
-    s = DecodeValueColumn(&rest, column.size(), column.data());
-    if (!s.ok()) return Status::Corruption("rollup block: counts: " + s.message());
-    for (size_t i = 0; i < column.size(); ++i) {
-      const double c = column[i];
-      if (!(c >= 1 && c <= 9007199254740992.0) || c != std::floor(c)) {
-        return Status::Corruption("rollup block: bad row count value");
-      }
-      tier.rows[i].count = static_cast<uint64_t>(c);
+    const std::string_view columns_start = rest;
+    const int columns = 1 + (tier.with_m2 ? kColumns : kColumns - 1);  // counts, then the stats
+    for (int c = 0; c < columns; ++c) {
+      if (!SkipValueColumn(&rest)) return Status::Corruption("rollup block: column truncated");
     }
-    for (int c = 0; c < (tier.with_m2 ? kColumns : kColumns - 1); ++c) {
-      s = DecodeValueColumn(&rest, column.size(), column.data());
-      if (!s.ok()) return Status::Corruption("rollup block: statistics: " + s.message());
-      for (size_t i = 0; i < column.size(); ++i) *Column(tier.rows[i], c) = column[i];
-    }
-    for (RollupRow& row : tier.rows) row.has_m2 = tier.with_m2;
-    tiers->push_back(std::move(tier));
+    tier.columns = columns_start.substr(0, columns_start.size() - rest.size());
+    tiers_.push_back(tier);
   }
   if (!rest.empty()) return Status::Corruption("rollup block: trailing bytes");
+  return Status::Ok();
+}
+
+Status RollupBlockReader::Decode(size_t i, RollupTier* out) const {
+  const TierBytes& t = tiers_[i];
+  out->step_ms = t.step_ms;
+  out->with_m2 = t.with_m2;
+  out->rows.assign(t.rows, RollupRow{});
+  std::vector<int64_t> buckets(t.rows);
+  std::vector<double> column(t.rows);
+  Status s = codec::DecodeTimestamps(t.buckets, buckets.size(), buckets.data());
+  if (!s.ok()) return Status::Corruption("rollup block: buckets: " + s.message());
+  for (size_t k = 0; k < buckets.size(); ++k) {
+    if (k > 0 && buckets[k] <= buckets[k - 1]) {
+      return Status::Corruption("rollup block: buckets not increasing");
+    }
+    out->rows[k].bucket = buckets[k];
+  }
+  std::string_view rest = t.columns;
+  s = DecodeValueColumn(&rest, column.size(), column.data());
+  if (!s.ok()) return Status::Corruption("rollup block: counts: " + s.message());
+  for (size_t k = 0; k < column.size(); ++k) {
+    const double c = column[k];
+    if (!(c >= 1 && c <= 9007199254740992.0) || c != std::floor(c)) {
+      return Status::Corruption("rollup block: bad row count value");
+    }
+    out->rows[k].count = static_cast<uint64_t>(c);
+  }
+  for (int c = 0; c < (t.with_m2 ? kColumns : kColumns - 1); ++c) {
+    s = DecodeValueColumn(&rest, column.size(), column.data());
+    if (!s.ok()) return Status::Corruption("rollup block: statistics: " + s.message());
+    for (size_t k = 0; k < column.size(); ++k) *Column(out->rows[k], c) = column[k];
+  }
+  if (!rest.empty()) return Status::Corruption("rollup block: column lengths disagree");
+  for (RollupRow& row : out->rows) row.has_m2 = t.with_m2;
+  return Status::Ok();
+}
+
+Status DecodeRollupBlock(std::string_view block, std::vector<RollupTier>* tiers) {
+  tiers->clear();
+  RollupBlockReader reader;
+  KPIDB_RETURN_IF_ERROR(reader.Open(block));
+  tiers->resize(reader.tier_count());
+  for (size_t i = 0; i < reader.tier_count(); ++i) {
+    Status s = reader.Decode(i, &(*tiers)[i]);
+    if (!s.ok()) {
+      tiers->clear();
+      return s;
+    }
+  }
   return Status::Ok();
 }
 

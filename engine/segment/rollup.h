@@ -70,6 +70,33 @@ std::vector<RollupRow> ComputeRollupRows(int64_t step_ms, std::span<const int64_
 // least one row, steps increasing); m2 is stored for tiers with_m2.
 void EncodeRollupBlock(std::span<const RollupTier> tiers, std::string* out);
 
+// A block's tiers, decoded one at a time on demand: a query of daily
+// buckets need not decode the hourly rows. Open checks the checksum,
+// decompresses and finds each tier's bytes (Corruption on anything
+// malformed); Decode(i) decodes tier i (Corruption if its columns are).
+// Not thread-safe; holds the decompressed body.
+class RollupBlockReader {
+ public:
+  RollupBlockReader() = default;
+  RollupBlockReader(const RollupBlockReader&) = delete;  // views into itself
+  RollupBlockReader& operator=(const RollupBlockReader&) = delete;
+  Status Open(std::string_view block);
+  size_t tier_count() const { return tiers_.size(); }
+  int64_t step_ms(size_t i) const { return tiers_[i].step_ms; }
+  Status Decode(size_t i, RollupTier* out) const;
+
+ private:
+  struct TierBytes {
+    int64_t step_ms = 0;
+    bool with_m2 = false;
+    size_t rows = 0;
+    std::string_view buckets;  // the bucket column
+    std::string_view columns;  // the value columns
+  };
+  std::string decompressed_;
+  std::vector<TierBytes> tiers_;  // views into the block or decompressed_
+};
+
 // Decodes a block produced by EncodeRollupBlock. Corruption (never a crash,
 // never a read outside `block`) when the checksum fails or the content is
 // malformed; the caller adds the file path and offset.

@@ -527,6 +527,19 @@ Status SegmentReader::ReadRollup(const SegmentSeries& series,
   return Status::Ok();
 }
 
+Status SegmentReader::OpenRollup(const SegmentSeries& series, RollupBlockReader* block) const {
+  Status s = block->Open(file_->data().substr(series.rollup_offset, series.rollup_length));
+  if (!s.ok()) return Corrupt(series.rollup_offset, s.message());
+  return Status::Ok();
+}
+
+Status SegmentReader::ReadRollupTier(const SegmentSeries& series, const RollupBlockReader& block,
+                                     size_t i, RollupTier* tier) const {
+  Status s = block.Decode(i, tier);
+  if (!s.ok()) return Corrupt(series.rollup_offset, s.message());
+  return Status::Ok();
+}
+
 std::span<const ChunkMeta> SegmentSeries::ChunksOverlapping(int64_t start_ms, int64_t end_ms) const {
   // Chunks are in time order and do not overlap: the run from the first
   // that ends at or after start_ms to the first that begins at end_ms.

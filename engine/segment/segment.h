@@ -190,6 +190,11 @@ class SegmentReader {
 
   // Decodes the series' rollup block (none: empty).
   Status ReadRollup(const SegmentSeries& series, std::vector<RollupTier>* tiers) const;
+  // The same a tier at a time (RollupBlockReader): OpenRollup, then
+  // ReadRollupTier for the tiers needed. Corruption names the file.
+  Status OpenRollup(const SegmentSeries& series, RollupBlockReader* block) const;
+  Status ReadRollupTier(const SegmentSeries& series, const RollupBlockReader& block, size_t i,
+                        RollupTier* tier) const;
 
   const std::string& path() const { return file_->path(); }
   // The time span of the file's data: its points, and the buckets of the
