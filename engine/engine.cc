@@ -21,12 +21,16 @@ void ForEachLabelOfMetric(const EngineCore& core, std::string_view metric,
                           const std::function<void(std::string_view, std::string_view)>& fn) {
   const SeriesIndex& index = core.series_index();
   std::vector<SeriesRef> refs = metric.empty() ? index.AllRefs() : index.Postings("__name__", metric);
-  const bool filter = core.EmptiedCount() > 0;
-  index.FilterByCanonical(&refs, [&](std::string_view canonical) {
-    if (filter) {
-      auto id = index.Find(canonical);
-      if (id && core.IsEmptied(*id)) return false;
+  if (core.EmptiedCount() > 0) {
+    // (Outside FilterByCanonical, which holds the index's lock.)
+    const std::vector<SeriesId> ids = index.IdsInOrder(refs);
+    size_t kept = 0;
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (!core.IsEmptied(ids[i])) refs[kept++] = refs[i];
     }
+    refs.resize(kept);
+  }
+  index.FilterByCanonical(&refs, [&](std::string_view canonical) {
     auto key = SeriesKey::FromCanonical(canonical);
     if (key.ok()) {
       if (metric.empty()) fn("__name__", key->metric);

@@ -365,6 +365,29 @@ TEST_F(RetentionTest, DeletesInAnExpiredRangeRemoveTheRowsTheyMeet) {
   EXPECT_EQ(Only(Ask(*engine_, q)).size(), 2u);  // day 0 (a row) and day 4 (a point)
 }
 
+TEST_F(RetentionTest, ADeletedHourOfAHistoryFileLeavesTheDaysOtherHoursAnswering) {
+  // Two days in one file: after the delete, day 0 has no daily row but the
+  // file still has daily rows (day 1's), and day 0's hourly rows must answer.
+  options_.segment_partition_ms = 2 * kDay;
+  Open();
+  WriteDays(0, 2);
+  ASSERT_TRUE(engine_->Flush().ok());
+  now_ = Day(6);
+  ASSERT_TRUE(engine_->Compact().ok());
+  EXPECT_EQ(engine_->GetStats().segment_points, 0u);
+  auto id = engine_->FindSeries("kpi", {{"k", "a"}});
+  ASSERT_TRUE(id.has_value());
+  ASSERT_TRUE(engine_->Delete({*id}, Day(0) + 10 * kHour, Day(0) + 11 * kHour).ok());
+  for (int64_t step : {kDay, kHour}) {
+    SCOPED_TRACE(step);
+    Result r = Ask(*engine_, Make(Day(0), Day(1), step, Aggregation::kCount));
+    Answer want = All(ref_, Day(0), Day(1), step, Aggregation::kCount);
+    if (step == kDay) want[Day(0)] -= 12;
+    if (step == kHour) want.erase(Day(0) + 10 * kHour);
+    ExpectBits(Only(r), want);
+  }
+}
+
 TEST(RetentionOptions, InconsistentRetentionIsRefusedNamingTheField) {
   testing::TempDir dir;
   auto open = [&](auto change) -> Status {

@@ -169,6 +169,27 @@ TEST(RollupBlock, RoundTripsEveryBit) {
   }
 }
 
+TEST(RollupBlock, AReaderDecodesOneTierAtATimeInAnyOrder) {
+  std::vector<RollupTier> tiers;
+  const std::string block = SampleBlock(&tiers);
+  std::vector<RollupTier> whole;
+  ASSERT_TRUE(DecodeRollupBlock(block, &whole).ok());
+  RollupBlockReader reader;
+  ASSERT_TRUE(reader.Open(block).ok());
+  ASSERT_EQ(reader.tier_count(), whole.size());
+  for (size_t t = whole.size(); t-- > 0;) {  // coarsest first, as scans do
+    EXPECT_EQ(reader.step_ms(t), whole[t].step_ms);
+    RollupTier one;
+    ASSERT_TRUE(reader.Decode(t, &one).ok());
+    ASSERT_EQ(one.rows.size(), whole[t].rows.size());
+    for (size_t i = 0; i < one.rows.size(); ++i) {
+      EXPECT_EQ(one.rows[i].bucket, whole[t].rows[i].bucket);
+      EXPECT_EQ(one.rows[i].count, whole[t].rows[i].count);
+      EXPECT_EQ(Bits(one.rows[i].max), Bits(whole[t].rows[i].max));
+    }
+  }
+}
+
 TEST(RollupBlock, EveryTruncationAndFlippedBitIsCorruption) {
   std::vector<RollupTier> tiers;
   const std::string block = SampleBlock(&tiers);

@@ -169,13 +169,13 @@ bool RetentionDue(const SegmentReader& file, const Retention& retention) {
       file.max_timestamp_ms() < retention.raw_drop_before_ms) {
     return true;
   }
-  // A file with expired points written without every tier (before the
-  // retention was set, or by version 2): its rows are built now, while its
-  // points are still there.
+  // A file with expired points whose writer did not give every series
+  // every tier (written before the retention was set, or by version 2): its
+  // rows are built now, while its points are still there. (Once: the
+  // rewrite gives every tier it can.)
   if (retention.raw_expires() && file.point_count() > 0 &&
-      file.min_timestamp_ms() < retention.raw_from_ms &&
-      !std::includes(file.rollup_steps().begin(), file.rollup_steps().end(),
-                     retention.tier_steps_ms.begin(), retention.tier_steps_ms.end())) {
+      file.min_timestamp_ms() < retention.raw_from_ms && !file.every_tier() &&
+      !retention.tier_steps_ms.empty()) {
     return true;
   }
   for (int64_t step : file.rollup_steps()) {

@@ -434,6 +434,14 @@ std::vector<SeriesId> SeriesIndex::IdsOf(std::span<const SeriesRef> refs) const 
   return ids;
 }
 
+std::vector<SeriesId> SeriesIndex::IdsInOrder(std::span<const SeriesRef> refs) const {
+  std::vector<SeriesId> ids;
+  ids.reserve(refs.size());
+  std::shared_lock lock(mu_);
+  for (SeriesRef ref : refs) ids.push_back(IdOf(ref));
+  return ids;
+}
+
 std::vector<SeriesRef> SeriesIndex::AllRefs() const {
   std::shared_lock lock(mu_);
   std::vector<SeriesRef> refs(base_n_ + ids_.size());

@@ -130,6 +130,8 @@ class SeriesIndex {
                          const std::function<bool(std::string_view canonical)>& keep) const;
   // The ids of refs, sorted by id.
   std::vector<SeriesId> IdsOf(std::span<const SeriesRef> refs) const;
+  // The id of each ref, in the refs' order.
+  std::vector<SeriesId> IdsInOrder(std::span<const SeriesRef> refs) const;
   // Every ref: 0 .. size() - 1.
   std::vector<SeriesRef> AllRefs() const;
 

@@ -157,7 +157,8 @@ Status MergeScan::ChooseRollupRows() {
     // Chunk stats answer for this segment without decoding anything (not
     // where expired points need rows).
     const auto chunks = src.entry->ChunksOverlapping(points_start_, end_ms_);
-    bool stats_serve = points_start_ == start_ms_ && !chunks.empty();
+    // (Rows whose points are gone, history, are read whatever the stats.)
+    bool stats_serve = points_start_ == start_ms_ && !chunks.empty() && !src.segment->has_history_rows();
     for (const ChunkMeta& c : chunks) {
       if (!stats_serve) break;
       if (c.stats.min_timestamp_ms < points_start_ || c.stats.max_timestamp_ms >= end_ms_ ||
@@ -224,8 +225,10 @@ Status MergeScan::ChooseRollupRows() {
       std::inplace_merge(mine.begin(), mine.begin() + static_cast<ptrdiff_t>(coarser), mine.end(),
                          [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
       // Every row of this tier in the range was taken: a finer row lies
-      // under one of them (its points are in that bucket too).
-      if (!finer_needed) break;
+      // under one of them (its points are in that bucket too). Not so where
+      // rows are history: a delete there may have removed a coarse row and
+      // kept finer ones.
+      if (!finer_needed && !src.segment->has_history_rows()) break;
     }
     taken_.insert(taken_.end(), mine.begin(), mine.end());
   }

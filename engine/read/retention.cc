@@ -13,10 +13,12 @@ int64_t SaturatingSub(int64_t a, int64_t b) {
   return __builtin_sub_overflow(a, b, &out) ? INT64_MIN : out;
 }
 
-// The largest multiple of `step` at or below t (floor division).
+// The largest multiple of `step` at or below t (floor division), or
+// INT64_MIN when that is below the int64 range.
 int64_t FloorTo(int64_t t, int64_t step) {
   const int64_t q = t / step - (t % step < 0 ? 1 : 0);
-  return q * step;
+  int64_t out;
+  return __builtin_mul_overflow(q, step, &out) ? INT64_MIN : out;
 }
 
 }  // namespace
@@ -37,9 +39,12 @@ Retention RetentionAt(const EngineOptions& options, int64_t now_ms) {
   Retention r;
   if (options.raw_retention_ms > 0) {
     r.raw_from_ms = SaturatingSub(now_ms, options.raw_retention_ms);
-    r.raw_drop_before_ms = r.raw_from_ms;
-    if (!options.rollup_tiers_ms.empty() && r.raw_from_ms != INT64_MIN) {
-      r.raw_drop_before_ms = FloorTo(r.raw_from_ms, options.rollup_tiers_ms.back());
+    // The drop cutoff trails by kDropMarginMs: a write checked against the
+    // raw cutoff just before it moved, and appended to the head after
+    // (behind a group commit, or waiting for room), is then still above it.
+    r.raw_drop_before_ms = SaturatingSub(r.raw_from_ms, kDropMarginMs);
+    if (!options.rollup_tiers_ms.empty() && r.raw_drop_before_ms != INT64_MIN) {
+      r.raw_drop_before_ms = FloorTo(r.raw_drop_before_ms, options.rollup_tiers_ms.back());
     }
   }
   r.tier_steps_ms = options.rollup_tiers_ms;

@@ -14,13 +14,18 @@
 
 namespace kpidb {
 
+// How far the compactor's drop cutoff trails the raw cutoff: longer than a
+// write can take between its check against the raw cutoff and its append
+// to the head, so that no point can reach the head below the drop cutoff.
+inline constexpr int64_t kDropMarginMs = 3'600'000;
+
 struct Retention {
   // Raw points at or after this time are live; earlier ones are expired.
   int64_t raw_from_ms = INT64_MIN;
-  // Where the compactor drops raw points: raw_from_ms rounded down to a
-  // multiple of the coarsest tier's step (so that no row of a tier whose
-  // step divides it holds points on both sides), INT64_MIN when raw points
-  // are kept for ever.
+  // Where the compactor drops raw points: kDropMarginMs before raw_from_ms,
+  // rounded down to a multiple of the coarsest tier's step (so that no row
+  // of a tier whose step divides it holds points on both sides), INT64_MIN
+  // when raw points are kept for ever.
   int64_t raw_drop_before_ms = INT64_MIN;
   // The configured tiers, and for each the time from which its rows are
   // live: a row is expired once its bucket ends at or before it.

@@ -220,7 +220,10 @@ Status SegmentWriter::Finish() {
   std::string count;  // the tier steps present (version 3), then the series count
   PutVarint64(&count, steps_written_.size());
   for (int64_t step : steps_written_) PutVarint64(&count, static_cast<uint64_t>(step));
-  PutVarint64(&count, history_rows_ ? 1 : 0);
+  // Flags: bit 0, some series has history rows; bit 1, every series got
+  // every tier it could (no density or single-row rule).
+  const bool every_tier = rollup_min_points_per_row_ <= 1 && !skip_single_row_tiers_;
+  PutVarint64(&count, (history_rows_ ? 1 : 0) | (every_tier ? 2 : 0));
   PutVarint64(&count, series_count_);
   XXH3_state_t* hash = XXH3_createState();
   if (hash == nullptr) throw std::bad_alloc();
@@ -357,9 +360,10 @@ Status SegmentReader::Parse(bool verify_chunks) {
       }
       rollup_steps_.push_back(static_cast<int64_t>(step));
     }
-    uint64_t history;
-    if (!r.GetVarint64(&history) || history > 1) return Corrupt(index_offset, "bad history flag");
-    has_history_rows_ = history == 1;
+    uint64_t flags;
+    if (!r.GetVarint64(&flags) || flags > 3) return Corrupt(index_offset, "bad index flags");
+    has_history_rows_ = (flags & 1) != 0;
+    every_tier_ = (flags & 2) != 0;
   }
   if (!r.GetVarint64(&n) || n != series_count) return Corrupt(index_offset, "bad series count");
   entries_.reserve(std::min<uint64_t>(n, index.size()));

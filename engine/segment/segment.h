@@ -212,6 +212,9 @@ class SegmentReader {
   // Whether some series holds rollup rows that start before its first
   // point, or has no point (rows whose points have expired).
   bool has_history_rows() const { return has_history_rows_; }
+  // Whether its writer gave every series every tier it could (rows that
+  // outlive their points: raw_retention_ms was set), version 3.
+  bool every_tier() const { return every_tier_; }
 
  private:
   explicit SegmentReader(std::unique_ptr<MappedFile> file) : file_(std::move(file)) {}
@@ -237,6 +240,7 @@ class SegmentReader {
   uint64_t points_ = 0;
   std::vector<int64_t> rollup_steps_;
   bool has_history_rows_ = false;
+  bool every_tier_ = false;
   uint32_t version_ = 0;
 };
 
