@@ -172,11 +172,11 @@ Status MergeScan::ChooseRollupRows() {
     // some coarser row in the range is not taken (daily buckets over a
     // 30-day file decode 30 rows, not 720 hourly ones as well).
     KPIDB_RETURN_IF_ERROR(src.segment->OpenRollup(*src.entry, &block));
-    tiers.assign(block.tier_count(), RollupTier{});
-    std::vector<bool> decoded(block.tier_count(), false);
+    tiers.resize(block.tier_count());  // keeps the rows' capacity across sources
+    uint32_t decoded = 0;              // a bit per tier (at most 16)
     auto decode = [&](size_t i) -> Status {
-      if (decoded[i]) return Status::Ok();
-      decoded[i] = true;
+      if (decoded & (1u << i)) return Status::Ok();
+      decoded |= 1u << i;
       return src.segment->ReadRollupTier(*src.entry, block, i, &tiers[i]);
     };
     mine.clear();

@@ -246,8 +246,10 @@ Status RollupBlockReader::Decode(size_t i, RollupTier* out) const {
   out->step_ms = t.step_ms;
   out->with_m2 = t.with_m2;
   out->rows.assign(t.rows, RollupRow{});
-  std::vector<int64_t> buckets(t.rows);
-  std::vector<double> column(t.rows);
+  std::vector<int64_t>& buckets = buckets_;
+  std::vector<double>& column = column_;
+  buckets.resize(t.rows);
+  column.resize(t.rows);
   Status s = codec::DecodeTimestamps(t.buckets, buckets.size(), buckets.data());
   if (!s.ok()) return Status::Corruption("rollup block: buckets: " + s.message());
   for (size_t k = 0; k < buckets.size(); ++k) {

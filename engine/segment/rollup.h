@@ -95,6 +95,9 @@ class RollupBlockReader {
   };
   std::string decompressed_;
   std::vector<TierBytes> tiers_;  // views into the block or decompressed_
+  // Decode's scratch, reused from block to block.
+  mutable std::vector<int64_t> buckets_;
+  mutable std::vector<double> column_;
 };
 
 // Decodes a block produced by EncodeRollupBlock. Corruption (never a crash,
