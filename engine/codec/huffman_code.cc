@@ -27,14 +27,28 @@ inline uint32_t ReverseBits(uint32_t v, int bits) {
 }
 constexpr size_t kMinZeroRun = 2, kMaxZeroRun = 17;
 
-// Unlimited Huffman code lengths of the used symbols (two-queue method over
-// leaves sorted by count). Returns the maximum length.
-int HuffmanLengths(std::span<const uint64_t> counts, uint8_t* lengths) {
+// Scratch of HuffmanLengths, kept per thread: a flush plans thousands of
+// codes a second, and the allocations were a tenth of their cost.
+struct HuffmanScratch {
   struct Leaf {
     uint64_t count;
     uint32_t symbol;
   };
   std::vector<Leaf> leaves;
+  std::vector<uint64_t> weight;
+  std::vector<uint32_t> parent;
+  std::vector<uint8_t> depth;
+  std::vector<uint64_t> scaled;
+};
+thread_local HuffmanScratch huffman_scratch;
+
+// Unlimited Huffman code lengths of the used symbols (two-queue method over
+// leaves sorted by count). Returns the maximum length.
+int HuffmanLengths(std::span<const uint64_t> counts, uint8_t* lengths) {
+  using Leaf = HuffmanScratch::Leaf;
+  HuffmanScratch& scratch = huffman_scratch;
+  std::vector<Leaf>& leaves = scratch.leaves;
+  leaves.clear();
   for (uint32_t s = 0; s < counts.size(); ++s) {
     lengths[s] = 0;
     if (counts[s] != 0) leaves.push_back({counts[s], s});
@@ -50,8 +64,12 @@ int HuffmanLengths(std::span<const uint64_t> counts, uint8_t* lengths) {
   });
   // Nodes 0..n-1 are the leaves, n..2n-2 the internal nodes in creation
   // order (their weights never decrease, so both queues stay sorted).
-  std::vector<uint64_t> weight(2 * n - 1);
-  std::vector<uint32_t> parent(2 * n - 1, 0);
+  std::vector<uint64_t>& weight = scratch.weight;
+  std::vector<uint32_t>& parent = scratch.parent;
+  std::vector<uint8_t>& depth = scratch.depth;
+  weight.resize(2 * n - 1);
+  parent.assign(2 * n - 1, 0);
+  depth.assign(2 * n - 1, 0);
   for (size_t i = 0; i < n; ++i) weight[i] = leaves[i].count;
   size_t next_leaf = 0, next_internal = n;
   auto pop_smallest = [&](size_t created) {
@@ -66,7 +84,6 @@ int HuffmanLengths(std::span<const uint64_t> counts, uint8_t* lengths) {
     weight[created] = weight[a] + weight[b];
     parent[a] = parent[b] = static_cast<uint32_t>(created);
   }
-  std::vector<uint8_t> depth(2 * n - 1, 0);
   int max_length = 0;
   for (size_t k = 2 * n - 1; k-- > 0;) {
     if (k != 2 * n - 2) depth[k] = static_cast<uint8_t>(std::min(255, depth[parent[k]] + 1));
@@ -78,10 +95,31 @@ int HuffmanLengths(std::span<const uint64_t> counts, uint8_t* lengths) {
   return max_length;
 }
 
+// Calls nibble(v) for each nibble of the serialized lengths (after the
+// count), in order; returns the count of used symbols.
+template <typename Fn>
+size_t ForEachLengthNibble(std::span<const uint8_t> lengths, Fn&& nibble) {
+  size_t used = lengths.size();
+  while (used > 0 && lengths[used - 1] == 0) --used;
+  for (size_t s = 0; s < used;) {
+    size_t run = 0;
+    while (s + run < used && lengths[s + run] == 0 && run < kMaxZeroRun) ++run;
+    if (run >= kMinZeroRun) {
+      nibble(kZeroRunNibble);
+      nibble(static_cast<uint8_t>(run - kMinZeroRun));
+      s += run;
+    } else {
+      nibble(lengths[s++]);
+    }
+  }
+  return used;
+}
+
 }  // namespace
 
 void BuildCodeLengths(std::span<const uint32_t> counts, uint8_t* lengths) {
-  std::vector<uint64_t> scaled(counts.begin(), counts.end());
+  std::vector<uint64_t>& scaled = huffman_scratch.scaled;
+  scaled.assign(counts.begin(), counts.end());
   while (HuffmanLengths(scaled, lengths) > kMaxCodeLength) {
     // Flatten the distribution; used symbols stay used. Terminates: all
     // counts reach 1, giving depth <= ceil(log2(1024)) = 10.
@@ -112,22 +150,22 @@ void PutCodeLengths(std::span<const uint8_t> lengths, std::string* out) {
   size_t used = lengths.size();
   while (used > 0 && lengths[used - 1] == 0) --used;
   PutVarint64(out, used);
-  std::vector<uint8_t> nibbles;
-  for (size_t s = 0; s < used;) {
-    size_t run = 0;
-    while (s + run < used && lengths[s + run] == 0 && run < kMaxZeroRun) ++run;
-    if (run >= kMinZeroRun) {
-      nibbles.push_back(kZeroRunNibble);
-      nibbles.push_back(static_cast<uint8_t>(run - kMinZeroRun));
-      s += run;
+  int pending = -1;  // a low nibble waiting for its high one
+  ForEachLengthNibble(lengths, [&](uint8_t v) {
+    if (pending < 0) {
+      pending = v;
     } else {
-      nibbles.push_back(lengths[s++]);
+      out->push_back(static_cast<char>(pending | (v << 4)));
+      pending = -1;
     }
-  }
-  for (size_t i = 0; i < nibbles.size(); i += 2) {
-    uint8_t high = i + 1 < nibbles.size() ? nibbles[i + 1] : 0;
-    out->push_back(static_cast<char>(nibbles[i] | (high << 4)));
-  }
+  });
+  if (pending >= 0) out->push_back(static_cast<char>(pending));
+}
+
+size_t CodeLengthsSize(std::span<const uint8_t> lengths) {
+  size_t nibbles = 0;
+  const size_t used = ForEachLengthNibble(lengths, [&](uint8_t) { ++nibbles; });
+  return VarintLength(used) + (nibbles + 1) / 2;
 }
 
 Status GetCodeLengths(std::string_view in, size_t* pos, size_t alphabet_size, uint8_t* lengths,

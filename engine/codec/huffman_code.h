@@ -50,6 +50,9 @@ void BuildEncoderCodes(std::span<const uint8_t> lengths, uint16_t* codes);
 // Appends the serialized lengths (trailing zero lengths are dropped).
 // REQUIRES: at least one nonzero length.
 void PutCodeLengths(std::span<const uint8_t> lengths, std::string* out);
+// The bytes PutCodeLengths appends for `lengths`. They depend only on which
+// lengths are zero.
+size_t CodeLengthsSize(std::span<const uint8_t> lengths);
 
 // Parses serialized lengths for an alphabet of `alphabet_size` symbols
 // starting at in[*pos], advancing *pos; writes lengths[0..*used), the
