@@ -153,6 +153,39 @@ TEST(EntropyInts, RoundTripRandomMixtures) {
   }
 }
 
+TEST(EntropyInts, PrunedPlanIsTheExhaustiveSearchsPlan) {
+  // PlanEntropyInts skips configurations whose entropy bound cannot beat the
+  // best so far; the plan must be exactly the one trying every configuration
+  // gives, ties included.
+  std::mt19937_64 rng(14);
+  int differing_bounds = 0;
+  for (int trial = 0; trial < 600; ++trial) {
+    std::vector<uint64_t> v(1 + rng() % (trial % 5 == 0 ? 16 : 4000));
+    const int kind = static_cast<int>(rng() % 7);
+    const double p = 0.05 + 0.9 * static_cast<double>(rng() % 1000) / 1000;
+    const uint64_t spread = uint64_t{1} << (rng() % 40);
+    for (auto& x : v) {
+      switch (kind) {
+        case 0: x = rng() >> (rng() % 64); break;
+        case 1: x = std::geometric_distribution<uint64_t>(p)(rng); break;
+        case 2: x = rng() % spread; break;
+        case 3: x = static_cast<uint64_t>(std::poisson_distribution<int>(1 + rng() % 200)(rng)); break;
+        case 4: x = rng() % 10 == 0 ? rng() % spread : 0; break;
+        case 5: x = 1000 + rng() % 8; break;  // near-ties between configurations
+        default: x = rng() % 2; break;
+      }
+    }
+    SCOPED_TRACE(trial);
+    const EntropyIntsPlan pruned = PlanEntropyInts(v), exhaustive = PlanEntropyIntsExhaustive(v);
+    EXPECT_EQ(pruned.direct_bits, exhaustive.direct_bits);
+    EXPECT_EQ(pruned.mantissa_bits, exhaustive.mantissa_bits);
+    EXPECT_EQ(pruned.code_lengths, exhaustive.code_lengths);
+    EXPECT_EQ(pruned.encoded_size, exhaustive.encoded_size);
+    differing_bounds += pruned.direct_bits != 0 || pruned.mantissa_bits != 0;
+  }
+  EXPECT_GT(differing_bounds, 100);  // the inputs do not all plan (0, 0)
+}
+
 TEST(EntropyInts, SmallAlphabetsCostAboutTheirEntropy) {
   std::mt19937_64 rng(13);
   std::vector<uint64_t> v(2048);

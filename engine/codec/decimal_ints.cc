@@ -89,6 +89,59 @@ void PrefixSum(uint64_t* words, size_t count, uint64_t first) {
 thread_local std::vector<uint64_t> decode_words;
 thread_local std::vector<double> decode_dictionary;
 
+// The distinct values of a column when there are at most `limit` of them,
+// by an open-addressing set that stops at the first value past the limit
+// (most columns have many, and sorting them all to find out was a tenth of a
+// flush), then each value's index among them in sorted order. The slots are
+// stamped with a per-call generation, so a call never clears the table.
+class DistinctValues {
+ public:
+  // Collects the distinct values of `ints` in sorted order; false when there
+  // are more than `limit`.
+  bool Collect(std::span<const int64_t> ints, size_t limit) {
+    size_t capacity = 16;
+    while (capacity < 2 * (limit + 1)) capacity *= 2;
+    if (slots_.size() < capacity || ++generation_ == 0) {
+      slots_.assign(std::max(capacity, slots_.size()), Slot{});
+      generation_ = 1;
+    }
+    shift_ = 64 - std::countr_zero(capacity);
+    mask_ = capacity - 1;
+    sorted_.clear();
+    for (int64_t x : ints) {
+      Slot& slot = Find(x);
+      if (slot.generation == generation_) continue;
+      if (sorted_.size() == limit) return false;
+      slot = {x, generation_, 0};
+      sorted_.push_back(x);
+    }
+    std::sort(sorted_.begin(), sorted_.end());
+    for (uint32_t j = 0; j < sorted_.size(); ++j) Find(sorted_[j]).index = j;
+    return true;
+  }
+  const std::vector<int64_t>& sorted() const { return sorted_; }
+  // REQUIRES: x was among the collected values.
+  uint32_t IndexOf(int64_t x) { return Find(x).index; }
+
+ private:
+  struct Slot {
+    int64_t key = 0;
+    uint32_t generation = 0;
+    uint32_t index = 0;
+  };
+  Slot& Find(int64_t x) {
+    size_t i = static_cast<size_t>((U(x) * 0x9E3779B97F4A7C15ull) >> shift_);
+    while (slots_[i].generation == generation_ && slots_[i].key != x) i = (i + 1) & mask_;
+    return slots_[i];
+  }
+  std::vector<Slot> slots_;
+  std::vector<int64_t> sorted_;
+  uint32_t generation_ = 0;
+  int shift_ = 0;
+  size_t mask_ = 0;
+};
+thread_local DistinctValues distinct_values;
+
 }  // namespace
 
 DecimalIntMode EncodeDecimalInts(std::span<const int64_t> ints, bool entropy_coding,
@@ -138,20 +191,15 @@ DecimalIntMode EncodeDecimalInts(std::span<const int64_t> ints, bool entropy_cod
   }
 
   // Entropy dictionary: indices into the sorted distinct values.
-  std::vector<int64_t> dictionary(ints.begin(), ints.end());
-  std::sort(dictionary.begin(), dictionary.end());
-  dictionary.erase(std::unique(dictionary.begin(), dictionary.end()), dictionary.end());
-  if (dictionary.size() * kDictionaryRatio <= n) {
+  if (distinct_values.Collect(ints, n / kDictionaryRatio)) {
+    const std::vector<int64_t>& dictionary = distinct_values.sorted();
     std::string payload;
     PutVarint64(&payload, dictionary.size());
     PutVarsint64(&payload, dictionary[0]);
     for (size_t j = 1; j < dictionary.size(); ++j) {
       PutVarint64(&payload, U(dictionary[j]) - U(dictionary[j - 1]) - 1);
     }
-    for (size_t i = 0; i < n; ++i) {
-      words[i] = static_cast<uint64_t>(
-          std::lower_bound(dictionary.begin(), dictionary.end(), ints[i]) - dictionary.begin());
-    }
+    for (size_t i = 0; i < n; ++i) words[i] = distinct_values.IndexOf(ints[i]);
     plan = PlanEntropyInts(words);
     if (payload.size() + plan.encoded_size < best.payload.size()) {
       EncodeEntropyInts(words, plan, &payload);

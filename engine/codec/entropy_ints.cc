@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #include "engine/codec/bit_stream.h"
@@ -35,23 +36,26 @@ struct ValueHistogram {
   static constexpr uint32_t kMantissas = 1u << kMaxMantissaBits;
   std::array<uint32_t, 1 << kMaxDirectBits> small{};
   std::array<std::array<uint32_t, kMantissas>, 65> width_mantissa{};
+  int max_width = 0;
 
   explicit ValueHistogram(std::span<const uint64_t> values) {
     for (uint64_t u : values) {
       if (u < small.size()) ++small[u];
       const int b = BitWidth(u);
+      max_width = std::max(max_width, b);
       const int below = b - 1 - kMaxMantissaBits;  // bits below the mantissa
       const uint64_t mantissa = below >= 0 ? u >> below : u << -below;
       ++width_mantissa[b][static_cast<uint32_t>(mantissa) & (kMantissas - 1)];
     }
   }
 
-  // Token counts for (d, m); returns the total extra bits.
+  // Token counts for (d, m), up to the last bit-width class present (the
+  // tokens past it are unused); returns the total extra bits.
   uint64_t TokenCounts(int d, int m, std::vector<uint32_t>* counts) const {
-    counts->assign(AlphabetSize(d, m), 0);
+    counts->assign((size_t{1} << d) + (size_t(std::max(0, max_width - d)) << m), 0);
     for (size_t u = 0; u < (size_t{1} << d); ++u) (*counts)[u] = small[u];
     uint64_t extra = 0;
-    for (int b = d + 1; b <= 64; ++b) {
+    for (int b = d + 1; b <= max_width; ++b) {
       for (uint32_t top = 0; top < kMantissas; ++top) {
         uint32_t c = width_mantissa[b][top];
         if (c == 0) continue;
@@ -216,45 +220,133 @@ Status LoadTables(std::string_view in, size_t* pos, DecoderTables* t) {
   return Status::Ok();
 }
 
+// The (d, m) configurations in the order the planner breaks ties in.
+struct Config {
+  int d, m;
+};
+constexpr std::array<Config, 30> kConfigs = [] {
+  std::array<Config, 30> configs{};
+  size_t i = 0;
+  for (int d = 0; d <= kMaxDirectBits; ++d) {
+    for (int m = 0; m <= std::min(d, kMaxMantissaBits); ++m) configs[i++] = {d, m};
+  }
+  return configs;
+}();
+
+// c * log2(c), from a table for the small counts that dominate.
+double CountLog2(uint32_t c) {
+  static const std::array<double, 4096> table = [] {
+    std::array<double, 4096> t{};
+    for (size_t i = 1; i < t.size(); ++i) t[i] = static_cast<double>(i) * std::log2(static_cast<double>(i));
+    return t;
+  }();
+  return c < table.size() ? table[c] : static_cast<double>(c) * std::log2(static_cast<double>(c));
+}
+
+// The planner's estimate for one configuration: code and extra bits in one
+// stream, table, headers. Sets *lengths.
+size_t EstimateConfig(const std::vector<uint32_t>& counts, uint64_t extra_bits, uint8_t* lengths) {
+  BuildCodeLengths(counts, lengths);
+  uint64_t bits = extra_bits;
+  for (size_t s = 0; s < counts.size(); ++s) bits += uint64_t{counts[s]} * lengths[s];
+  return 1 + CodeLengthsSize(std::span(lengths, counts.size())) + bits / 8 + 2 * kEntropyStreams;
+}
+
+// A lower bound of EstimateConfig: no prefix code beats the entropy of the
+// counts (Shannon), and the table's size depends only on which counts are
+// zero. The entropy is rounded down with a margin for floating-point error.
+size_t EstimateLowerBound(const std::vector<uint32_t>& counts, uint64_t extra_bits,
+                          uint8_t* zero_pattern) {
+  uint64_t n = 0;
+  double sum = 0;
+  for (size_t s = 0; s < counts.size(); ++s) {
+    zero_pattern[s] = counts[s] != 0;
+    n += counts[s];
+    if (counts[s] > 1) sum += CountLog2(counts[s]);
+  }
+  const double dn = static_cast<double>(n);
+  const double entropy_bits = dn > 1 ? dn * std::log2(dn) - sum : 0;
+  const double safe = entropy_bits * (1 - 1e-9) - 1;
+  const uint64_t code_bits = safe > 0 ? static_cast<uint64_t>(safe) : 0;
+  return 1 + CodeLengthsSize(std::span(zero_pattern, counts.size())) + (extra_bits + code_bits) / 8 +
+         2 * kEntropyStreams;
+}
+
+// Replaces the plan's estimate with the exact size EncodeEntropyInts writes:
+// per-stream bits, rounded up to bytes, plus headers.
+void SetExactSize(std::span<const uint64_t> values, EntropyIntsPlan* plan) {
+  const std::vector<uint8_t> code_bits = CodeBits(plan->code_lengths);
+  std::array<uint64_t, kEntropyStreams> stream_bits{};
+  for (size_t i = 0; i < values.size(); ++i) {
+    Token t = Tokenize(values[i], plan->direct_bits, plan->mantissa_bits);
+    stream_bits[i % kEntropyStreams] += code_bits[t.symbol] + t.extra_bits;
+  }
+  plan->encoded_size = 1 + CodeLengthsSize(plan->code_lengths);
+  for (uint64_t bits : stream_bits) plan->encoded_size += VarintLength((bits + 7) / 8) + (bits + 7) / 8;
+}
+
 }  // namespace
 
+// Every (d, m) is a candidate (a pruned search by d first costs ~0.006 B/pt
+// on the KPI workload: revenue needs its best m at a d the first round would
+// not pick), but a Huffman build is the expensive step, so candidates are
+// built in the order of their lower bounds and the search stops once a bound
+// exceeds the best estimate. The result is the exhaustive search's: the
+// smallest estimate, ties going to the earlier configuration.
 EntropyIntsPlan PlanEntropyInts(std::span<const uint64_t> values) {
+  const ValueHistogram histogram(values);
+  struct Candidate {
+    size_t lower_bound;
+    uint64_t extra_bits;
+    uint32_t index;
+  };
+  std::array<Candidate, kConfigs.size()> candidates;
+  std::array<std::vector<uint32_t>, kConfigs.size()> counts;
+  std::vector<uint8_t> lengths(kMaxHuffmanSymbols);
+  for (uint32_t i = 0; i < kConfigs.size(); ++i) {
+    const uint64_t extra = histogram.TokenCounts(kConfigs[i].d, kConfigs[i].m, &counts[i]);
+    candidates[i] = {EstimateLowerBound(counts[i], extra, lengths.data()), extra, i};
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.lower_bound != b.lower_bound ? a.lower_bound < b.lower_bound : a.index < b.index;
+  });
+  EntropyIntsPlan best;
+  best.encoded_size = SIZE_MAX;
+  uint32_t best_index = UINT32_MAX;
+  for (const Candidate& c : candidates) {
+    if (c.lower_bound > best.encoded_size) break;
+    if (c.lower_bound == best.encoded_size && c.index > best_index) continue;
+    const std::vector<uint32_t>& config_counts = counts[c.index];
+    const size_t estimate = EstimateConfig(config_counts, c.extra_bits, lengths.data());
+    if (estimate < best.encoded_size || (estimate == best.encoded_size && c.index < best_index)) {
+      best.direct_bits = kConfigs[c.index].d;
+      best.mantissa_bits = kConfigs[c.index].m;
+      best.code_lengths.assign(lengths.begin(), lengths.begin() + config_counts.size());
+      best.encoded_size = estimate;
+      best_index = c.index;
+    }
+  }
+  SetExactSize(values, &best);
+  return best;
+}
+
+EntropyIntsPlan PlanEntropyIntsExhaustive(std::span<const uint64_t> values) {
   const ValueHistogram histogram(values);
   EntropyIntsPlan best;
   best.encoded_size = SIZE_MAX;
   std::vector<uint32_t> counts;
   std::vector<uint8_t> lengths(kMaxHuffmanSymbols);
-  std::string table;
-  auto try_config = [&](int d, int m) {
-    uint64_t bits = histogram.TokenCounts(d, m, &counts);
-    BuildCodeLengths(counts, lengths.data());
-    for (size_t s = 0; s < counts.size(); ++s) bits += uint64_t{counts[s]} * lengths[s];
-    table.clear();
-    PutCodeLengths(std::span(lengths.data(), counts.size()), &table);
-    const size_t estimate = 1 + table.size() + bits / 8 + 2 * kEntropyStreams;
+  for (const Config& config : kConfigs) {
+    const uint64_t extra = histogram.TokenCounts(config.d, config.m, &counts);
+    const size_t estimate = EstimateConfig(counts, extra, lengths.data());
     if (estimate < best.encoded_size) {
-      best.direct_bits = d;
-      best.mantissa_bits = m;
+      best.direct_bits = config.d;
+      best.mantissa_bits = config.m;
       best.code_lengths.assign(lengths.begin(), lengths.begin() + counts.size());
       best.encoded_size = estimate;
     }
-  };
-  // Every (d, m): a pruned search costs ~0.006 B/pt on the KPI workload
-  // (revenue needs its best m at a d the first round would not pick).
-  for (int d = 0; d <= kMaxDirectBits; ++d) {
-    for (int m = 0; m <= std::min(d, kMaxMantissaBits); ++m) try_config(d, m);
   }
-  // The exact size: per-stream bits, rounded up to bytes, plus headers.
-  const std::vector<uint8_t> code_bits = CodeBits(best.code_lengths);
-  std::array<uint64_t, kEntropyStreams> stream_bits{};
-  for (size_t i = 0; i < values.size(); ++i) {
-    Token t = Tokenize(values[i], best.direct_bits, best.mantissa_bits);
-    stream_bits[i % kEntropyStreams] += code_bits[t.symbol] + t.extra_bits;
-  }
-  table.clear();
-  PutCodeLengths(best.code_lengths, &table);
-  best.encoded_size = 1 + table.size();
-  for (uint64_t bits : stream_bits) best.encoded_size += VarintLength((bits + 7) / 8) + (bits + 7) / 8;
+  SetExactSize(values, &best);
   return best;
 }
 

@@ -57,13 +57,16 @@ inline constexpr int kEntropyStreams = 4;
 struct EntropyIntsPlan {
   int direct_bits = 0;
   int mantissa_bits = 0;
-  std::vector<uint8_t> code_lengths;  // one per token of the alphabet
+  std::vector<uint8_t> code_lengths;  // per token, up to the widest class used
   size_t encoded_size = 0;
 };
 
 // Picks the parameters giving the smallest block for `values`.
 // REQUIRES: !values.empty().
 EntropyIntsPlan PlanEntropyInts(std::span<const uint64_t> values);
+// The same plan by building every configuration's code (the reference the
+// tests hold PlanEntropyInts to).
+EntropyIntsPlan PlanEntropyIntsExhaustive(std::span<const uint64_t> values);
 
 // Appends the block for `values` as planned by PlanEntropyInts(values).
 void EncodeEntropyInts(std::span<const uint64_t> values, const EntropyIntsPlan& plan,
