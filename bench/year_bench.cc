@@ -12,7 +12,10 @@
 // store, the C++ client), p50/p99 of 50 runs.
 //
 // Usage: year_bench [--days N] [--runs N] [--server BUILD/server/kpidb-server]
-//                   [--only-compacted]
+//                   [--only-compacted] [--store DIR] [--rows-only]
+// --store DIR keeps the compacted store in DIR, and when DIR already holds
+// one (from an earlier --store run), skips the ingest and only queries it;
+// --rows-only runs the queries with rows on only (for profiling that path).
 // The WAL is not fsynced (the engine's own cost is measured, not the disk's).
 // Not part of CI: bench/README.md has the figures.
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -109,7 +113,7 @@ double TimeQuery(const EngineCore& engine, const query::Query& q, int runs, quer
   return Median(ms);
 }
 
-void Queries(const EngineCore& engine, int days, int runs) {
+void Queries(const EngineCore& engine, int days, int runs, bool rows_only) {
   const int64_t end = kStart + days * kDay;
   query::Query q5;
   q5.selector = {"", {{"__name__", query::MatchOp::kRegex, "kpi_.+"}}};
@@ -129,6 +133,12 @@ void Queries(const EngineCore& engine, int days, int runs) {
                           {"90-day 1 h sum of kpi_visits by channel", hourly}}) {
     query::QueryStats on_stats, off_stats;
     const double on = TimeQuery(engine, q, runs, &on_stats);
+    if (rows_only) {
+      std::printf("%-42s rows on %9.2f ms (%llu rows, %llu points)\n", name, on,
+                  static_cast<unsigned long long>(on_stats.rollup_rows),
+                  static_cast<unsigned long long>(on_stats.points));
+      continue;
+    }
     query::Query off = q;
     off.use_precomputed = false;
     const double off_ms = TimeQuery(engine, off, std::max(1, runs / 3), &off_stats);
@@ -214,7 +224,8 @@ int main(int argc, char** argv) {
   using namespace kpidb;
   int days = 365, runs = 5;
   std::string server;
-  bool only_compacted = false;
+  bool only_compacted = false, rows_only = false;
+  std::string store;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--days" && i + 1 < argc) {
@@ -225,8 +236,14 @@ int main(int argc, char** argv) {
       server = argv[++i];
     } else if (a == "--only-compacted") {
       only_compacted = true;
+    } else if (a == "--rows-only") {
+      rows_only = true;
+    } else if (a == "--store" && i + 1 < argc) {
+      store = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: year_bench [--days N] [--runs N] [--server BIN] [--only-compacted]\n");
+      std::fprintf(stderr,
+                   "usage: year_bench [--days N] [--runs N] [--server BIN] [--only-compacted] "
+                   "[--store DIR] [--rows-only]\n");
       return 2;
     }
   }
@@ -237,8 +254,33 @@ int main(int argc, char** argv) {
             kDay - days) *
            kDay;
   const std::string root = std::filesystem::temp_directory_path() / ("kpidb-year-" + std::to_string(::getpid()));
-  const std::string plain = root + "/plain", compacting = root + "/compacting";
+  const std::string plain = store.empty() ? root + "/plain" : store;
+  const std::string compacting = root + "/compacting";
+  const std::string start_file = plain + "/year_bench.start";
   std::filesystem::create_directories(root);
+  if (!store.empty()) {
+    if (FILE* f = std::fopen(start_file.c_str(), "r")) {
+      long long start = 0;
+      const bool read = std::fscanf(f, "%lld %d", &start, &days) == 2;
+      std::fclose(f);
+      if (!read) {
+        std::fprintf(stderr, "%s: unreadable\n", start_file.c_str());
+        return 1;
+      }
+      kStart = start;
+      std::printf("year_bench: the store in %s (%d days)\n", plain.c_str(), days);
+      {
+        auto engine = OpenOrDie(plain, Options(false));
+        Queries(*engine, days, runs, rows_only);
+      }
+#ifdef KPIDB_YEAR_BENCH_CLIENT
+      if (!server.empty()) ThroughGrpc(server, plain, days);
+#endif
+      std::filesystem::remove_all(root);
+      return 0;
+    }
+    only_compacted = true;
+  }
   std::printf("year_bench: %d days of 200 series at 10 s, a day at a time, WAL not fsynced\n", days);
   std::fflush(stdout);
 
@@ -256,6 +298,15 @@ int main(int argc, char** argv) {
     const auto c = Clock::now();
     Check(engine->Compact(), "compact");
     const double compact_s = Seconds(c);
+    if (!store.empty()) {
+      FILE* f = std::fopen(start_file.c_str(), "w");
+      if (f == nullptr) {
+        std::fprintf(stderr, "%s: %s\n", start_file.c_str(), std::strerror(errno));
+        return 1;
+      }
+      std::fprintf(f, "%lld %d\n", static_cast<long long>(kStart), days);
+      std::fclose(f);
+    }
     const EngineStats st = engine->GetStats();
     std::printf("Compact: %.1f s, %.2f M points/s, %.1f MB/s written\n", compact_s,
                 static_cast<double>(st.compaction.points_written) / compact_s / 1e6,
@@ -290,7 +341,7 @@ int main(int argc, char** argv) {
   }
   {
     auto engine = OpenOrDie(plain, Options(false));
-    Queries(*engine, days, runs);
+    Queries(*engine, days, runs, rows_only);
   }
 #ifdef KPIDB_YEAR_BENCH_CLIENT
   if (!server.empty()) ThroughGrpc(server, plain, days);

@@ -34,6 +34,7 @@ class SeriesAggregator : public ScanVisitor {
   // it). `use_precomputed`: take chunk stats and rollup rows where exact.
   SeriesAggregator(const BucketGrid& grid, Aggregation aggregation, Clock::time_point deadline,
                    size_t max_bytes, bool use_precomputed = true);
+  ~SeriesAggregator();
 
   bool OnChunkStats(const ChunkStats& stats) override;
   bool UsesRollups() const override;
@@ -63,8 +64,9 @@ class SeriesAggregator : public ScanVisitor {
     bool has_increase = false;
   };
   Bucket& BucketFor(int64_t ts);
-  // The deadline, and the bucket memory bound (one more bucket must fit).
-  Status CheckLimits() const;
+  // The deadline (read every 64 calls: a row costs less than reading the
+  // clock), and the bucket memory bound (one more bucket must fit).
+  Status CheckLimits();
   // Stddev and counter state for one point, in time order.
   void AddPointMoments(Bucket& b, double v);
   // Folds the statistics of points that follow the bucket's into it.
@@ -75,7 +77,8 @@ class SeriesAggregator : public ScanVisitor {
   const Aggregation aggregation_;
   const Clock::time_point deadline_;
   const size_t max_buckets_held_;
-  std::vector<Bucket> buckets_;  // in index order
+  std::vector<Bucket> buckets_;  // in index order (per-thread scratch)
+  uint32_t limit_checks_ = 0;
   int64_t current_end_ = 0;      // end of buckets_.back()'s bucket
   bool has_previous_ = false;    // for increase/rate: the series' last point
   double previous_ = 0;

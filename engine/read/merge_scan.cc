@@ -5,6 +5,7 @@
 
 #include "engine/common/coding.h"
 #include "engine/common/point_order.h"
+#include "engine/common/scratch_pool.h"
 
 namespace kpidb {
 
@@ -14,7 +15,43 @@ MergeScan::MergeScan(int64_t start_ms, int64_t end_ms, ScanVisitor* visitor,
       end_ms_(end_ms),
       visitor_(visitor),
       retention_(retention),
-      points_start_(retention ? std::max(start_ms, retention->raw_from_ms) : start_ms) {}
+      points_start_(retention ? std::max(start_ms, retention->raw_from_ms) : start_ms),
+      taken_(TakeScratch<TakenRow>()) {}
+
+MergeScan::~MergeScan() { ReturnScratch(std::move(taken_)); }
+
+namespace {
+
+// The decoded tiers of one series' rollup blocks, kept per thread between
+// scans (see scratch_pool.h) with their rows' capacity; a tier whose rows
+// outgrew kScratchKeptBytes is freed.
+thread_local bool kept_tiers_in_use = false;
+
+std::vector<RollupTier>& KeptTiers() {
+  thread_local std::vector<RollupTier> tiers;
+  return tiers;
+}
+
+class TierScratch {
+ public:
+  TierScratch() : kept_(!kept_tiers_in_use) { kept_tiers_in_use = true; }
+  ~TierScratch() {
+    if (!kept_) return;
+    for (RollupTier& t : KeptTiers()) {
+      if (t.rows.capacity() * sizeof(RollupRow) > kScratchKeptBytes) t.rows = {};
+    }
+    kept_tiers_in_use = false;
+  }
+  TierScratch(const TierScratch&) = delete;
+  TierScratch& operator=(const TierScratch&) = delete;
+  std::vector<RollupTier>& tiers() { return kept_ ? KeptTiers() : own_; }
+
+ private:
+  const bool kept_;
+  std::vector<RollupTier> own_;
+};
+
+}  // namespace
 
 void MergeScan::SetHeadPoints(std::vector<int64_t> timestamps, std::vector<double> values) {
   const auto live = std::lower_bound(timestamps.begin(), timestamps.end(), points_start_);
@@ -150,9 +187,11 @@ bool MergeScan::FinerRowsAnswer(const std::vector<RollupTier>& tiers, size_t t,
 Status MergeScan::ChooseRollupRows() {
   taken_.clear();
   next_row_ = 0;
-  std::vector<RollupTier> tiers;
+  TierScratch tier_scratch;
+  std::vector<RollupTier>& tiers = tier_scratch.tiers();
   RollupBlockReader block;
-  std::vector<TakenRow> mine;  // of one segment, sorted by start
+  ScopedScratch<TakenRow> mine_scratch;
+  std::vector<TakenRow>& mine = mine_scratch.get();  // of one segment, sorted by start
   for (const RowSource& src : row_sources_) {
     // Chunk stats answer for this segment without decoding anything (not
     // where expired points need rows).
@@ -232,8 +271,10 @@ Status MergeScan::ChooseRollupRows() {
     }
     taken_.insert(taken_.end(), mine.begin(), mine.end());
   }
-  std::sort(taken_.begin(), taken_.end(),
-            [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; });
+  auto by_start = [](const TakenRow& a, const TakenRow& b) { return a.start < b.start; };
+  if (!std::is_sorted(taken_.begin(), taken_.end(), by_start)) {
+    std::sort(taken_.begin(), taken_.end(), by_start);
+  }
   return Status::Ok();
 }
 

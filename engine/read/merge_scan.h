@@ -78,6 +78,7 @@ class MergeScan {
   // Its chunk refs point into its own entries: not copyable.
   MergeScan(const MergeScan&) = delete;
   MergeScan& operator=(const MergeScan&) = delete;
+  ~MergeScan();
 
   // Step 1. The head's points of the series in the range: increasing
   // timestamps, one value each (the newest); expired ones are dropped.
@@ -163,7 +164,7 @@ class MergeScan {
   std::vector<ChunkRef> refs_;
   size_t segments_ = 0;
   int64_t max_span_ = 0;  // of any chunk in refs_, in ms
-  std::vector<TakenRow> taken_;  // sorted by start, non-overlapping
+  std::vector<TakenRow> taken_;  // sorted by start, non-overlapping (per-thread scratch)
   size_t next_row_ = 0;          // the first taken row not yet delivered
   size_t head_pos_ = 0;          // the first head point not yet delivered
   // Buffers reused across components.
