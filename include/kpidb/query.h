@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kpidb/series.h"
@@ -37,6 +38,16 @@ struct Selector {
   std::string metric;  // empty: any metric
   std::vector<LabelMatcher> matchers;
 };
+
+// The text form users write everywhere (PromQL's vector selector, without
+// a range or offset): `kpi_visits{channel="email",region=~"eu|us"}`,
+// `kpi_visits`, `{__name__=~"kpi_.+"}`. Values are in double or single
+// quotes with the escapes \\ \" \' \n \t \r. Only the syntax is checked
+// here (label names and regexes are checked where the selector is used);
+// INVALID_ARGUMENT gives the column and what was expected there.
+Result<Selector> ParseSelector(std::string_view text);
+// The text form of a selector; ParseSelector reads it back to the same.
+std::string FormatSelector(const Selector& selector);
 
 enum class Aggregation { kAvg, kSum, kMin, kMax, kCount, kFirst, kLast, kStddev, kRate, kIncrease };
 enum class CrossAggregation { kSum, kAvg, kMin, kMax, kCount };
