@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -351,6 +352,74 @@ TEST_F(KpictlTest, ExportThenImportIsBitExactInBothFormats) {
       }
     }
   }
+}
+
+TEST_F(KpictlTest, OfflineVerifyAndInspect) {
+  const std::string dir = data_.path() + "/data";
+  WriteOrDie("kpi_visits", {{"channel", "email"}}, {kT0, kT0 + 1000, kT0 + 2000}, {1, 2, 3});
+  ASSERT_TRUE(client_->Flush().ok());
+  WriteOrDie("kpi_visits", {{"channel", "web"}}, {kT0}, {5});  // in the WAL only
+
+  // Refused while the server holds the directory.
+  Outcome r = Kpictl({"--data-dir", dir, "verify"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("a server runs on it; stop it first"), std::string::npos) << r.err;
+  r = Kpictl({"verify"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("give --data-dir DIR"), std::string::npos) << r.err;
+  r = Kpictl({"--data-dir", tmp_.path(), "verify"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("is not a kpidb data directory"), std::string::npos) << r.err;
+
+  ASSERT_EQ(server_->Stop(), 0);
+  r = Kpictl({"--data-dir", dir, "verify"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok   " + dir + "/MANIFEST (1 live segments)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(".kps (1 series, 3 points)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 problem(s)"), std::string::npos) << r.out;
+
+  r = Kpictl({"--data-dir", dir, "inspect"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("2026-01-01T00:00:00Z  2026-01-01T00:00:02Z  1       3"), std::string::npos) << r.out;
+  r = Kpictl({"--data-dir", dir, "inspect", "wal"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("1        1       ok"), std::string::npos) << r.out;
+  std::string segment;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/segments")) segment = e.path();
+  ASSERT_FALSE(segment.empty());
+  r = Kpictl({"--data-dir", dir, "inspect", segment});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("kpi_visits{channel=\"email\"}  1       3"), std::string::npos) << r.out;
+
+  // A flipped bit in the segment's chunk: exit 3, the file named.
+  testing::FlipBit(segment, 40, 3);
+  r = Kpictl({"--data-dir", dir, "verify"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.out.find("BAD  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(segment), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 problem(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("verify found 1 problem(s)"), std::string::npos) << r.err;
+}
+
+TEST_F(KpictlTest, VerifyFindsADamagedWalRecordBeforeAcknowledgedOnes) {
+  const std::string dir = data_.path() + "/data";
+  for (int i = 0; i < 3; ++i) WriteOrDie("kpi_visits", {{"n", std::to_string(i)}}, {kT0 + i}, {1.0 * i});
+  ASSERT_EQ(server_->Stop(), 0);
+  std::string wal;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/wal")) wal = e.path();
+  ASSERT_FALSE(wal.empty());
+  Outcome r = Kpictl({"--data-dir", dir, "verify"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("ok   " + wal + " (3 records, 3 points)"), std::string::npos) << r.out;
+  testing::FlipBit(wal, 30);  // in the first record, after the 16-byte file header
+  r = Kpictl({"--data-dir", dir, "verify"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.out.find("BAD  WAL " + wal + " at offset 16: corrupt record followed by 2 valid records"),
+            std::string::npos)
+      << r.out;
+  r = Kpictl({"--data-dir", dir, "inspect", "wal"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("CORRUPT: "), std::string::npos) << r.out;
 }
 
 }  // namespace

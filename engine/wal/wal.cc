@@ -225,6 +225,38 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Create(const std::string& wal_dir,
   return std::unique_ptr<WalWriter>(new WalWriter(std::move(file), file_number));
 }
 
+Status CheckWalFile(const std::string& path, std::string_view contents, bool last,
+                    const std::function<Status(std::vector<WalSeriesEntry>&)>& apply,
+                    WalFileCheck* check) {
+  ParsedLog parsed = ParseLog(contents, std::string_view(kWalMagic, 8));
+  check->header_ok = parsed.header_ok;
+  std::vector<WalSeriesEntry> entries;
+  for (const LogRecord& rec : parsed.records) {
+    Status s = ForEachWalBatch(rec, &entries, apply, &check->points);
+    if (s.IsCorruption()) {
+      return Status::Corruption("WAL " + path + " at offset " + std::to_string(rec.offset) + ": " +
+                                s.message());
+    }
+    KPIDB_RETURN_IF_ERROR(s);
+    ++check->records;
+  }
+  if (!parsed.bad_tail) return Status::Ok();
+  if (!parsed.header_ok && !parsed.header_torn) {
+    return Status::Corruption("WAL " + path + " at offset 0: bad file header");
+  }
+  const uint64_t bad_at = parsed.header_ok ? parsed.valid_bytes : 0;
+  if (!last || parsed.valid_records_after_bad) {
+    return Status::Corruption(
+        "WAL " + path + " at offset " + std::to_string(bad_at) + ": corrupt record" +
+        (last ? " followed by " + std::to_string(parsed.records_after_bad) + " valid records"
+              : " in a WAL file that is not the last") +
+        "; refusing to drop acknowledged writes (move the file aside to accept the loss)");
+  }
+  check->torn = true;
+  check->torn_at = bad_at;
+  return Status::Ok();
+}
+
 Status ReplayWal(const std::string& wal_dir, uint64_t first_file_number, const Logger& log,
                  const std::function<Status(std::vector<WalSeriesEntry>&)>& apply,
                  WalReplayStats* stats, uint64_t* max_file_number) {
@@ -237,42 +269,23 @@ Status ReplayWal(const std::string& wal_dir, uint64_t first_file_number, const L
       if (number >= first_file_number) files.emplace_back(number, name);
     }
   }
-  std::vector<WalSeriesEntry> entries;
   for (size_t f = 0; f < files.size(); ++f) {
     const std::string path = JoinPath(wal_dir, files[f].second);
-    const bool last = f + 1 == files.size();
     std::string contents;
     KPIDB_RETURN_IF_ERROR(ReadFileToString(path, &contents));
-    ParsedLog parsed = ParseLog(contents, std::string_view(kWalMagic, 8));
+    WalFileCheck check;
+    KPIDB_RETURN_IF_ERROR(CheckWalFile(path, contents, f + 1 == files.size(), apply, &check));
     ++stats->files;
-    for (const LogRecord& rec : parsed.records) {
-      Status s = ForEachWalBatch(rec, &entries, apply, &stats->points);
-      if (s.IsCorruption()) {
-        return Status::Corruption("WAL " + path + " at offset " + std::to_string(rec.offset) +
-                                  ": " + s.message());
-      }
-      KPIDB_RETURN_IF_ERROR(s);
-      ++stats->records;
-    }
-    if (!parsed.bad_tail) continue;
-    if (!parsed.header_ok && !parsed.header_torn) {
-      return Status::Corruption("WAL " + path + " at offset 0: bad file header");
-    }
-    const uint64_t bad_at = parsed.header_ok ? parsed.valid_bytes : 0;
-    if (!last || parsed.valid_records_after_bad) {
-      return Status::Corruption(
-          "WAL " + path + " at offset " + std::to_string(bad_at) + ": corrupt record" +
-          (last ? " followed by " + std::to_string(parsed.records_after_bad) + " valid records"
-                : " in a WAL file that is not the last") +
-          "; refusing to drop acknowledged writes (move the file aside to accept the loss)");
-    }
-    const uint64_t dropped = contents.size() - bad_at;
+    stats->records += check.records;
+    stats->points += check.points;
+    if (!check.torn) continue;
+    const uint64_t dropped = contents.size() - check.torn_at;
     stats->dropped_bytes += dropped;
     stats->dropped_records += 1;
-    log("WAL " + path + ": torn tail at offset " + std::to_string(bad_at) + ", truncating " +
+    log("WAL " + path + ": torn tail at offset " + std::to_string(check.torn_at) + ", truncating " +
         std::to_string(dropped) + " bytes (1 incomplete record dropped)");
-    if (parsed.header_ok) {
-      KPIDB_RETURN_IF_ERROR(TruncateFile(path, bad_at));
+    if (check.header_ok) {
+      KPIDB_RETURN_IF_ERROR(TruncateFile(path, check.torn_at));
     } else {
       KPIDB_RETURN_IF_ERROR(RemoveFile(path));  // torn before its header was complete
     }

@@ -95,6 +95,23 @@ struct WalReplayStats {
   uint64_t dropped_records = 0;
 };
 
+// What one WAL file holds, read without changing it (ReplayWal, and
+// kpictl verify): the batches of its valid records go to `apply`, counted
+// in *check. Corruption naming `path` and the offset where a replay would
+// refuse to open (a bad header, a bad record in a file that is not the
+// last, or one followed by valid records); a torn tail of the last file is
+// not (check->torn_at says where it starts: a replay truncates there).
+struct WalFileCheck {
+  uint64_t records = 0;
+  uint64_t points = 0;
+  bool torn = false;     // the last file ends with a torn record...
+  uint64_t torn_at = 0;  // ...starting here (0: the header is torn, the file holds nothing)
+  bool header_ok = false;
+};
+Status CheckWalFile(const std::string& path, std::string_view contents, bool last,
+                    const std::function<Status(std::vector<WalSeriesEntry>&)>& apply,
+                    WalFileCheck* check);
+
 // Replays every WAL file numbered >= `first_file_number`, in order, calling
 // `apply` for each record's entries. A torn or corrupt tail of the LAST file
 // is truncated away (logged with the bytes and records dropped). A bad

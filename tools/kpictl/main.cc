@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/kpictl/commands.h"
+#include "tools/kpictl/offline.h"
 #include "tools/kpictl/text.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   ctx.stdin_is_terminal = ::isatty(STDIN_FILENO) != 0;
   app.add_option("--server", ctx.server, "the server's gRPC address")->capture_default_str();
   app.add_option("--timeout", ctx.timeout_ms, "per call, in milliseconds")->capture_default_str();
+  std::string data_dir;
+  app.add_option("--data-dir", data_dir, "offline commands: the data directory (no server may hold it)");
   std::string output = "table";
   auto output_option = [&](CLI::App* cmd, const char* choices) {
     cmd->add_option("-o,--output", output, std::string("output format: ") + choices)
@@ -127,6 +130,23 @@ int main(int argc, char** argv) {
     }
     ex.window_ms = *w;
     code = Export(ctx, ex);
+  });
+
+  auto need_dir = [&](const char* command) {
+    if (!data_dir.empty()) return true;
+    code = ctx.Usage(std::string(command) + " works offline: give --data-dir DIR",
+                     "kpictl --data-dir ./kpidb-data " + std::string(command));
+    return false;
+  };
+  auto* verify = app.add_subcommand("verify", "offline: check every checksum of the data dir (exit 3 if damaged)");
+  verify->callback([&] {
+    if (need_dir("verify")) code = Verify(ctx, data_dir);
+  });
+  std::string what;
+  auto* inspect = app.add_subcommand("inspect", "offline: the live segments, a segment's index, or the WAL");
+  inspect->add_option("WHAT", what, "nothing (the segments), a segment file's path, or \"wal\"");
+  inspect->callback([&] {
+    if (need_dir("inspect")) code = Inspect(ctx, data_dir, what);
   });
 
   try {

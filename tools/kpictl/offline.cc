@@ -1,0 +1,250 @@
+// kpictl's offline commands, on a data directory no server holds: verify
+// (every checksum of the manifest, series.log, the WAL and the segments)
+// and inspect (what the segments and the WAL hold).
+#include <algorithm>
+#include <set>
+
+#include "engine/common/file_util.h"
+#include "engine/segment/manifest.h"
+#include "engine/segment/segment.h"
+#include "engine/wal/record_log.h"
+#include "engine/wal/series_log.h"
+#include "engine/wal/wal.h"
+#include "tools/kpictl/offline.h"
+#include "tools/kpictl/text.h"
+
+namespace kpidb::kpictl {
+namespace {
+
+// The numbered files of `dir` (WAL or segments), in number order.
+Result<std::vector<std::pair<uint64_t, std::string>>> Numbered(
+    const std::string& dir, bool (*parse)(std::string_view, uint64_t*)) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  auto names = ListDir(dir);
+  if (!names.ok()) {
+    if (names.status().code() == StatusCode::kNotFound) return out;
+    return names.status();
+  }
+  for (const std::string& name : *names) {
+    uint64_t n;
+    if (parse(name, &n)) out.emplace_back(n, JoinPath(dir, name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Locks the data dir for the command, or says why not.
+Result<std::unique_ptr<DirLock>> LockOrExplain(const Context& ctx, const std::string& dir) {
+  if (!FileExists(JoinPath(dir, "MANIFEST")) && !FileExists(JoinPath(dir, "series.log"))) {
+    return Status::NotFound(dir + " is not a kpidb data directory (no MANIFEST or series.log)");
+  }
+  auto lock = DirLock::Acquire(dir);
+  if (!lock.ok() && lock.status().code() == StatusCode::kFailedPrecondition) {
+    return Status::FailedPrecondition(lock.status().message() +
+                                      ": a server runs on it; stop it first, or use the online "
+                                      "commands (--server HOST:PORT)");
+  }
+  (void)ctx;
+  return lock;
+}
+
+}  // namespace
+
+int Verify(Context& ctx, const std::string& dir) {
+  auto lock = LockOrExplain(ctx, dir);
+  if (!lock.ok()) return ctx.Fail("verify", lock.status());
+  size_t files = 0, problems = 0;
+  auto problem = [&](const std::string& message) {
+    ++problems;
+    std::fprintf(ctx.out, "BAD  %s\n", message.c_str());
+  };
+  auto ok = [&](const std::string& path, const std::string& what) {
+    std::fprintf(ctx.out, "ok   %s (%s)\n", path.c_str(), what.c_str());
+  };
+
+  // The manifest: which segments are live.
+  std::set<uint64_t> live;
+  ++files;
+  auto manifest = ReadManifest(dir);
+  if (manifest.ok()) {
+    live.insert(manifest->segments.begin(), manifest->segments.end());
+    ok(JoinPath(dir, "MANIFEST"), std::to_string(live.size()) + " live segments");
+  } else if (manifest.status().code() != StatusCode::kNotFound) {
+    problem(manifest.status().message());
+  } else {
+    --files;
+  }
+
+  // series.log: its records' checksums (a torn tail is the unacknowledged
+  // end of a crash, which the server truncates).
+  const std::string series_log = JoinPath(dir, "series.log");
+  if (FileExists(series_log)) {
+    ++files;
+    std::string contents;
+    Status read = ReadFileToString(series_log, &contents);
+    if (!read.ok()) {
+      problem(read.message());
+    } else {
+      ParsedLog parsed = ParseLog(contents, std::string_view(kSeriesLogMagic, 8));
+      if (!parsed.header_ok && !parsed.header_torn) {
+        problem(series_log + " at offset 0: bad file header");
+      } else if (parsed.bad_tail && parsed.valid_records_after_bad) {
+        problem(series_log + " at offset " + std::to_string(parsed.valid_bytes) +
+                ": corrupt record followed by " + std::to_string(parsed.records_after_bad) +
+                " valid records");
+      } else {
+        ok(series_log, std::to_string(parsed.records.size()) + " records" +
+                           (parsed.bad_tail ? ", torn tail at offset " + std::to_string(parsed.valid_bytes) +
+                                                  " (dropped at the next open)"
+                                            : ""));
+      }
+    }
+  }
+
+  // The WAL, as a replay reads it.
+  auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
+  if (!wal.ok()) {
+    problem(wal.status().message());
+  } else {
+    for (size_t f = 0; f < wal->size(); ++f) {
+      const std::string& path = (*wal)[f].second;
+      ++files;
+      std::string contents;
+      Status read = ReadFileToString(path, &contents);
+      if (!read.ok()) {
+        problem(read.message());
+        continue;
+      }
+      WalFileCheck check;
+      Status s = CheckWalFile(path, contents, f + 1 == wal->size(),
+                              [](std::vector<WalSeriesEntry>&) { return Status::Ok(); }, &check);
+      if (!s.ok()) {
+        problem(s.message());
+        continue;
+      }
+      ok(path, std::to_string(check.records) + " records, " + std::to_string(check.points) + " points" +
+                   (check.torn ? ", torn tail at offset " + std::to_string(check.torn_at) +
+                                     " (an unacknowledged write, dropped at the next open)"
+                               : ""));
+    }
+  }
+
+  // Every segment, every chunk and rollup block decoded and checked.
+  auto segments = Numbered(JoinPath(dir, "segments"), ParseSegmentFileName);
+  if (!segments.ok()) {
+    problem(segments.status().message());
+  } else {
+    for (const auto& [number, path] : *segments) {
+      ++files;
+      auto reader = SegmentReader::Open(path, /*verify_chunks=*/true);
+      if (!reader.ok()) {
+        problem(reader.status().message());
+        continue;
+      }
+      ok(path, std::to_string((*reader)->series_count()) + " series, " +
+                   std::to_string((*reader)->point_count()) + " points" +
+                   (manifest.ok() && !live.count(number) ? ", not live (not in the MANIFEST)" : ""));
+    }
+    if (manifest.ok()) {
+      for (uint64_t n : live) {
+        if (!std::any_of(segments->begin(), segments->end(), [&](const auto& s) { return s.first == n; })) {
+          problem(JoinPath(JoinPath(dir, "segments"), SegmentFileName(n)) +
+                  ": missing, and the MANIFEST lists it");
+        }
+      }
+    }
+  }
+  std::fprintf(ctx.out, "%zu files checked, %zu problem(s)\n", files, problems);
+  if (problems > 0) {
+    std::fprintf(ctx.err,
+                 "kpictl: verify found %zu problem(s) in %s\nhint: keep a copy of the directory; a "
+                 "damaged segment can be restored from a backup\n",
+                 problems, dir.c_str());
+    return kExitCorruption;
+  }
+  return kExitOk;
+}
+
+int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
+  auto lock = LockOrExplain(ctx, dir);
+  if (!lock.ok()) return ctx.Fail("inspect", lock.status());
+  if (what == "wal") {
+    auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
+    if (!wal.ok()) return ctx.Fail("inspect wal", wal.status());
+    std::vector<std::vector<std::string>> rows = {{"file", "bytes", "records", "points", "state"}};
+    for (size_t f = 0; f < wal->size(); ++f) {
+      const std::string& path = (*wal)[f].second;
+      std::string contents;
+      Status read = ReadFileToString(path, &contents);
+      if (!read.ok()) return ctx.Fail("inspect wal", read);
+      WalFileCheck check;
+      Status s = CheckWalFile(path, contents, f + 1 == wal->size(),
+                              [](std::vector<WalSeriesEntry>&) { return Status::Ok(); }, &check);
+      rows.push_back({path, FormatBytes(contents.size()), std::to_string(check.records),
+                      std::to_string(check.points),
+                      !s.ok() ? "CORRUPT: " + s.message()
+                              : check.torn ? "torn tail at " + std::to_string(check.torn_at) : "ok"});
+    }
+    std::fputs(AlignedTable(rows).c_str(), ctx.out);
+    return kExitOk;
+  }
+  if (!what.empty()) {
+    // One segment's index: each series with its chunks and rows.
+    auto reader = SegmentReader::Open(what, /*verify_chunks=*/false);
+    if (!reader.ok()) return ctx.Fail("inspect " + what, reader.status());
+    std::vector<std::vector<std::string>> rows = {{"series", "chunks", "points", "from", "to", "bytes", "rollup bytes"}};
+    SegmentSeries entry;
+    for (size_t i = 0; i < (*reader)->series_count(); ++i) {
+      auto found = (*reader)->Find((*reader)->id_at(i), &entry);
+      if (!found.ok()) return ctx.Fail("inspect " + what, found.status());
+      auto key = SeriesKey::FromCanonical(entry.canonical);
+      uint64_t points = 0, bytes = 0;
+      for (const ChunkMeta& c : entry.chunks) {
+        points += c.stats.count;
+        bytes += c.length;
+      }
+      rows.push_back({key.ok() ? key->ToString() : "(bad key)", std::to_string(entry.chunks.size()),
+                      std::to_string(points),
+                      entry.chunks.empty() ? "" : FormatTime(entry.chunks.front().stats.min_timestamp_ms),
+                      entry.chunks.empty() ? "" : FormatTime(entry.chunks.back().stats.max_timestamp_ms),
+                      std::to_string(bytes), std::to_string(entry.rollup_length)});
+    }
+    std::fputs(AlignedTable(rows).c_str(), ctx.out);
+    return kExitOk;
+  }
+  auto manifest = ReadManifest(dir);
+  if (!manifest.ok()) return ctx.Fail("inspect", manifest.status());
+  std::vector<std::vector<std::string>> rows = {
+      {"segment", "from", "to", "series", "points", "size", "bytes/point", "format"}};
+  uint64_t total_points = 0, total_bytes = 0;
+  for (uint64_t n : manifest->segments) {
+    const std::string path = JoinPath(JoinPath(dir, "segments"), SegmentFileName(n));
+    auto reader = SegmentReader::Open(path, /*verify_chunks=*/false);
+    if (!reader.ok()) return ctx.Fail("inspect", reader.status());
+    const SegmentReader& r = **reader;
+    char bpp[32];
+    std::snprintf(bpp, sizeof bpp, "%.3f",
+                  r.point_count() ? static_cast<double>(r.file_size()) / static_cast<double>(r.point_count()) : 0.0);
+    std::string format = "v" + std::to_string(r.format_version());
+    for (int64_t step : r.rollup_steps()) {
+      format += ", ";
+      format += step % 86'400'000 == 0   ? std::to_string(step / 86'400'000) + "d"
+                : step % 3'600'000 == 0  ? std::to_string(step / 3'600'000) + "h"
+                                         : std::to_string(step / 1000) + "s";
+      format += " rows";
+    }
+    rows.push_back({SegmentFileName(n), FormatTime(r.min_timestamp_ms()), FormatTime(r.max_timestamp_ms()),
+                    std::to_string(r.series_count()), std::to_string(r.point_count()),
+                    FormatBytes(r.file_size()), bpp, format});
+    total_points += r.point_count();
+    total_bytes += r.file_size();
+  }
+  std::fputs(AlignedTable(rows).c_str(), ctx.out);
+  std::fprintf(ctx.out, "%zu live segments, %llu points, %s (%.3f bytes/point)\n",
+               manifest->segments.size(), static_cast<unsigned long long>(total_points),
+               FormatBytes(total_bytes).c_str(),
+               total_points ? static_cast<double>(total_bytes) / static_cast<double>(total_points) : 0.0);
+  return kExitOk;
+}
+
+}  // namespace kpidb::kpictl
