@@ -323,6 +323,21 @@ Status Client::StartCompaction() {
   return FromGrpc(impl_->admin->Compact(&context, request, &response));
 }
 
+Result<SnapshotResult> Client::Snapshot(const std::string& dest_dir) {
+  grpc::ClientContext context;
+  impl_->Prepare(&context);
+  v1::SnapshotRequest request;
+  request.set_dest_dir(dest_dir);
+  v1::SnapshotResponse response;
+  KPIDB_RETURN_IF_ERROR(FromGrpc(impl_->admin->Snapshot(&context, request, &response)));
+  SnapshotResult out;
+  out.segments = response.segments();
+  out.segments_linked = response.segments_linked();
+  out.wal_files = response.wal_files();
+  out.bytes_copied = response.bytes_copied();
+  return out;
+}
+
 Result<uint64_t> Client::DeleteSeries(const query::Selector& selector, int64_t start_ms,
                                       int64_t end_ms) {
   grpc::ClientContext context;

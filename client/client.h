@@ -79,6 +79,14 @@ struct ServerStats {
   } retention;  // StatsResponse.Retention
 };
 
+// What Client::Snapshot made (SnapshotResponse).
+struct SnapshotResult {
+  uint64_t segments = 0;
+  uint64_t segments_linked = 0;
+  uint64_t wal_files = 0;
+  uint64_t bytes_copied = 0;
+};
+
 class Client {
  public:
   // Connects lazily: an unreachable server shows as UNAVAILABLE on calls.
@@ -120,6 +128,10 @@ class Client {
   // all of them); the number of points deleted. Idempotent.
   Result<uint64_t> DeleteSeries(const query::Selector& selector, int64_t start_ms = 0,
                                 int64_t end_ms = 0);
+  // Has the server write a consistent copy of its data dir to `dest_dir`,
+  // an absolute path on the server's machine (new or empty), while writes
+  // go on: every write acknowledged before the call is in it.
+  Result<SnapshotResult> Snapshot(const std::string& dest_dir);
 
  private:
   struct Impl;

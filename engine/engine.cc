@@ -108,6 +108,7 @@ std::vector<std::string> Engine::LabelValues(std::string_view name, std::string_
 }
 
 Status Engine::Flush() { return core_->Flush(); }
+Result<SnapshotInfo> Engine::Snapshot(const std::string& dest) { return core_->Snapshot(dest); }
 Status Engine::Compact(uint64_t* merged) { return core_->Compact(merged); }
 Status Engine::StartCompaction() { return core_->StartCompaction(); }
 

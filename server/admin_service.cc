@@ -96,6 +96,24 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Compact(grpc::CallbackServerContext*
   });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::Snapshot(grpc::CallbackServerContext* context,
+                                                     const v1::SnapshotRequest* request,
+                                                     v1::SnapshotResponse* response) {
+  return RunUnary(context, ctx_, [this, request, response]() -> Status {
+    const std::string& dest = request->dest_dir();
+    if (dest.empty() || dest[0] != '/') {
+      return Status::InvalidArgument("dest_dir: must be an absolute path on the server's machine (got \"" +
+                                     dest + "\")");
+    }
+    KPIDB_ASSIGN_OR_RETURN(SnapshotInfo info, ctx_.engine.Snapshot(dest));
+    response->set_segments(info.segments);
+    response->set_segments_linked(info.segments_linked);
+    response->set_wal_files(info.wal_files);
+    response->set_bytes_copied(info.bytes_copied);
+    return Status::Ok();
+  });
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::DeleteSeries(grpc::CallbackServerContext* context,
                                                          const v1::DeleteSeriesRequest* request,
                                                          v1::DeleteSeriesResponse* response) {

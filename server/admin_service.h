@@ -1,4 +1,4 @@
-// kpidb.v1.AdminService: Stats, Flush, Compact, DeleteSeries.
+// kpidb.v1.AdminService: Stats, Flush, Compact, DeleteSeries, Snapshot.
 #pragma once
 
 #include "kpidb/v1/kpidb.grpc.pb.h"
@@ -18,6 +18,9 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context,
                                     const v1::CompactRequest* request,
                                     v1::CompactResponse* response) override;
+  grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* context,
+                                     const v1::SnapshotRequest* request,
+                                     v1::SnapshotResponse* response) override;
   grpc::ServerUnaryReactor* DeleteSeries(grpc::CallbackServerContext* context,
                                          const v1::DeleteSeriesRequest* request,
                                          v1::DeleteSeriesResponse* response) override;

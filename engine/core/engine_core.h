@@ -105,6 +105,12 @@ class EngineCore {
 
   // Writes the head to segments and truncates the WAL; returns when done.
   Status Flush();
+  // Engine::Snapshot (snapshot.cc): the WAL files and series.log are opened
+  // and measured under log_.mu (a moment between two writes), then the
+  // manifest and its version are taken: a flush that completed meanwhile
+  // only makes some copied WAL bytes redundant, since it removes WAL files
+  // after its manifest is written, and open files stay readable.
+  Result<SnapshotInfo> Snapshot(const std::string& dest);
   // Runs every merge the compaction policy has due (compactor.h), whole and
   // not waiting for quiet files: each window's files into one (newest write
   // wins), so that reads of it touch one file and its rollup rows cover

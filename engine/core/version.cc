@@ -19,6 +19,14 @@ void VersionSet::Install(std::shared_ptr<const Version> next) {
   current_ = std::move(next);
 }
 
+std::pair<Manifest, std::shared_ptr<const Version>> VersionSet::ManifestAndVersion() const {
+  std::lock_guard lock(manifest_mu_);
+  Manifest m = manifest_;
+  m.next_file_number = next_file_number_;
+  std::shared_lock state_lock(state_mu_);
+  return {std::move(m), current_};
+}
+
 std::string VersionSet::SegmentPath(uint64_t number) const {
   return JoinPath(segment_dir_, SegmentFileName(number));
 }

@@ -53,6 +53,9 @@ class VersionSet {
   Status Reset(Manifest manifest, std::shared_ptr<const Version> version,
                uint64_t next_file_number);
   uint64_t wal_checkpoint() const;
+  // The manifest as last written and the version it describes, together
+  // (next_file_number set).
+  std::pair<Manifest, std::shared_ptr<const Version>> ManifestAndVersion() const;
 
   // The active head becomes the flushing one and `fresh` takes the writes.
   // The caller holds the WAL lock, so that no write lands in the old head

@@ -203,6 +203,8 @@ class SegmentReader {
   int64_t max_timestamp_ms() const { return max_ts_; }
   uint64_t point_count() const { return points_; }
   uint64_t file_size() const { return file_->data().size(); }
+  // The whole file, as mapped (for copying it).
+  std::string_view contents() const { return file_->data(); }
   // The bytes of the series index (entries and keys, without the footer).
   uint64_t index_bytes() const { return index_.size(); }
   // The tier steps of the file's rollup blocks, increasing (version 2

@@ -33,6 +33,14 @@
 
 namespace kpidb {
 
+// What Engine::Snapshot wrote.
+struct SnapshotInfo {
+  uint64_t segments = 0;         // segment files in the snapshot...
+  uint64_t segments_linked = 0;  // ...hard-linked (the others copied)
+  uint64_t wal_files = 0;        // WAL files copied (up to the snapshot's moment)
+  uint64_t bytes_copied = 0;     // bytes written (links cost none)
+};
+
 struct EngineStats {
   uint64_t series = 0;
   uint64_t head_points = 0;  // points in memory (active and flushing heads)
@@ -125,6 +133,13 @@ class Engine {
 
   // Writes the head to segments; returns when done.
   Status Flush();
+  // A consistent copy of the data dir in `dest` (a new or empty directory),
+  // taken while writes, flushes and merges go on: every write acknowledged
+  // before the call is in it, and it opens as a data dir on its own.
+  // Segments are hard links where `dest` is on the same file system
+  // (copies otherwise); the WAL and series.log are copied as they were at
+  // the call. FAILED_PRECONDITION if `dest` is not empty.
+  Result<SnapshotInfo> Snapshot(const std::string& dest);
   // Runs every merge the compaction policy has due, without waiting for
   // files to be quiet (options.h; newest write wins); returns when done.
   // `merged`: segment files replaced, if given.

@@ -149,6 +149,19 @@ int main(int argc, char** argv) {
     if (need_dir("inspect")) code = Inspect(ctx, data_dir, what);
   });
 
+  std::string backup_dest;
+  auto* backup = app.add_subcommand("backup", "a consistent copy of the server's data dir while writes go on");
+  backup->add_option("DEST", backup_dest, "a new or empty directory on the server's machine")->required();
+  backup->callback([&] { code = Backup(ctx, backup_dest); });
+  std::string restore_src;
+  bool force = false;
+  auto* restore = app.add_subcommand("restore", "offline: a backup into --data-dir, verified before and after");
+  restore->add_option("SRC", restore_src, "the backup directory")->required();
+  restore->add_flag("--force", force, "replace what a non-empty --data-dir holds");
+  restore->callback([&] {
+    if (need_dir("restore")) code = Restore(ctx, restore_src, data_dir, force);
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

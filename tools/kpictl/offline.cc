@@ -2,6 +2,7 @@
 // (every checksum of the manifest, series.log, the WAL and the segments)
 // and inspect (what the segments and the WAL hold).
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "engine/common/file_util.h"
@@ -245,6 +246,82 @@ int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
                FormatBytes(total_bytes).c_str(),
                total_points ? static_cast<double>(total_bytes) / static_cast<double>(total_points) : 0.0);
   return kExitOk;
+}
+
+int Backup(Context& ctx, const std::string& dest) {
+  std::error_code ec;
+  const std::string path = std::filesystem::absolute(dest, ec).lexically_normal().string();
+  Client* c = ctx.client();
+  if (c == nullptr) return kExitFailure;
+  auto snap = c->Snapshot(path);
+  if (!snap.ok()) return ctx.Fail("backup to " + path, snap.status());
+  std::fprintf(ctx.out, "backup in %s: %llu segments (%llu hard links), %llu WAL files, %s copied\n",
+               path.c_str(), static_cast<unsigned long long>(snap->segments),
+               static_cast<unsigned long long>(snap->segments_linked),
+               static_cast<unsigned long long>(snap->wal_files), FormatBytes(snap->bytes_copied).c_str());
+  if (!FileExists(JoinPath(path, "MANIFEST"))) {
+    std::fprintf(ctx.out,
+                 "not verified here (the server's machine holds it): kpictl --data-dir %s verify there\n",
+                 path.c_str());
+    return kExitOk;
+  }
+  return Verify(ctx, path);
+}
+
+int Restore(Context& ctx, const std::string& src, const std::string& dir, bool force) {
+  namespace fs = std::filesystem;
+  if (!FileExists(JoinPath(src, "MANIFEST"))) {
+    return ctx.Fail("restore", Status::NotFound(src + " is not a kpidb backup (no MANIFEST)"));
+  }
+  std::fprintf(ctx.out, "verifying the backup %s\n", src.c_str());
+  const int verified = Verify(ctx, src);
+  if (verified != kExitOk) return verified;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return ctx.Fail("restore", Status::IOError("cannot create " + dir + ": " + ec.message()));
+  auto lock = DirLock::Acquire(dir);
+  if (!lock.ok()) {
+    return ctx.Fail("restore", lock.status().code() == StatusCode::kFailedPrecondition
+                                   ? Status::FailedPrecondition(lock.status().message() +
+                                                                ": stop the server before restoring into it")
+                                   : lock.status());
+  }
+  std::vector<fs::path> present;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename() != "LOCK") present.push_back(e.path());
+  }
+  if (!present.empty()) {
+    if (!force) {
+      std::fprintf(ctx.err, "kpictl: restore: %s is not empty (%zu entries)\nhint: --force replaces what it holds\n",
+                   dir.c_str(), present.size());
+      return kExitFailure;
+    }
+    for (const fs::path& p : present) fs::remove_all(p, ec);
+    if (ec) return ctx.Fail("restore", Status::IOError("cannot empty " + dir + ": " + ec.message()));
+  }
+  uint64_t files = 0, bytes = 0;
+  for (const char* sub : {"wal", "segments", "quarantine"}) fs::create_directories(fs::path(dir) / sub, ec);
+  for (const auto& e : fs::recursive_directory_iterator(src, ec)) {
+    if (!e.is_regular_file()) continue;
+    const fs::path rel = fs::relative(e.path(), src);
+    const std::string top = rel.begin()->string();
+    if (rel == "LOCK" || top == "quarantine" || rel == "series.idx") continue;
+    const fs::path to = fs::path(dir) / rel;
+    fs::create_directories(to.parent_path(), ec);
+    if (!fs::copy_file(e.path(), to, fs::copy_options::overwrite_existing, ec) || ec) {
+      return ctx.Fail("restore", Status::IOError("cannot copy " + e.path().string() + ": " + ec.message()));
+    }
+    ++files;
+    bytes += e.file_size();
+  }
+  for (const char* sub : {"wal", "segments", ""}) {
+    Status s = SyncDir((fs::path(dir) / sub).string());
+    if (!s.ok()) return ctx.Fail("restore", s);
+  }
+  lock->reset();
+  std::fprintf(ctx.out, "restored %llu files (%s) into %s; verifying\n",
+               static_cast<unsigned long long>(files), FormatBytes(bytes).c_str(), dir.c_str());
+  return Verify(ctx, dir);
 }
 
 }  // namespace kpidb::kpictl

@@ -13,5 +13,11 @@ namespace kpidb::kpictl {
 int Verify(Context& ctx, const std::string& dir);
 // what: "" (the live segments), "wal", or a segment file's path (its index).
 int Inspect(Context& ctx, const std::string& dir, const std::string& what);
+// Online: the server snapshots its data dir into `dest` (a path on its
+// machine); verified here when this machine sees it.
+int Backup(Context& ctx, const std::string& dest);
+// Offline: `src` (a backup) verified, copied into `dir` (new or empty, or
+// with `force` emptied first; never one a server holds), verified again.
+int Restore(Context& ctx, const std::string& src, const std::string& dir, bool force);
 
 }  // namespace kpidb::kpictl
