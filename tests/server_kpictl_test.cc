@@ -274,6 +274,44 @@ TEST_F(KpictlTest, ImportReportsBadLinesAndImportsTheRest) {
   EXPECT_NE(r.err.find("cannot open"), std::string::npos);
 }
 
+TEST_F(KpictlTest, ImportsOpenMetricsAndPrometheusText) {
+  const std::string om = tmp_.path() + "/in.om";
+  testing::WriteFileOrDie(om,
+                          "# TYPE kpi_visits unknown\n"
+                          "# HELP kpi_visits Visits.\n"
+                          "kpi_visits{channel=\"email\",note=\"a \\\"b\\\" c\"} 12 1767225600\n"
+                          "kpi_visits{channel=\"email\",note=\"a \\\"b\\\" c\"} 1.5e3 1767225600.25\n"
+                          "kpi_visits 7\n"
+                          "kpi_visits 7 1767225600.0001\n"
+                          "kpi_visits 7 1767225600 extra\n"
+                          "kpi_other 3 1767225601.5\n"
+                          "# EOF\n");
+  Outcome r = Kpictl({"import", om});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(om + ":5: no timestamp"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(om + ":6: timestamp: cannot read \"1767225600.0001\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(om + ":7: unexpected \"extra\""), std::string::npos) << r.err;
+  auto visits = Raw(*client_, "kpi_visits");
+  ASSERT_EQ(visits.size(), 1u);
+  EXPECT_EQ(visits[0].labels, (Labels{{"channel", "email"}, {"note", "a \"b\" c"}}));
+  EXPECT_EQ(visits[0].timestamps_ms, (std::vector<int64_t>{kT0, kT0 + 250}));
+  EXPECT_EQ(visits[0].values, (std::vector<double>{12, 1500}));
+  auto other = Raw(*client_, "kpi_other");
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].timestamps_ms, (std::vector<int64_t>{kT0 + 1500}));
+
+  const std::string prom = tmp_.path() + "/in.prom";
+  testing::WriteFileOrDie(prom, "kpi_prom{a=\"b\"} 4 1767225600123\nkpi_prom{a=\"b\"} 5 1767225600.5\n");
+  r = Kpictl({"import", prom});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(prom + ":2: timestamp: cannot read \"1767225600.5\" (expected integer milliseconds)"),
+            std::string::npos)
+      << r.err;
+  auto p = Raw(*client_, "kpi_prom");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].timestamps_ms, (std::vector<int64_t>{kT0 + 123}));
+}
+
 TEST_F(KpictlTest, ImportsTheWideCsvForm) {
   const std::string csv = tmp_.path() + "/wide.csv";
   testing::WriteFileOrDie(csv,
@@ -322,14 +360,22 @@ TEST_F(KpictlTest, ExportThenImportIsBitExactInBothFormats) {
   }
   const auto expected = Raw(*client_, "kpi_m");
   ASSERT_EQ(expected.size(), 6u);
-  for (const std::string format : {"csv", "jsonl"}) {
+  const std::map<std::string, std::string> extension = {
+      {"csv", "csv"}, {"jsonl", "jsonl"}, {"openmetrics", "om"}, {"prom", "prom"}};
+  for (const auto& [format, ext] : extension) {
     SCOPED_TRACE(format);
-    const std::string file = tmp_.path() + "/export." + format;
+    const std::string file = tmp_.path() + "/export." + ext;
     // Small windows and a small per-request limit: many requests, windows halved.
     Outcome r = Kpictl({"export", "kpi_m", "--from", std::to_string(kT0 - 3'600'000), "--format", format,
                     "--file", file, "--window", "6h", "--max-points", "2500"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.err.find("exported 18000 points"), std::string::npos) << r.err;
+    if (format == "openmetrics") {
+      const std::string text = testing::ReadFileOrDie(file);
+      EXPECT_EQ(text.rfind("# TYPE kpi_m unknown\n", 0), 0u);
+      EXPECT_EQ(text.find("# TYPE", 1), std::string::npos);  // the family is not interleaved
+      EXPECT_TRUE(text.ends_with("\n# EOF\n"));
+    }
     TempDir other;
     ServerProcess fresh(other.path() + "/data");
     ASSERT_FALSE(fresh.address().empty());

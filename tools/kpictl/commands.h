@@ -65,7 +65,7 @@ int Delete(Context& ctx, const std::string& selector, const std::string& from, c
 
 struct ImportArgs {
   std::vector<std::string> files;
-  std::string format = "auto";  // auto (by extension) | csv | jsonl
+  std::string format = "auto";  // auto (by extension) | csv | jsonl | openmetrics | prom
   std::vector<std::string> columns;  // the wide CSV form: the series of columns 2, 3...
   bool strict = false;
   size_t batch_points = 50'000;
@@ -76,7 +76,7 @@ struct ExportArgs {
   std::string selector;
   std::string from;
   std::string to = "now";
-  std::string format = "csv";  // csv | jsonl
+  std::string format = "csv";  // csv | jsonl | openmetrics | prom
   std::string file;            // empty or "-": standard output
   int64_t window_ms = 7 * 86'400'000LL;
   size_t max_points = 1'000'000;  // per request; a window holding more is halved

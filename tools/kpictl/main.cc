@@ -101,9 +101,9 @@ int main(int argc, char** argv) {
   del->callback([&] { code = Delete(ctx, selector, del_from, del_to, yes); });
 
   ImportArgs im;
-  auto* import = app.add_subcommand("import", "load CSV or JSON-lines files (idempotent: last write wins)");
+  auto* import = app.add_subcommand("import", "load CSV, JSON-lines, OpenMetrics or Prometheus text files (idempotent: last write wins)");
   import->add_option("FILE", im.files, "files to load")->required();
-  import->add_option("--format", im.format, "auto (by extension: .jsonl/.json or CSV)|csv|jsonl")->capture_default_str();
+  import->add_option("--format", im.format, "auto (by extension: .jsonl/.json, .om, .prom, else CSV)|csv|jsonl|openmetrics|prom")->capture_default_str();
   import->add_option("--column", im.columns,
                      "the wide CSV form timestamp,col1,col2...: the series of each column, in order");
   import->add_flag("--strict", im.strict, "stop at the first bad line");
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   exp->add_option("SELECTOR", ex.selector, "which series")->required();
   exp->add_option("--from", ex.from, "start (default: the epoch)");
   exp->add_option("--to", ex.to, "end (exclusive)")->capture_default_str();
-  exp->add_option("--format", ex.format, "csv|jsonl")->capture_default_str();
+  exp->add_option("--format", ex.format, "csv|jsonl|openmetrics|prom")->capture_default_str();
   exp->add_option("--file", ex.file, "write here instead of standard output");
   exp->add_option("--window", window, "read this much time at a time")->capture_default_str();
   exp->add_option("--max-points", ex.max_points,

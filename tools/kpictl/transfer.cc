@@ -1,14 +1,18 @@
 // import and export: CSV (metric,labels,timestamp,value; and the wide form
 // timestamp,col1,col2... with the series of the columns given on the
-// command line) and JSON lines (VictoriaMetrics's import form:
-// {"metric":{"__name__":...,labels},"values":[...],"timestamps":[...]}).
+// command line), JSON lines (VictoriaMetrics's import form:
+// {"metric":{"__name__":...,labels},"values":[...],"timestamps":[...]}),
+// OpenMetrics text (`metric{labels} value seconds`, # EOF) and the
+// Prometheus text format with timestamps (`metric{labels} value ms`).
 // Both stream: import through a BatchWriter, export a time window at a time.
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +44,57 @@ Result<SeriesName> ParseSeries(std::string_view text, std::string_view what) {
   return out;
 }
 
+// The import format of a file by its name: .jsonl/.json, .om (OpenMetrics),
+// .prom (Prometheus text), else CSV.
+std::string FormatOfPath(const std::string& path) {
+  if (path.ends_with(".jsonl") || path.ends_with(".json")) return "jsonl";
+  if (path.ends_with(".om")) return "openmetrics";
+  if (path.ends_with(".prom")) return "prom";
+  return "csv";
+}
+
+// OpenMetrics timestamps: seconds with a fraction, read exactly to the
+// millisecond (finer digits must be zero: kpidb keeps milliseconds).
+Result<int64_t> ParseSecondsTimestamp(std::string_view text) {
+  const Status bad = Status::InvalidArgument("timestamp: cannot read \"" + std::string(text) +
+                                             "\" (expected seconds, at most millisecond precision)");
+  std::string_view t = text;
+  const bool negative = !t.empty() && t[0] == '-';
+  if (negative) t.remove_prefix(1);
+  const size_t dot = t.find('.');
+  const std::string_view whole = t.substr(0, dot);
+  int64_t s = 0;
+  const auto [e, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), s);
+  if (whole.empty() || ec != std::errc() || e != whole.data() + whole.size() || s > INT64_MAX / 1000 - 1) {
+    return bad;
+  }
+  int64_t ms = 0;
+  if (dot != std::string_view::npos) {
+    const std::string_view frac = t.substr(dot + 1);
+    if (frac.empty()) return bad;
+    for (size_t i = 0; i < frac.size(); ++i) {
+      if (frac[i] < '0' || frac[i] > '9') return bad;
+      if (i < 3) ms += (frac[i] - '0') * (i == 0 ? 100 : i == 1 ? 10 : 1);
+      else if (frac[i] != '0') return bad;
+    }
+  }
+  const int64_t total = s * 1000 + ms;
+  return negative ? -total : total;
+}
+
+// Milliseconds as OpenMetrics seconds: 1764547200.123, 1764547200.
+std::string SecondsTimestamp(int64_t ms) {
+  const uint64_t a = ms < 0 ? 0 - static_cast<uint64_t>(ms) : static_cast<uint64_t>(ms);
+  std::string out = ms < 0 ? "-" : "";
+  out += std::to_string(a / 1000);
+  if (a % 1000 != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03u", static_cast<unsigned>(a % 1000));
+    out += frac;
+  }
+  return out;
+}
+
 class Importer {
  public:
   Importer(Context& ctx, Client& client, const ImportArgs& args)
@@ -54,16 +109,17 @@ class Importer {
       return !args_.strict;
     }
     std::string format = args_.format;
-    if (format == "auto") {
-      format = path.size() >= 6 && (path.ends_with(".jsonl") || path.ends_with(".json")) ? "jsonl" : "csv";
-    }
+    if (format == "auto") format = FormatOfPath(path);
     std::string line;
     size_t number = 0;
     std::vector<std::string> fields;
     while (std::getline(in, line)) {
       ++number;
       if (line.empty() || line == "\r") continue;
-      Status s = format == "jsonl" ? JsonLine(line) : CsvLine(line, number, &fields);
+      Status s = format == "jsonl"         ? JsonLine(line)
+                 : format == "openmetrics" ? ExpositionLine(line, /*seconds=*/true)
+                 : format == "prom"        ? ExpositionLine(line, /*seconds=*/false)
+                                           : CsvLine(line, number, &fields);
       if (!s.ok()) {
         ++bad_;
         std::fprintf(ctx_.err, "%s:%zu: %s\n", path.c_str(), number, s.message().c_str());
@@ -140,6 +196,62 @@ class Importer {
     return Add((*fields)[0], labels.labels, t, v);
   }
 
+  // One line of the Prometheus text format (timestamps in ms) or of
+  // OpenMetrics (in seconds): `metric{a="b"} VALUE TIMESTAMP`; comments
+  // (# TYPE, # HELP, # EOF) are skipped.
+  Status ExpositionLine(const std::string& line, bool seconds) {
+    size_t p = 0;
+    while (p < line.size() && (line[p] == ' ' || line[p] == '\t')) ++p;
+    if (p == line.size() || line[p] == '#') return Status::Ok();
+    // The series: up to the first blank outside the braces' quotes.
+    size_t end = p;
+    bool braces = false, quoted = false;
+    for (; end < line.size(); ++end) {
+      const char c = line[end];
+      if (quoted) {
+        if (c == '\\') ++end;
+        else if (c == '"') quoted = false;
+      } else if (c == '"' && braces) {
+        quoted = true;
+      } else if (c == '{') {
+        braces = true;
+      } else if (c == '}') {
+        braces = false;
+      } else if ((c == ' ' || c == '\t') && !braces) {
+        break;
+      }
+    }
+    KPIDB_ASSIGN_OR_RETURN(SeriesName series, ParseSeries(std::string_view(line).substr(p, end - p), "series"));
+    if (series.metric.empty()) return Status::InvalidArgument("series: no metric name");
+    std::vector<std::string_view> tokens;
+    std::string_view rest = std::string_view(line).substr(end);
+    while (!rest.empty()) {
+      const size_t b = rest.find_first_not_of(" \t\r");
+      if (b == std::string_view::npos) break;
+      rest.remove_prefix(b);
+      const size_t e = rest.find_first_of(" \t\r");
+      tokens.push_back(rest.substr(0, e));
+      rest.remove_prefix(e == std::string_view::npos ? rest.size() : e);
+    }
+    if (tokens.empty()) return Status::InvalidArgument("no value after the series");
+    if (tokens.size() == 1) {
+      return Status::InvalidArgument("no timestamp (import needs the time of each point)");
+    }
+    if (tokens.size() > 2) return Status::InvalidArgument("unexpected \"" + std::string(tokens[2]) + "\" after the timestamp");
+    KPIDB_ASSIGN_OR_RETURN(double v, ParseValue(tokens[0], "value"));
+    int64_t t;
+    if (seconds) {
+      KPIDB_ASSIGN_OR_RETURN(t, ParseSecondsTimestamp(tokens[1]));
+    } else {
+      const auto [q, ec] = std::from_chars(tokens[1].data(), tokens[1].data() + tokens[1].size(), t);
+      if (ec != std::errc() || q != tokens[1].data() + tokens[1].size()) {
+        return Status::InvalidArgument("timestamp: cannot read \"" + std::string(tokens[1]) +
+                                       "\" (expected integer milliseconds)");
+      }
+    }
+    return Add(series.metric, series.labels, t, v);
+  }
+
   Status JsonLine(const std::string& line) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not a JSON object");
@@ -206,8 +318,9 @@ class Importer {
 }  // namespace
 
 int Import(Context& ctx, const ImportArgs& args) {
-  if (args.format != "auto" && args.format != "csv" && args.format != "jsonl") {
-    return ctx.Usage("--format: \"" + args.format + "\" is not auto, csv or jsonl");
+  if (args.format != "auto" && args.format != "csv" && args.format != "jsonl" &&
+      args.format != "openmetrics" && args.format != "prom") {
+    return ctx.Usage("--format: \"" + args.format + "\" is not auto, csv, jsonl, openmetrics or prom");
   }
   Client* client = ctx.client();
   if (client == nullptr) return kExitFailure;
@@ -222,8 +335,10 @@ int Import(Context& ctx, const ImportArgs& args) {
 }
 
 int Export(Context& ctx, const ExportArgs& args) {
-  if (args.format != "csv" && args.format != "jsonl") {
-    return ctx.Usage("--format: \"" + args.format + "\" is not csv or jsonl");
+  const std::string& format = args.format;
+  const bool exposition = format == "openmetrics" || format == "prom";
+  if (format != "csv" && format != "jsonl" && !exposition) {
+    return ctx.Usage("--format: \"" + format + "\" is not csv, jsonl, openmetrics or prom");
   }
   auto sel = query::ParseSelector(args.selector);
   if (!sel.ok()) return ctx.Usage(sel.status().message(), "a selector: kpi_visits{channel=\"email\"}");
@@ -233,6 +348,24 @@ int Export(Context& ctx, const ExportArgs& args) {
   auto to = ParseTime(args.to, now, "--to");
   if (!to.ok()) return ctx.Usage(to.status().message());
   if (*from >= *to) return ctx.Usage("export: --from must be before --to");
+  Client* client = ctx.client();
+  if (client == nullptr) return kExitFailure;
+  // The text formats keep each metric's samples together (OpenMetrics
+  // requires it): a pass per metric; the others, one pass.
+  std::vector<query::Selector> passes;
+  if (exposition && sel->metric.empty()) {
+    auto keys = client->ListSeries(*sel);
+    if (!keys.ok()) return ctx.Fail("export (listing the series)", keys.status());
+    std::set<std::string> metrics;
+    for (const SeriesKey& k : *keys) metrics.insert(k.metric);
+    for (const std::string& m : metrics) {
+      query::Selector one = *sel;
+      one.metric = m;
+      passes.push_back(std::move(one));
+    }
+  } else {
+    passes.push_back(*sel);
+  }
   std::FILE* out = ctx.out;
   if (!args.file.empty() && args.file != "-") {
     out = std::fopen(args.file.c_str(), "w");
@@ -240,59 +373,75 @@ int Export(Context& ctx, const ExportArgs& args) {
       return ctx.Fail("export", Status::IOError("cannot create " + args.file + ": " + std::strerror(errno)));
     }
   }
-  Client* client = ctx.client();
-  if (client == nullptr) return kExitFailure;
-  if (args.format == "csv") std::fprintf(out, "metric,labels,timestamp,value\n");
+  if (format == "csv") std::fprintf(out, "metric,labels,timestamp,value\n");
   uint64_t points = 0;
-  int64_t window = args.window_ms;
   int code = kExitOk;
-  for (int64_t start = *from; start < *to;) {
-    const int64_t end = *to - start > window ? start + window : *to;
-    query::Query q;
-    q.selector = *sel;
-    q.start_ms = start;
-    q.end_ms = end;  // raw points
-    q.limits.max_points = args.max_points;
-    std::string chunk;
-    uint64_t chunk_points = 0;
-    Status s = client->QueryRange(q, [&](query::ResultSeries&& r) -> Status {
-      chunk_points += r.values.size();
-      if (args.format == "csv") {
-        const std::string labels = CsvField(SeriesKey{"", r.labels}.ToString());
-        const std::string metric = CsvField(r.metric);
-        for (size_t i = 0; i < r.values.size(); ++i) {
-          chunk += metric + "," + labels + "," + std::to_string(r.timestamps_ms[i]) + "," +
-                   FormatValue(r.values[i]) + "\n";
+  for (const query::Selector& pass : passes) {
+    if (exposition) {
+      std::fprintf(out, "# TYPE %s %s\n", pass.metric.c_str(), format == "prom" ? "untyped" : "unknown");
+    }
+    int64_t window = args.window_ms;
+    for (int64_t start = *from; start < *to && code == kExitOk;) {
+      const int64_t end = *to - start > window ? start + window : *to;
+      query::Query q;
+      q.selector = pass;
+      q.start_ms = start;
+      q.end_ms = end;  // raw points
+      q.limits.max_points = args.max_points;
+      std::string chunk;
+      uint64_t chunk_points = 0;
+      Status s = client->QueryRange(q, [&](query::ResultSeries&& r) -> Status {
+        chunk_points += r.values.size();
+        if (format == "csv") {
+          const std::string labels = CsvField(SeriesKey{"", r.labels}.ToString());
+          const std::string metric = CsvField(r.metric);
+          for (size_t i = 0; i < r.values.size(); ++i) {
+            chunk += metric + "," + labels + "," + std::to_string(r.timestamps_ms[i]) + "," +
+                     FormatValue(r.values[i]) + "\n";
+          }
+        } else if (exposition) {
+          const std::string name = r.labels.empty() ? r.metric : SeriesKey{r.metric, r.labels}.ToString();
+          for (size_t i = 0; i < r.values.size(); ++i) {
+            chunk += name + " " + FormatValue(r.values[i]) + " " +
+                     (format == "prom" ? std::to_string(r.timestamps_ms[i])
+                                       : SecondsTimestamp(r.timestamps_ms[i])) +
+                     "\n";
+          }
+        } else {
+          chunk += "{\"metric\":{\"__name__\":" + JsonString(r.metric);
+          for (const Label& l : r.labels) chunk += "," + JsonString(l.name) + ":" + JsonString(l.value);
+          chunk += "},\"values\":[";
+          for (size_t i = 0; i < r.values.size(); ++i) chunk += (i ? "," : "") + JsonValue(r.values[i]);
+          chunk += "],\"timestamps\":[";
+          for (size_t i = 0; i < r.timestamps_ms.size(); ++i) {
+            chunk += (i ? "," : "") + std::to_string(r.timestamps_ms[i]);
+          }
+          chunk += "]}\n";
         }
-      } else {
-        chunk += "{\"metric\":{\"__name__\":" + JsonString(r.metric);
-        for (const Label& l : r.labels) chunk += "," + JsonString(l.name) + ":" + JsonString(l.value);
-        chunk += "},\"values\":[";
-        for (size_t i = 0; i < r.values.size(); ++i) chunk += (i ? "," : "") + JsonValue(r.values[i]);
-        chunk += "],\"timestamps\":[";
-        for (size_t i = 0; i < r.timestamps_ms.size(); ++i) {
-          chunk += (i ? "," : "") + std::to_string(r.timestamps_ms[i]);
-        }
-        chunk += "]}\n";
+        return Status::Ok();
+      });
+      if (s.code() == StatusCode::kResourceExhausted && end - start > 1) {
+        window = std::max<int64_t>(1, (end - start) / 2);  // too many points at once: a smaller window
+        continue;
       }
-      return Status::Ok();
-    });
-    if (s.code() == StatusCode::kResourceExhausted && end - start > 1) {
-      window = std::max<int64_t>(1, (end - start) / 2);  // too many points at once: a smaller window
-      continue;
+      if (!s.ok()) {
+        code = ctx.Fail("export [" + FormatTime(start) + ", " + FormatTime(end) + ")", s);
+        break;
+      }
+      if (std::fwrite(chunk.data(), 1, chunk.size(), out) != chunk.size()) {
+        code = ctx.Fail("export", Status::IOError("write failed: " + std::string(std::strerror(errno))));
+        break;
+      }
+      points += chunk_points;
+      start = end;
+      window = window > args.window_ms / 2 ? args.window_ms : window * 2;  // grow back after a dense stretch
     }
-    if (!s.ok()) {
-      code = ctx.Fail("export [" + FormatTime(start) + ", " + FormatTime(end) + ")", s);
-      break;
-    }
-    if (std::fwrite(chunk.data(), 1, chunk.size(), out) != chunk.size()) {
-      code = ctx.Fail("export", Status::IOError("write failed: " + std::string(std::strerror(errno))));
-      break;
-    }
-    points += chunk_points;
-    start = end;
+    if (code != kExitOk) break;
   }
-  if (out != ctx.out) std::fclose(out);
+  if (code == kExitOk && format == "openmetrics") std::fprintf(out, "# EOF\n");
+  if (out != ctx.out && std::fclose(out) != 0 && code == kExitOk) {
+    code = ctx.Fail("export", Status::IOError("closing " + args.file + ": " + std::strerror(errno)));
+  }
   if (code == kExitOk) {
     std::fprintf(ctx.err, "exported %llu points\n", static_cast<unsigned long long>(points));
   }
