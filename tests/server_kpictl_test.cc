@@ -537,6 +537,46 @@ TEST_F(KpictlTest, VerifyFindsADamagedWalRecordBeforeAcknowledgedOnes) {
   r = Kpictl({"--data-dir", dir, "inspect", "wal"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("CORRUPT: "), std::string::npos) << r.out;
+  // The server refuses to open it.
+  {
+    ServerProcess refused(dir);
+    EXPECT_TRUE(refused.address().empty());
+  }
+
+  // repair: off a terminal only with --yes; says what is kept and lost.
+  r = Kpictl({"--data-dir", dir, "repair"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("add --yes"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("kept: 2 records (2 points)"), std::string::npos) << r.out;
+  r = Kpictl({"--data-dir", dir, "repair", "--yes"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("lost: bytes [16, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("repaired: "), std::string::npos) << r.out;
+  size_t aside = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/quarantine")) {
+    aside += e.path().filename().string().find(".damaged-") != std::string::npos;
+  }
+  EXPECT_EQ(aside, 1u);  // the original is kept
+  r = Kpictl({"--data-dir", dir, "verify"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Kpictl({"--data-dir", dir, "repair"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("nothing to repair"), std::string::npos) << r.out;
+
+  // The server opens with the two records kept.
+  ServerProcess reopened(dir);
+  ASSERT_FALSE(reopened.address().empty());
+  auto c = Client::Connect(reopened.address());
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 3; ++i) {
+    query::Query q;
+    q.selector = {"kpi_visits", {{"n", query::MatchOp::kEqual, std::to_string(i)}}};
+    q.start_ms = kT0 - 10;
+    q.end_ms = kT0 + 10;
+    auto got = (*c)->QueryRange(q);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->size(), i == 0 ? 0u : 1u) << i;
+  }
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ void ParseRecords(std::string_view contents, ParsedLog* out) {
     }
     out->valid_records_after_bad = true;
     ++out->records_after_bad;
+    out->records_after.push_back(rec);
     scan += n;
   }
 }

@@ -72,6 +72,7 @@ struct ParsedLog {
   bool bad_tail = false;                 // bytes after valid_bytes do not form a valid record
   bool valid_records_after_bad = false;  // a valid record was found past the bad one
   uint64_t records_after_bad = 0;        // how many (resynchronising byte by byte)
+  std::vector<LogRecord> records_after;  // those records, in file order (kpictl repair keeps them)
   // What resynchronising cost: bytes hashed past the header checks (v2: the
   // payloads of candidates whose header check matched; v1: the claimed
   // extent of every candidate with a plausible type and length). For tests

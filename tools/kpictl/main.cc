@@ -149,6 +149,12 @@ int main(int argc, char** argv) {
     if (need_dir("inspect")) code = Inspect(ctx, data_dir, what);
   });
 
+  bool repair_yes = false;
+  auto* repair = app.add_subcommand("repair", "offline: set aside the damaged part of WAL files a server refuses");
+  repair->add_flag("-y,--yes", repair_yes, "do not ask (required on a non-terminal)");
+  repair->callback([&] {
+    if (need_dir("repair")) code = Repair(ctx, data_dir, repair_yes);
+  });
   std::string backup_dest;
   auto* backup = app.add_subcommand("backup", "a consistent copy of the server's data dir while writes go on");
   backup->add_option("DEST", backup_dest, "a new or empty directory on the server's machine")->required();

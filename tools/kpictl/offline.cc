@@ -2,6 +2,9 @@
 // (every checksum of the manifest, series.log, the WAL and the segments)
 // and inspect (what the segments and the WAL hold).
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -245,6 +248,121 @@ int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
                manifest->segments.size(), static_cast<unsigned long long>(total_points),
                FormatBytes(total_bytes).c_str(),
                total_points ? static_cast<double>(total_bytes) / static_cast<double>(total_points) : 0.0);
+  return kExitOk;
+}
+
+int Repair(Context& ctx, const std::string& dir, bool yes) {
+  auto lock = LockOrExplain(ctx, dir);
+  if (!lock.ok()) return ctx.Fail("repair", lock.status());
+  auto manifest = ReadManifest(dir);
+  const uint64_t checkpoint = manifest.ok() ? manifest->wal_checkpoint : 0;
+  const std::string wal_dir = JoinPath(dir, "wal");
+  auto wal = Numbered(wal_dir, ParseWalFileName);
+  if (!wal.ok()) return ctx.Fail("repair", wal.status());
+  struct Plan {
+    std::string path;
+    std::string contents;
+    std::string repaired;  // empty with whole: the file goes aside whole
+    bool whole = false;
+  };
+  std::vector<Plan> plans;
+  for (size_t f = 0; f < wal->size(); ++f) {
+    if ((*wal)[f].first < checkpoint) continue;  // flushed: replay skips it
+    Plan plan;
+    plan.path = (*wal)[f].second;
+    Status read = ReadFileToString(plan.path, &plan.contents);
+    if (!read.ok()) return ctx.Fail("repair", read);
+    WalFileCheck check;
+    const bool last = f + 1 == wal->size();
+    Status s = CheckWalFile(plan.path, plan.contents, last,
+                            [](std::vector<WalSeriesEntry>&) { return Status::Ok(); }, &check);
+    if (s.ok()) continue;  // readable (a torn tail of the last file the server truncates itself)
+    ParsedLog parsed = ParseLog(plan.contents, std::string_view(kWalMagic, 8));
+    std::fprintf(ctx.out, "%s: %s\n", plan.path.c_str(), s.message().c_str());
+    if (!parsed.header_ok) {
+      plan.whole = true;
+      std::fprintf(ctx.out, "  its header is damaged: the whole file (%s) goes aside, its records are lost\n",
+                   FormatBytes(plan.contents.size()).c_str());
+      plans.push_back(std::move(plan));
+      continue;
+    }
+    const size_t header = parsed.version == 1 ? kLogRecordHeaderSizeV1 : kLogRecordHeaderSizeV2;
+    // Kept: the valid prefix and every valid record found past the damage;
+    // lost: the bytes between them.
+    plan.repaired.assign(plan.contents.data(), parsed.valid_bytes);
+    uint64_t kept_records = parsed.records.size(), kept_points = 0, lost_bytes = 0;
+    auto points_of = [&](const LogRecord& rec) {
+      WalFileCheck one;
+      std::string framed(plan.contents.substr(0, kLogFileHeaderSize));
+      framed.append(plan.contents, rec.offset, header + rec.payload.size());
+      (void)CheckWalFile(plan.path, framed, true, [](std::vector<WalSeriesEntry>&) { return Status::Ok(); },
+                         &one);
+      return one.points;
+    };
+    for (const LogRecord& rec : parsed.records) kept_points += points_of(rec);
+    uint64_t at = parsed.valid_bytes;
+    auto lost = [&](uint64_t from, uint64_t to) {
+      if (to <= from) return;
+      lost_bytes += to - from;
+      std::fprintf(ctx.out, "  lost: bytes [%llu, %llu) (%llu bytes), damaged record(s) whose points cannot be counted\n",
+                   static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+                   static_cast<unsigned long long>(to - from));
+    };
+    for (const LogRecord& rec : parsed.records_after) {
+      lost(at, rec.offset);
+      plan.repaired.append(plan.contents, rec.offset, header + rec.payload.size());
+      at = rec.offset + header + rec.payload.size();
+      ++kept_records;
+      kept_points += points_of(rec);
+    }
+    lost(at, plan.contents.size());
+    std::fprintf(ctx.out, "  kept: %llu records (%llu points)\n", static_cast<unsigned long long>(kept_records),
+                 static_cast<unsigned long long>(kept_points));
+    plans.push_back(std::move(plan));
+  }
+  if (plans.empty()) {
+    std::fprintf(ctx.out, "nothing to repair: every WAL file a server replays is readable\n");
+    return kExitOk;
+  }
+  if (!yes) {
+    if (!ctx.stdin_is_terminal) {
+      return ctx.Usage("repair: refusing to change files without confirmation on a non-terminal",
+                       "add --yes to repair without asking");
+    }
+    std::fprintf(ctx.out, "move the damaged part%s aside to %s/quarantine and keep the rest? [y/N] ",
+                 plans.size() > 1 ? "s" : "", dir.c_str());
+    std::fflush(ctx.out);
+    char answer[16] = {};
+    if (std::fgets(answer, sizeof answer, ctx.in) == nullptr || (answer[0] != 'y' && answer[0] != 'Y')) {
+      std::fprintf(ctx.out, "nothing changed\n");
+      return kExitFailure;
+    }
+  }
+  const std::string quarantine = JoinPath(dir, "quarantine");
+  Status made = CreateDirIfMissing(quarantine);
+  if (!made.ok()) return ctx.Fail("repair", made);
+  for (const Plan& plan : plans) {
+    const std::string name = plan.path.substr(plan.path.rfind('/') + 1);
+    const std::string aside = JoinPath(quarantine, name + ".damaged-" + std::to_string(NowMs()));
+    const std::string tmp = plan.path + ".repair";
+    if (!plan.whole) {
+      Status w = AtomicWriteFile(tmp, plan.repaired);
+      if (!w.ok()) return ctx.Fail("repair", w);
+    }
+    if (std::rename(plan.path.c_str(), aside.c_str()) != 0) {
+      return ctx.Fail("repair", Status::IOError("rename " + plan.path + " -> " + aside + ": " + std::strerror(errno)));
+    }
+    if (!plan.whole && std::rename(tmp.c_str(), plan.path.c_str()) != 0) {
+      return ctx.Fail("repair", Status::IOError("rename " + tmp + " -> " + plan.path + ": " + std::strerror(errno)));
+    }
+    std::fprintf(ctx.out, "%s: the original is in %s%s\n", plan.path.c_str(), aside.c_str(),
+                 plan.whole ? "" : "; the file now holds the records kept");
+  }
+  for (const std::string& d : {wal_dir, quarantine}) {
+    Status s = SyncDir(d);
+    if (!s.ok()) return ctx.Fail("repair", s);
+  }
+  std::fprintf(ctx.out, "repaired: the server opens with everything else\n");
   return kExitOk;
 }
 
