@@ -184,6 +184,7 @@ class EngineCore {
   // The parts, and their locks, always taken in this order (a lock may be
   // taken while holding those before it, never the reverse):
   //
+  //   snapshot_mu_ (Snapshot only; it takes log_.mu, then versions_, each alone)
   //   compactor_.mu_ -> flusher_.mu_ -> log_.mu -> { queue_.mu_,
   //       flusher_.bg_mu_ -> versions_ (manifest_mu_ -> state_mu_),
   //       SeriesIndex's and Head's own }
@@ -210,6 +211,7 @@ class EngineCore {
   WriteQueue queue_;
   ActiveLog log_;
   std::atomic<uint64_t> quarantined_{0};
+  std::mutex snapshot_mu_;  // one Snapshot at a time (see the lock order above)
   // Whether any head or segment holds series `id`.
   bool HasData(SeriesId id) const;
   // The compactor's VanishedListener (Compactor::SetVanishedListener).

@@ -78,7 +78,9 @@ Status CopyOut(const std::string& path, int fd, uint64_t size, std::string_view 
 
 Result<SnapshotInfo> EngineCore::Snapshot(const std::string& dest) {
   KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-  if (FileExists(dest)) {
+  std::lock_guard snapshot_lock(snapshot_mu_);  // one at a time: two into one dir would mix
+  const bool existed = FileExists(dest);
+  if (existed) {
     KPIDB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dest));
     if (!names.empty()) {
       return Status::FailedPrecondition("snapshot destination " + dest +
@@ -89,69 +91,100 @@ Result<SnapshotInfo> EngineCore::Snapshot(const std::string& dest) {
   std::filesystem::create_directories(dest, ec);
   if (ec) return Status::IOError("cannot create " + dest + ": " + ec.message());
   const std::string dest_wal = JoinPath(dest, "wal"), dest_segments = JoinPath(dest, "segments");
-  KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(dest_wal));
-  KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(dest_segments));
-  KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(JoinPath(dest, "quarantine")));
+  auto run = [&]() -> Result<SnapshotInfo> {
+    KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(dest_wal));
+    KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(dest_segments));
+    KPIDB_RETURN_IF_ERROR(CreateDirIfMissing(JoinPath(dest, "quarantine")));
 
-  // 1. The moment: between two writes, every WAL file and series.log opened
-  // and measured.
-  std::vector<std::pair<uint64_t, Source>> wal;
-  Source series_log;
-  {
-    std::lock_guard lock(log_.mu);
-    KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
-    KPIDB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(wal_dir_));
-    for (const std::string& name : names) {
-      uint64_t number;
-      if (!ParseWalFileName(name, &number)) continue;
-      KPIDB_ASSIGN_OR_RETURN(Source s, OpenSource(wal_dir_, name));
-      wal.emplace_back(number, std::move(s));
+    // 1. The moment: between two writes, every WAL file and series.log opened
+    // and measured.
+    std::vector<std::pair<uint64_t, Source>> wal;
+    Source series_log;
+    {
+      std::lock_guard lock(log_.mu);
+      KPIDB_RETURN_IF_ERROR(queue_.CheckOpen());
+      KPIDB_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(wal_dir_));
+      for (const std::string& name : names) {
+        uint64_t number;
+        if (!ParseWalFileName(name, &number)) continue;
+        auto s = OpenSource(wal_dir_, name);
+        // Removed since the listing: a flush's manifest, read below, is past it.
+        if (!s.ok() && !FileExists(JoinPath(wal_dir_, name))) continue;
+        if (!s.ok()) return s.status();
+        wal.emplace_back(number, std::move(s).value());
+      }
+      KPIDB_ASSIGN_OR_RETURN(series_log, OpenSource(dir_, "series.log"));
     }
-    KPIDB_ASSIGN_OR_RETURN(series_log, OpenSource(dir_, "series.log"));
-  }
-  // 2. The manifest and its version, as of now (at or after the moment).
-  auto [manifest, version] = versions_.ManifestAndVersion();
+    // 2. The manifest and its version, as of now (at or after the moment).
+    auto [manifest, version] = versions_.ManifestAndVersion();
+    // series.log measured again: a flush syncs the definitions of its series
+    // before its manifest, so every series of the manifest's segments is in
+    // this length (a torn tail past it is dropped at open).
+    {
+      struct stat st;
+      if (::fstat(series_log.fd, &st) != 0) return Errno("fstat", JoinPath(dir_, "series.log"), errno);
+      series_log.size = static_cast<uint64_t>(st.st_size);
+    }
 
-  SnapshotInfo info;
-  std::map<std::string, const SegmentReader*> readers;  // by path
-  for (const auto& r : version->segments) readers[r->path()] = r.get();
-  for (uint64_t number : manifest.segments) {
-    const std::string src = versions_.SegmentPath(number);
-    const std::string dst = JoinPath(dest_segments, SegmentFileName(number));
-    ++info.segments;
-    if (::link(src.c_str(), dst.c_str()) == 0) {
-      ++info.segments_linked;
-      continue;
+    SnapshotInfo info;
+    std::map<std::string, const SegmentReader*> readers;  // by path
+    for (const auto& r : version->segments) readers[r->path()] = r.get();
+    for (uint64_t number : manifest.segments) {
+      const std::string src = versions_.SegmentPath(number);
+      const std::string dst = JoinPath(dest_segments, SegmentFileName(number));
+      ++info.segments;
+      if (::link(src.c_str(), dst.c_str()) == 0) {
+        ++info.segments_linked;
+        continue;
+      }
+      // Another file system, or merged away and unlinked meanwhile: the
+      // pinned version still maps it.
+      const int err = errno;
+      auto it = readers.find(src);
+      if (it == readers.end()) return Errno("link", src, err);
+      KPIDB_RETURN_IF_ERROR(CopyOut(dst, -1, 0, it->second->contents(), &info.bytes_copied));
     }
-    // Another file system, or merged away and unlinked meanwhile: the
-    // pinned version still maps it.
-    const int err = errno;
-    auto it = readers.find(src);
-    if (it == readers.end()) return Errno("link", src, err);
-    KPIDB_RETURN_IF_ERROR(CopyOut(dst, -1, 0, it->second->contents(), &info.bytes_copied));
-  }
-  for (const auto& [number, source] : wal) {
-    if (number < manifest.wal_checkpoint) continue;  // in the segments
-    KPIDB_RETURN_IF_ERROR(CopyOut(JoinPath(dest_wal, source.name), source.fd, source.size, {},
+    for (const auto& [number, source] : wal) {
+      if (number < manifest.wal_checkpoint) continue;  // in the segments
+      KPIDB_RETURN_IF_ERROR(CopyOut(JoinPath(dest_wal, source.name), source.fd, source.size, {},
+                                    &info.bytes_copied));
+      ++info.wal_files;
+    }
+    KPIDB_RETURN_IF_ERROR(CopyOut(JoinPath(dest, "series.log"), series_log.fd, series_log.size, {},
                                   &info.bytes_copied));
-    ++info.wal_files;
-  }
-  KPIDB_RETURN_IF_ERROR(CopyOut(JoinPath(dest, "series.log"), series_log.fd, series_log.size, {},
-                                &info.bytes_copied));
-  {
-    std::string emptied;
-    Status read = ReadFileToString(JoinPath(dir_, "emptied"), &emptied);
-    if (read.ok()) {
-      KPIDB_RETURN_IF_ERROR(AtomicWriteFile(JoinPath(dest, "emptied"), emptied));
-    } else if (read.code() != StatusCode::kNotFound) {
-      return read;
+    {
+      std::string emptied;
+      Status read = ReadFileToString(JoinPath(dir_, "emptied"), &emptied);
+      if (read.ok()) {
+        KPIDB_RETURN_IF_ERROR(AtomicWriteFile(JoinPath(dest, "emptied"), emptied));
+      } else if (read.code() != StatusCode::kNotFound) {
+        return read;
+      }
+    }
+    // The files and their directory entries are durable before the
+    // manifest that names them; the manifest, then dest itself, last.
+    KPIDB_RETURN_IF_ERROR(SyncDir(dest_wal));
+    KPIDB_RETURN_IF_ERROR(SyncDir(dest_segments));
+    KPIDB_RETURN_IF_ERROR(SyncDir(dest));
+    KPIDB_RETURN_IF_ERROR(WriteManifest(dest, manifest));
+    KPIDB_RETURN_IF_ERROR(SyncDir(dest));
+    const std::string parent = std::filesystem::path(dest).parent_path().string();
+    if (!parent.empty()) KPIDB_RETURN_IF_ERROR(SyncDir(parent));
+    return info;
+  };
+  Result<SnapshotInfo> result = run();
+  if (!result.ok()) {
+    // Nothing half-made is left: the call can be retried on the same path.
+    std::error_code ignored;
+    if (existed) {
+      for (const auto& e : std::filesystem::directory_iterator(dest, ignored)) {
+        std::filesystem::remove_all(e.path(), ignored);
+      }
+    } else {
+      std::filesystem::remove_all(dest, ignored);
     }
   }
-  KPIDB_RETURN_IF_ERROR(WriteManifest(dest, manifest));
-  KPIDB_RETURN_IF_ERROR(SyncDir(dest_wal));
-  KPIDB_RETURN_IF_ERROR(SyncDir(dest_segments));
-  KPIDB_RETURN_IF_ERROR(SyncDir(dest));
-  return info;
+  return result;
 }
 
 }  // namespace kpidb

@@ -82,6 +82,9 @@ int Context::Fail(const std::string& what, const Status& status) const {
     case StatusCode::kInvalidArgument:
       hint = "fix the value the message names (kpictl COMMAND --help shows the forms)";
       break;
+    case StatusCode::kDataLoss:
+      hint = "stop the server and run kpictl --data-dir DIR verify: it names every damaged file";
+      break;
     case StatusCode::kResourceExhausted:
       hint = "narrow the selector or the time range, or raise the server's limits";
       break;
@@ -89,7 +92,8 @@ int Context::Fail(const std::string& what, const Status& status) const {
       break;
   }
   if (!hint.empty()) std::fprintf(err, "hint: %s\n", hint.c_str());
-  return kExitFailure;
+  // Damaged data found on the way (a chunk, a segment, a WAL record).
+  return status.code() == StatusCode::kDataLoss ? kExitCorruption : kExitFailure;
 }
 
 int Context::Usage(const std::string& message, const std::string& hint) const {

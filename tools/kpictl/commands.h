@@ -24,7 +24,8 @@ struct Context {
 
   // Connects (lazily); the error printed and kExitFailure on failure.
   Client* client();
-  // Prints "kpictl: <what>: <message>" and a hint; returns kExitFailure.
+  // Prints "kpictl: <what>: <message>" and a hint; returns kExitFailure
+  // (kExitCorruption for DATA_LOSS: damaged data).
   int Fail(const std::string& what, const Status& status) const;
   // Prints "kpictl: <message>" and a hint; returns kExitUsage.
   int Usage(const std::string& message, const std::string& hint = "") const;

@@ -177,6 +177,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return kExitUsage;
+  } catch (const std::exception& e) {  // an I/O error thrown by std::filesystem
+    std::fprintf(stderr, "kpictl: %s\n", e.what());
+    return kExitFailure;
   }
   return code;
 }

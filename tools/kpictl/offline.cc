@@ -1,6 +1,8 @@
 // kpictl's offline commands, on a data directory no server holds: verify
 // (every checksum of the manifest, series.log, the WAL and the segments)
 // and inspect (what the segments and the WAL hold).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -24,12 +26,9 @@ namespace {
 Result<std::vector<std::pair<uint64_t, std::string>>> Numbered(
     const std::string& dir, bool (*parse)(std::string_view, uint64_t*)) {
   std::vector<std::pair<uint64_t, std::string>> out;
-  auto names = ListDir(dir);
-  if (!names.ok()) {
-    if (names.status().code() == StatusCode::kNotFound) return out;
-    return names.status();
-  }
-  for (const std::string& name : *names) {
+  if (!FileExists(dir)) return out;  // the server creates it at open
+  KPIDB_ASSIGN_OR_RETURN(auto names, ListDir(dir));
+  for (const std::string& name : names) {
     uint64_t n;
     if (parse(name, &n)) out.emplace_back(n, JoinPath(dir, name));
   }
@@ -37,8 +36,37 @@ Result<std::vector<std::pair<uint64_t, std::string>>> Numbered(
   return out;
 }
 
-// Locks the data dir for the command, or says why not.
-Result<std::unique_ptr<DirLock>> LockOrExplain(const Context& ctx, const std::string& dir) {
+// Copies `from` to a new file `to` a MiB at a time, synced.
+Status CopySynced(const std::string& from, const std::string& to, uint64_t* bytes) {
+  std::FILE* in = std::fopen(from.c_str(), "rb");
+  if (in == nullptr) return Status::IOError("open " + from + ": " + std::strerror(errno));
+  auto out = AppendFile::Open(to, /*truncate=*/true);
+  if (!out.ok()) {
+    std::fclose(in);
+    return out.status();
+  }
+  std::string buf(1 << 20, '\0');
+  Status s;
+  while (s.ok()) {
+    const size_t n = std::fread(buf.data(), 1, buf.size(), in);
+    if (n > 0) s = (*out)->Append(std::string_view(buf.data(), n));
+    *bytes += n;
+    if (n < buf.size()) {
+      if (std::ferror(in)) s = Status::IOError("read " + from + ": " + std::strerror(errno));
+      break;
+    }
+  }
+  std::fclose(in);
+  if (s.ok()) s = (*out)->Sync();
+  if (s.ok()) s = (*out)->Close();
+  return s;
+}
+
+// Locks the data dir for the command, or says why not. `read_only`
+// commands go on without the lock where it cannot be taken for want of
+// write access (a backup on read-only media, another user's dir): null.
+Result<std::unique_ptr<DirLock>> LockOrExplain(const Context& ctx, const std::string& dir,
+                                               bool read_only) {
   if (!FileExists(JoinPath(dir, "MANIFEST")) && !FileExists(JoinPath(dir, "series.log"))) {
     return Status::NotFound(dir + " is not a kpidb data directory (no MANIFEST or series.log)");
   }
@@ -48,14 +76,17 @@ Result<std::unique_ptr<DirLock>> LockOrExplain(const Context& ctx, const std::st
                                       ": a server runs on it; stop it first, or use the online "
                                       "commands (--server HOST:PORT)");
   }
-  (void)ctx;
+  if (!lock.ok() && read_only && ::access(dir.c_str(), W_OK) != 0) {
+    std::fprintf(ctx.err, "kpictl: %s is not writable: reading it without taking its lock\n", dir.c_str());
+    return std::unique_ptr<DirLock>();
+  }
   return lock;
 }
 
 }  // namespace
 
 int Verify(Context& ctx, const std::string& dir) {
-  auto lock = LockOrExplain(ctx, dir);
+  auto lock = LockOrExplain(ctx, dir, /*read_only=*/true);
   if (!lock.ok()) return ctx.Fail("verify", lock.status());
   size_t files = 0, problems = 0;
   auto problem = [&](const std::string& message) {
@@ -110,8 +141,13 @@ int Verify(Context& ctx, const std::string& dir) {
   if (!wal.ok()) {
     problem(wal.status().message());
   } else {
+    const uint64_t checkpoint = manifest.ok() ? manifest->wal_checkpoint : 0;
     for (size_t f = 0; f < wal->size(); ++f) {
       const std::string& path = (*wal)[f].second;
+      if ((*wal)[f].first < checkpoint) {
+        std::fprintf(ctx.out, "--   %s (flushed: not replayed, removed at the next open)\n", path.c_str());
+        continue;
+      }
       ++files;
       std::string contents;
       Status read = ReadFileToString(path, &contents);
@@ -139,6 +175,11 @@ int Verify(Context& ctx, const std::string& dir) {
     problem(segments.status().message());
   } else {
     for (const auto& [number, path] : *segments) {
+      if (manifest.ok() && !live.count(number)) {
+        std::fprintf(ctx.out, "--   %s (not in the MANIFEST: left by an interrupted flush or merge, "
+                     "removed at the next open)\n", path.c_str());
+        continue;
+      }
       ++files;
       auto reader = SegmentReader::Open(path, /*verify_chunks=*/true);
       if (!reader.ok()) {
@@ -146,8 +187,7 @@ int Verify(Context& ctx, const std::string& dir) {
         continue;
       }
       ok(path, std::to_string((*reader)->series_count()) + " series, " +
-                   std::to_string((*reader)->point_count()) + " points" +
-                   (manifest.ok() && !live.count(number) ? ", not live (not in the MANIFEST)" : ""));
+                   std::to_string((*reader)->point_count()) + " points");
     }
     if (manifest.ok()) {
       for (uint64_t n : live) {
@@ -170,12 +210,13 @@ int Verify(Context& ctx, const std::string& dir) {
 }
 
 int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
-  auto lock = LockOrExplain(ctx, dir);
+  auto lock = LockOrExplain(ctx, dir, /*read_only=*/true);
   if (!lock.ok()) return ctx.Fail("inspect", lock.status());
   if (what == "wal") {
     auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
     if (!wal.ok()) return ctx.Fail("inspect wal", wal.status());
     std::vector<std::vector<std::string>> rows = {{"file", "bytes", "records", "points", "state"}};
+    bool corrupt = false;
     for (size_t f = 0; f < wal->size(); ++f) {
       const std::string& path = (*wal)[f].second;
       std::string contents;
@@ -184,13 +225,14 @@ int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
       WalFileCheck check;
       Status s = CheckWalFile(path, contents, f + 1 == wal->size(),
                               [](std::vector<WalSeriesEntry>&) { return Status::Ok(); }, &check);
+      corrupt |= !s.ok();
       rows.push_back({path, FormatBytes(contents.size()), std::to_string(check.records),
                       std::to_string(check.points),
                       !s.ok() ? "CORRUPT: " + s.message()
                               : check.torn ? "torn tail at " + std::to_string(check.torn_at) : "ok"});
     }
     std::fputs(AlignedTable(rows).c_str(), ctx.out);
-    return kExitOk;
+    return corrupt ? kExitCorruption : kExitOk;
   }
   if (!what.empty()) {
     // One segment's index: each series with its chunks and rows.
@@ -252,7 +294,7 @@ int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
 }
 
 int Repair(Context& ctx, const std::string& dir, bool yes) {
-  auto lock = LockOrExplain(ctx, dir);
+  auto lock = LockOrExplain(ctx, dir, /*read_only=*/false);
   if (!lock.ok()) return ctx.Fail("repair", lock.status());
   auto manifest = ReadManifest(dir);
   const uint64_t checkpoint = manifest.ok() ? manifest->wal_checkpoint : 0;
@@ -391,10 +433,19 @@ int Restore(Context& ctx, const std::string& src, const std::string& dir, bool f
   if (!FileExists(JoinPath(src, "MANIFEST"))) {
     return ctx.Fail("restore", Status::NotFound(src + " is not a kpidb backup (no MANIFEST)"));
   }
+  std::error_code ec;
+  const fs::path from = fs::weakly_canonical(src, ec), to = fs::weakly_canonical(dir, ec);
+  auto within = [](const fs::path& a, const fs::path& b) {  // a is b or under it
+    auto [ai, bi] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+    return bi == b.end();
+  };
+  if (ec || within(from, to) || within(to, from)) {
+    return ctx.Usage("restore: the backup " + src + " and --data-dir " + dir + " overlap",
+                     "restore into a directory outside the backup");
+  }
   std::fprintf(ctx.out, "verifying the backup %s\n", src.c_str());
   const int verified = Verify(ctx, src);
   if (verified != kExitOk) return verified;
-  std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return ctx.Fail("restore", Status::IOError("cannot create " + dir + ": " + ec.message()));
   auto lock = DirLock::Acquire(dir);
@@ -405,40 +456,61 @@ int Restore(Context& ctx, const std::string& src, const std::string& dir, bool f
                                    : lock.status());
   }
   std::vector<fs::path> present;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().filename() != "LOCK") present.push_back(e.path());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() != "LOCK") present.push_back(it->path());
   }
+  if (ec) return ctx.Fail("restore", Status::IOError("cannot list " + dir + ": " + ec.message()));
   if (!present.empty()) {
     if (!force) {
       std::fprintf(ctx.err, "kpictl: restore: %s is not empty (%zu entries)\nhint: --force replaces what it holds\n",
                    dir.c_str(), present.size());
       return kExitFailure;
     }
-    for (const fs::path& p : present) fs::remove_all(p, ec);
-    if (ec) return ctx.Fail("restore", Status::IOError("cannot empty " + dir + ": " + ec.message()));
-  }
-  uint64_t files = 0, bytes = 0;
-  for (const char* sub : {"wal", "segments", "quarantine"}) fs::create_directories(fs::path(dir) / sub, ec);
-  for (const auto& e : fs::recursive_directory_iterator(src, ec)) {
-    if (!e.is_regular_file()) continue;
-    const fs::path rel = fs::relative(e.path(), src);
-    const std::string top = rel.begin()->string();
-    if (rel == "LOCK" || top == "quarantine" || rel == "series.idx") continue;
-    const fs::path to = fs::path(dir) / rel;
-    fs::create_directories(to.parent_path(), ec);
-    if (!fs::copy_file(e.path(), to, fs::copy_options::overwrite_existing, ec) || ec) {
-      return ctx.Fail("restore", Status::IOError("cannot copy " + e.path().string() + ": " + ec.message()));
+    // MANIFEST first: an interrupted emptying leaves no dir that opens as data.
+    std::sort(present.begin(), present.end(), [](const fs::path& a, const fs::path& b) {
+      return (a.filename() == "MANIFEST") > (b.filename() == "MANIFEST");
+    });
+    for (const fs::path& p : present) {
+      fs::remove_all(p, ec);
+      if (ec) return ctx.Fail("restore", Status::IOError("cannot remove " + p.string() + ": " + ec.message()));
     }
-    ++files;
-    bytes += e.file_size();
   }
-  for (const char* sub : {"wal", "segments", ""}) {
-    Status s = SyncDir((fs::path(dir) / sub).string());
+  // The files to copy, MANIFEST last: until it is in place (synced, after
+  // everything it names), the directory is not a data dir.
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (!it->is_regular_file(type_ec) || type_ec) continue;
+    const fs::path rel = it->path().lexically_relative(src);
+    const std::string top = rel.begin()->string();
+    if (rel == "LOCK" || top == "quarantine" || rel == "series.idx" || rel == "MANIFEST") continue;
+    files.push_back(rel);
+  }
+  if (ec) return ctx.Fail("restore", Status::IOError("cannot list " + src + ": " + ec.message()));
+  files.push_back("MANIFEST");
+  for (const char* sub : {"wal", "segments", "quarantine"}) {
+    fs::create_directories(fs::path(dir) / sub, ec);
+    if (ec) return ctx.Fail("restore", Status::IOError("cannot create " + dir + "/" + sub + ": " + ec.message()));
+  }
+  uint64_t bytes = 0;
+  for (const fs::path& rel : files) {
+    if (rel == "MANIFEST") {
+      for (const char* sub : {"wal", "segments", ""}) {
+        Status synced = SyncDir((fs::path(dir) / sub).string());
+        if (!synced.ok()) return ctx.Fail("restore", synced);
+      }
+    }
+    const std::string source = (fs::path(src) / rel).string();
+    const std::string target = (fs::path(dir) / rel).string();
+    fs::create_directories(fs::path(target).parent_path(), ec);
+    Status s = CopySynced(source, target, &bytes);
     if (!s.ok()) return ctx.Fail("restore", s);
   }
+  Status synced = SyncDir(dir);
+  if (!synced.ok()) return ctx.Fail("restore", synced);
   lock->reset();
-  std::fprintf(ctx.out, "restored %llu files (%s) into %s; verifying\n",
-               static_cast<unsigned long long>(files), FormatBytes(bytes).c_str(), dir.c_str());
+  std::fprintf(ctx.out, "restored %zu files (%s) into %s; verifying\n", files.size(),
+               FormatBytes(bytes).c_str(), dir.c_str());
   return Verify(ctx, dir);
 }
 

@@ -63,6 +63,7 @@ Result<int64_t> ParseSecondsTimestamp(std::string_view text) {
   if (negative) t.remove_prefix(1);
   const size_t dot = t.find('.');
   const std::string_view whole = t.substr(0, dot);
+  if (whole.empty() || whole[0] < '0' || whole[0] > '9') return bad;
   int64_t s = 0;
   const auto [e, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), s);
   if (whole.empty() || ec != std::errc() || e != whole.data() + whole.size() || s > INT64_MAX / 1000 - 1) {
@@ -116,15 +117,20 @@ class Importer {
     while (std::getline(in, line)) {
       ++number;
       if (line.empty() || line == "\r") continue;
+      line_.clear();
+      line_series_.clear();
       Status s = format == "jsonl"         ? JsonLine(line)
                  : format == "openmetrics" ? ExpositionLine(line, /*seconds=*/true)
                  : format == "prom"        ? ExpositionLine(line, /*seconds=*/false)
                                            : CsvLine(line, number, &fields);
       if (!s.ok()) {
         ++bad_;
+        line_.clear();
+        line_series_.clear();
         std::fprintf(ctx_.err, "%s:%zu: %s\n", path.c_str(), number, s.message().c_str());
         if (args_.strict) return false;
       }
+      Commit();
       if (!writer_failure_.ok()) return false;
     }
     return true;
@@ -158,9 +164,23 @@ class Importer {
       return Status::InvalidArgument("value " + FormatValue(v) + " is not finite (kpidb stores finite values)");
     }
     if (t == INT64_MAX) return Status::InvalidArgument("timestamp: INT64_MAX is reserved");
-    Status s = writer_.Add(metric, labels, t, v);
-    if (!s.ok() && writer_failure_.ok()) writer_failure_ = s;
+    if (line_series_.empty() || line_series_.back().first != metric ||
+        line_series_.back().second != labels) {
+      line_series_.emplace_back(metric, labels);
+    }
+    line_.push_back({line_series_.size() - 1, t, v});
     return Status::Ok();
+  }
+
+  // The points of a line reach the writer only once the whole line is good.
+  void Commit() {
+    for (const Pending& p : line_) {
+      const auto& [metric, labels] = line_series_[p.series];
+      Status s = writer_.Add(metric, labels, p.t, p.v);
+      if (!s.ok() && writer_failure_.ok()) writer_failure_ = s;
+    }
+    line_.clear();
+    line_series_.clear();
   }
 
   Status CsvLine(const std::string& line, size_t number, std::vector<std::string>* fields) {
@@ -310,6 +330,14 @@ class Importer {
   const ImportArgs& args_;
   BatchWriter writer_;
   std::vector<SeriesName> columns_;
+  // The points of the line being read, and their series.
+  struct Pending {
+    size_t series;  // in line_series_
+    int64_t t;
+    double v;
+  };
+  std::vector<Pending> line_;
+  std::vector<std::pair<std::string, Labels>> line_series_;
   Status writer_failure_;
   size_t bad_ = 0;
 };
@@ -382,7 +410,11 @@ int Export(Context& ctx, const ExportArgs& args) {
     }
     int64_t window = args.window_ms;
     for (int64_t start = *from; start < *to && code == kExitOk;) {
-      const int64_t end = *to - start > window ? start + window : *to;
+      // (*to - start fits in uint64: start < *to.)
+      const int64_t end = static_cast<uint64_t>(*to) - static_cast<uint64_t>(start) >
+                                  static_cast<uint64_t>(window)
+                              ? start + window
+                              : *to;
       query::Query q;
       q.selector = pass;
       q.start_ms = start;
@@ -420,7 +452,13 @@ int Export(Context& ctx, const ExportArgs& args) {
         }
         return Status::Ok();
       });
-      if (s.code() == StatusCode::kResourceExhausted && end - start > 1) {
+      // Too many points (or bytes) at once: a smaller window. Other limits
+      // (max_series) are not about the window.
+      const bool too_many = s.code() == StatusCode::kResourceExhausted &&
+                            (s.message().find("point") != std::string::npos ||
+                             s.message().find("message") != std::string::npos ||
+                             s.message().find("bytes") != std::string::npos);
+      if (too_many && end - start > 1) {
         window = std::max<int64_t>(1, (end - start) / 2);  // too many points at once: a smaller window
         continue;
       }
@@ -439,6 +477,9 @@ int Export(Context& ctx, const ExportArgs& args) {
     if (code != kExitOk) break;
   }
   if (code == kExitOk && format == "openmetrics") std::fprintf(out, "# EOF\n");
+  if (code == kExitOk && out == ctx.out && (std::fflush(out) != 0 || std::ferror(out))) {
+    code = ctx.Fail("export", Status::IOError(std::string("writing the output: ") + std::strerror(errno)));
+  }
   if (out != ctx.out && std::fclose(out) != 0 && code == kExitOk) {
     code = ctx.Fail("export", Status::IOError("closing " + args.file + ": " + std::strerror(errno)));
   }
