@@ -9,7 +9,7 @@ PACKAGES=(g++ cmake ninja-build ccache pkg-config tzdata python3
           liblz4-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
           libabsl-dev libre2-dev libcli11-dev nlohmann-json3-dev
           libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-          python3-grpcio python3-protobuf)
+          python3-grpcio python3-protobuf tmux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

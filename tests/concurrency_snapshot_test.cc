@@ -69,7 +69,12 @@ TEST_F(Snapshot, HoldsEveryAcknowledgedWriteWhileWritesGoOn) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // Until flushes have made segments (the head is small; under a
+    // sanitizer this takes longer), bounded.
+    const uint64_t flushes = engine_->GetStats().flushes;
+    for (int i = 0; i < 3000 && engine_->GetStats().flushes < flushes + 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     std::vector<std::map<int64_t, double>> before;
     {
       std::lock_guard lock(mu);

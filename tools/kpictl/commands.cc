@@ -7,6 +7,7 @@
 #include <map>
 
 #include "kpidb/query.h"
+#include "tools/kpictl/terminal.h"
 #include "tools/kpictl/text.h"
 
 namespace kpidb::kpictl {
@@ -293,6 +294,10 @@ int Query(Context& ctx, const QueryArgs& a) {
       out += "]}";
     }
     std::fprintf(ctx.out, "%s]\n", out.c_str());
+    return kExitOk;
+  }
+  if (a.chart && !results->empty()) {
+    std::fputs(RenderChart(*results, TerminalWidth(ctx.out), IsTerminal(ctx.out)).c_str(), ctx.out);
     return kExitOk;
   }
   if (results->empty()) {

@@ -55,6 +55,7 @@ struct QueryArgs {
   std::string fill = "none";
   std::string ratio;     // denominator selector
   Output output = Output::kTable;
+  bool chart = false;  // draw it (terminal.h) instead of the table
 };
 int Query(Context& ctx, const QueryArgs& args);
 

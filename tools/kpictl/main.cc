@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   query->add_option("--fill", q.fill, "empty buckets: none|null|zero|previous|linear")->capture_default_str();
   query->add_option("--ratio", q.ratio, "divide by this selector's result (a ratio of sums per bucket)");
   output_option(query, "table|csv|json");
+  query->add_flag("--chart", q.chart,
+                  "draw it: a line chart fitted to the terminal (sparklines past 6 series)");
   query->callback([&] {
     q.group = by->count() > 0;
     q.output = to_output();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -19,6 +20,7 @@
 #include "client/batch_writer.h"
 #include "kpidb/query.h"
 #include "tools/kpictl/commands.h"
+#include "tools/kpictl/terminal.h"
 #include "tools/kpictl/text.h"
 
 namespace kpidb::kpictl {
@@ -111,11 +113,17 @@ class Importer {
     }
     std::string format = args_.format;
     if (format == "auto") format = FormatOfPath(path);
+    std::error_code size_ec;
+    const uint64_t size = std::filesystem::file_size(path, size_ec);
+    Progress progress(ctx_.err, path, size_ec ? 0 : size);
+    uint64_t read = 0;
     std::string line;
     size_t number = 0;
     std::vector<std::string> fields;
     while (std::getline(in, line)) {
       ++number;
+      read += line.size() + 1;
+      if ((number & 1023) == 0) progress.Update(read, points_);
       if (line.empty() || line == "\r") continue;
       line_.clear();
       line_series_.clear();
@@ -133,6 +141,7 @@ class Importer {
       Commit();
       if (!writer_failure_.ok()) return false;
     }
+    progress.Finish(points_);
     return true;
   }
 
@@ -179,6 +188,7 @@ class Importer {
       Status s = writer_.Add(metric, labels, p.t, p.v);
       if (!s.ok() && writer_failure_.ok()) writer_failure_ = s;
     }
+    points_ += line_.size();
     line_.clear();
     line_series_.clear();
   }
@@ -338,6 +348,7 @@ class Importer {
   };
   std::vector<Pending> line_;
   std::vector<std::pair<std::string, Labels>> line_series_;
+  uint64_t points_ = 0;  // added to the writer
   Status writer_failure_;
   size_t bad_ = 0;
 };
