@@ -163,5 +163,39 @@ TEST_F(KpictlTerminal, ImportShowsProgressOnATerminalOnly) {
   EXPECT_EQ(chart.find('\x1b'), std::string::npos);
 }
 
+TEST_F(KpictlTerminal, DeleteAsksOnATerminal) {
+  WriteSeries(2, 10);
+  auto count = [&](const std::string& s) {
+    query::Query q;
+    q.selector = {"kpi_t", {{"s", query::MatchOp::kEqual, s}}};
+    q.start_ms = kT0;
+    q.end_ms = kT0 + 86'400'000;
+    auto r = client_->QueryRange(q);
+    return r.ok() && !r->empty() ? r->front().values.size() : 0;
+  };
+  // "n": nothing deleted, exit 1.
+  std::string screen = InTerminal("delete 'kpi_t{s=\\\"0\\\"}'", 100, "[y/N]", false);
+  EXPECT_NE(screen.find("10 points of 1 series matching kpi_t{s=\"0\"}"), std::string::npos) << screen;
+  Shell("tmux -L " + socket_ + " send-keys -t s" + std::to_string(sessions_) + " n Enter");
+  for (int i = 0; i < 100 && screen.find("KPICTL-EXIT-") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    screen = Shell("tmux -L " + socket_ + " capture-pane -p -t s" + std::to_string(sessions_));
+  }
+  EXPECT_NE(screen.find("nothing deleted"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("KPICTL-EXIT-1"), std::string::npos) << screen;
+  EXPECT_EQ(count("0"), 10u);
+  // "y": deleted.
+  screen = InTerminal("delete 'kpi_t{s=\\\"0\\\"}'", 100, "[y/N]", false);
+  Shell("tmux -L " + socket_ + " send-keys -t s" + std::to_string(sessions_) + " y Enter");
+  for (int i = 0; i < 100 && screen.find("KPICTL-EXIT-") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    screen = Shell("tmux -L " + socket_ + " capture-pane -p -t s" + std::to_string(sessions_));
+  }
+  EXPECT_NE(screen.find("deleted 10 points"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("KPICTL-EXIT-0"), std::string::npos) << screen;
+  EXPECT_EQ(count("0"), 0u);
+  EXPECT_EQ(count("1"), 10u);
+}
+
 }  // namespace
 }  // namespace kpidb

@@ -449,6 +449,8 @@ TEST_F(KpictlTest, OfflineVerifyAndInspect) {
   r = Kpictl({"--data-dir", dir, "inspect", segment});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("kpi_visits{channel=\"email\"}  1       3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("value codecs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decimal:1"), std::string::npos) << r.out;  // 1, 2, 3
 
   // A segment file no MANIFEST names (an interrupted flush leaves one): a
   // note, not a problem; the server removes it at open.

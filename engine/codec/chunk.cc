@@ -237,6 +237,18 @@ Status DecodeValueColumn(std::string_view* in, size_t count, double* out) {
   return Status::Ok();
 }
 
+Result<ChunkHeaderInfo> ReadChunkHeader(std::string_view chunk) {
+  KPIDB_ASSIGN_OR_RETURN(uint32_t count, ChunkPointCount(chunk));
+  ByteReader reader(chunk);
+  uint8_t magic, ts, vs, flags;
+  uint32_t skip;
+  if (!reader.GetByte(&magic) || !reader.GetVarint32(&skip) || !reader.GetByte(&ts) ||
+      !reader.GetByte(&vs) || !reader.GetByte(&flags)) {
+    return Status::Corruption("chunk: header truncated");
+  }
+  return ChunkHeaderInfo{count, ts, vs, (flags & 1) != 0};
+}
+
 Result<uint32_t> ChunkPointCount(std::string_view chunk) {
   ByteReader reader(chunk);
   uint8_t magic;

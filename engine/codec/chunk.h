@@ -77,6 +77,16 @@ void EncodeValueColumn(std::span<const double> values, const ChunkEncodeOptions&
 // out[0..count), advancing `in` past it. Corruption when malformed.
 Status DecodeValueColumn(std::string_view* in, size_t count, double* out);
 
+// What a chunk's header says (for tools: kpictl inspect), read without
+// decoding or verifying the chunk. Corruption for a truncated header.
+struct ChunkHeaderInfo {
+  uint32_t count = 0;
+  uint8_t timestamp_codec = 0;
+  uint8_t value_codec = 0;  // 1 run-length, 2 XOR-float, 3 decimal (docs/chunk-format.md)
+  bool lz4 = false;
+};
+Result<ChunkHeaderInfo> ReadChunkHeader(std::string_view chunk);
+
 // The number of points in an encoded chunk, read from its header without
 // decoding or verifying it. Returns Corruption for a truncated header.
 Result<uint32_t> ChunkPointCount(std::string_view chunk);

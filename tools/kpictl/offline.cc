@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 
+#include "engine/codec/chunk.h"
 #include "engine/common/file_util.h"
 #include "engine/segment/manifest.h"
 #include "engine/segment/segment.h"
@@ -17,6 +19,7 @@
 #include "engine/wal/series_log.h"
 #include "engine/wal/wal.h"
 #include "tools/kpictl/offline.h"
+#include "tools/kpictl/terminal.h"
 #include "tools/kpictl/text.h"
 
 namespace kpidb::kpictl {
@@ -89,12 +92,26 @@ int Verify(Context& ctx, const std::string& dir) {
   auto lock = LockOrExplain(ctx, dir, /*read_only=*/true);
   if (!lock.ok()) return ctx.Fail("verify", lock.status());
   size_t files = 0, problems = 0;
+  // A progress line over the files on a terminal (segments are most of the time).
+  size_t total = 2;
+  for (const char* sub : {"wal", "segments"}) {
+    auto listed = Numbered(JoinPath(dir, sub), std::string_view(sub) == "wal" ? ParseWalFileName : ParseSegmentFileName);
+    if (listed.ok()) total += listed->size();
+  }
+  Progress progress(ctx.err, "verify " + dir, total);
+  uint64_t points = 0;
   auto problem = [&](const std::string& message) {
     ++problems;
+    progress.Clear();
     std::fprintf(ctx.out, "BAD  %s\n", message.c_str());
+    std::fflush(ctx.out);
+    progress.Update(files, points);
   };
   auto ok = [&](const std::string& path, const std::string& what) {
+    progress.Clear();
     std::fprintf(ctx.out, "ok   %s (%s)\n", path.c_str(), what.c_str());
+    std::fflush(ctx.out);
+    progress.Update(files, points);
   };
 
   // The manifest: which segments are live.
@@ -186,6 +203,7 @@ int Verify(Context& ctx, const std::string& dir) {
         problem(reader.status().message());
         continue;
       }
+      points += (*reader)->point_count();
       ok(path, std::to_string((*reader)->series_count()) + " series, " +
                    std::to_string((*reader)->point_count()) + " points");
     }
@@ -198,6 +216,7 @@ int Verify(Context& ctx, const std::string& dir) {
       }
     }
   }
+  progress.Clear();
   std::fprintf(ctx.out, "%zu files checked, %zu problem(s)\n", files, problems);
   if (problems > 0) {
     std::fprintf(ctx.err,
@@ -238,22 +257,35 @@ int Inspect(Context& ctx, const std::string& dir, const std::string& what) {
     // One segment's index: each series with its chunks and rows.
     auto reader = SegmentReader::Open(what, /*verify_chunks=*/false);
     if (!reader.ok()) return ctx.Fail("inspect " + what, reader.status());
-    std::vector<std::vector<std::string>> rows = {{"series", "chunks", "points", "from", "to", "bytes", "rollup bytes"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"series", "chunks", "points", "from", "to", "bytes", "bytes/point", "value codecs", "rollup bytes"}};
     SegmentSeries entry;
     for (size_t i = 0; i < (*reader)->series_count(); ++i) {
       auto found = (*reader)->Find((*reader)->id_at(i), &entry);
       if (!found.ok()) return ctx.Fail("inspect " + what, found.status());
       auto key = SeriesKey::FromCanonical(entry.canonical);
       uint64_t points = 0, bytes = 0;
+      std::map<std::string, int> codecs;  // "decimal" -> chunks (", lz4" when compressed)
       for (const ChunkMeta& c : entry.chunks) {
         points += c.stats.count;
         bytes += c.length;
+        auto header = ReadChunkHeader((*reader)->contents().substr(c.offset, c.length));
+        static const char* const kNames[] = {"?", "rle", "xor", "decimal"};
+        std::string name = header.ok() && header->value_codec <= 3 ? kNames[header->value_codec] : "?";
+        if (header.ok() && header->lz4) name += "+lz4";
+        ++codecs[name];
       }
+      std::string codec_text;
+      for (const auto& [name, n] : codecs) {
+        codec_text += (codec_text.empty() ? "" : " ") + name + ":" + std::to_string(n);
+      }
+      char bpp[32];
+      std::snprintf(bpp, sizeof bpp, "%.3f", points ? static_cast<double>(bytes) / static_cast<double>(points) : 0.0);
       rows.push_back({key.ok() ? key->ToString() : "(bad key)", std::to_string(entry.chunks.size()),
                       std::to_string(points),
                       entry.chunks.empty() ? "" : FormatTime(entry.chunks.front().stats.min_timestamp_ms),
                       entry.chunks.empty() ? "" : FormatTime(entry.chunks.back().stats.max_timestamp_ms),
-                      std::to_string(bytes), std::to_string(entry.rollup_length)});
+                      std::to_string(bytes), bpp, codec_text, std::to_string(entry.rollup_length)});
     }
     std::fputs(AlignedTable(rows).c_str(), ctx.out);
     return kExitOk;

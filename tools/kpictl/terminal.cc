@@ -62,11 +62,18 @@ int TerminalWidth(std::FILE* f) {
 Progress::Progress(std::FILE* out, std::string what, uint64_t total)
     : out_(out), terminal_(IsTerminal(out)), what_(std::move(what)), total_(total), start_(Clock::now()) {}
 
+void Progress::Clear() {
+  if (!terminal_ || !drawn_) return;
+  std::fputs("\r\x1b[K", out_);
+  std::fflush(out_);
+  drawn_ = false;
+}
+
 void Progress::Update(uint64_t done, uint64_t points) {
   done_ = done;
   if (!terminal_) return;
   const auto now = Clock::now();
-  if (now - last_draw_ < std::chrono::milliseconds(100)) return;
+  if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   Draw(done, points);
 }
@@ -98,6 +105,7 @@ void Progress::Draw(uint64_t done, uint64_t points) {
                      std::string(std::max(0, bar - filled - 1), ' ') + "]" + tail + "\x1b[K";
   std::fputs(line.c_str(), out_);
   std::fflush(out_);
+  drawn_ = true;
 }
 
 std::string RenderChart(const std::vector<query::ResultSeries>& series, int width, bool colour) {

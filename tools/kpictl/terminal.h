@@ -25,6 +25,9 @@ class Progress {
   void Update(uint64_t done, uint64_t points);
   // The final state, and a newline (on a terminal).
   void Finish(uint64_t points);
+  // Erases the line (before other output to the terminal); the next
+  // Update draws it again.
+  void Clear();
 
  private:
   void Draw(uint64_t done, uint64_t points);
@@ -35,6 +38,7 @@ class Progress {
   const std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   uint64_t done_ = 0;
+  bool drawn_ = false;
 };
 
 // The series as a line chart `width` columns wide: a y axis with its
