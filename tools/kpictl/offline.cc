@@ -65,6 +65,13 @@ Status CopySynced(const std::string& from, const std::string& to, uint64_t* byte
   return s;
 }
 
+// CheckWalFile on a file read whole (nothing applied).
+Status CheckWal(const std::string& path, bool last, std::string* contents, WalFileCheck* check) {
+  KPIDB_RETURN_IF_ERROR(ReadFileToString(path, contents));
+  return CheckWalFile(path, *contents, last, [](std::vector<WalSeriesEntry>&) { return Status::Ok(); },
+                      check);
+}
+
 // Locks the data dir for the command, or says why not. `read_only`
 // commands go on without the lock where it cannot be taken for want of
 // write access (a backup on read-only media, another user's dir): null.
@@ -167,14 +174,8 @@ int Verify(Context& ctx, const std::string& dir) {
       }
       ++files;
       std::string contents;
-      Status read = ReadFileToString(path, &contents);
-      if (!read.ok()) {
-        problem(read.message());
-        continue;
-      }
       WalFileCheck check;
-      Status s = CheckWalFile(path, contents, f + 1 == wal->size(),
-                              [](std::vector<WalSeriesEntry>&) { return Status::Ok(); }, &check);
+      Status s = CheckWal(path, f + 1 == wal->size(), &contents, &check);
       if (!s.ok()) {
         problem(s.message());
         continue;

@@ -45,6 +45,28 @@ std::string AxisTime(int64_t ms, int64_t span) {
   return t.substr(0, 10) + " " + t.substr(11, 5);
 }
 
+// A series' values averaged into `cols` columns over [t0, t0 + span]:
+// (sum, count) per column; NaN values (fill null) are left out.
+struct Columns {
+  std::vector<double> sum, n;
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  double mean(int x) const { return sum[x] / n[x]; }
+};
+Columns IntoColumns(const query::ResultSeries& s, int64_t t0, int64_t span, int cols) {
+  Columns c{std::vector<double>(cols, 0), std::vector<double>(cols, 0)};
+  for (size_t i = 0; i < s.values.size(); ++i) {
+    const double v = s.values[i];
+    if (std::isnan(v)) continue;
+    const int x = static_cast<int>((static_cast<__int128>(s.timestamps_ms[i] - t0) * (cols - 1)) / span);
+    c.sum[x] += v;
+    c.n[x] += 1;
+    c.min = std::min(c.min, v);
+    c.max = std::max(c.max, v);
+  }
+  return c;
+}
+
 }  // namespace
 
 bool IsTerminal(std::FILE* f) { return ::isatty(::fileno(f)) != 0; }
@@ -142,24 +164,15 @@ std::string RenderChart(const std::vector<query::ResultSeries>& series, int widt
     name_width = std::min<size_t>(name_width, static_cast<size_t>(std::max(10, width / 3)));
     const int cols = std::max(10, width - static_cast<int>(name_width) - 24);
     for (size_t k = 0; k < series.size(); ++k) {
-      std::vector<double> sum(cols, 0), n(cols, 0);
-      double smin = std::numeric_limits<double>::infinity(), smax = -smin;
-      for (size_t i = 0; i < series[k].values.size(); ++i) {
-        const double v = series[k].values[i];
-        if (std::isnan(v)) continue;
-        const int x = static_cast<int>((static_cast<__int128>(series[k].timestamps_ms[i] - t0) * (cols - 1)) / span);
-        sum[x] += v;
-        n[x] += 1;
-        smin = std::min(smin, v);
-        smax = std::max(smax, v);
-      }
+      const Columns c = IntoColumns(series[k], t0, span, cols);
+      const double smin = c.min, smax = c.max;
       std::string line;
       for (int x = 0; x < cols; ++x) {
-        if (n[x] == 0) {
+        if (c.n[x] == 0) {
           line += " ";
           continue;
         }
-        const double v = sum[x] / n[x];
+        const double v = c.mean(x);
         const int level = smax == smin ? 3 : static_cast<int>((v - smin) / (smax - smin) * 7 + 0.5);
         line += kBlocks[std::clamp(level, 0, 7)];
       }
@@ -175,18 +188,11 @@ std::string RenderChart(const std::vector<query::ResultSeries>& series, int widt
   const int rows = 12;
   std::vector<std::vector<int>> cell(rows, std::vector<int>(cols, -1));  // series index
   for (size_t k = 0; k < series.size(); ++k) {
-    std::vector<double> sum(cols, 0), n(cols, 0);
-    for (size_t i = 0; i < series[k].values.size(); ++i) {
-      const double v = series[k].values[i];
-      if (std::isnan(v)) continue;
-      const int x = static_cast<int>((static_cast<__int128>(series[k].timestamps_ms[i] - t0) * (cols - 1)) / span);
-      sum[x] += v;
-      n[x] += 1;
-    }
+    const Columns c = IntoColumns(series[k], t0, span, cols);
     int prev_y = -1;
     for (int x = 0; x < cols; ++x) {
-      if (n[x] == 0) continue;  // the line joins across empty columns
-      const int y = std::clamp(static_cast<int>((sum[x] / n[x] - lo) / (hi - lo) * (rows - 1) + 0.5), 0, rows - 1);
+      if (c.n[x] == 0) continue;  // the line joins across empty columns
+      const int y = std::clamp(static_cast<int>((c.mean(x) - lo) / (hi - lo) * (rows - 1) + 0.5), 0, rows - 1);
       // Join to the previous column so a line reads as one.
       const int from = prev_y < 0 ? y : std::min(prev_y, y), to = prev_y < 0 ? y : std::max(prev_y, y);
       for (int r = from; r <= to; ++r) cell[r][x] = static_cast<int>(k);
