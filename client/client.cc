@@ -289,6 +289,7 @@ Result<ServerStats> Client::Stats() {
                   c.merges(),        c.files_merged(),     c.bytes_written(),
                   c.points_written(), c.last_merge_unix_ms(), c.last_merge_seconds(),
                   c.last_error(),    c.automatic()};
+  s.points_written = r.points_written();
   const auto& rt = r.retention();
   s.retention.raw_retention_ms = rt.raw_retention_ms();
   s.retention.tier_steps_ms.assign(rt.tier_steps_ms().begin(), rt.tier_steps_ms().end());

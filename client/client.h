@@ -56,6 +56,7 @@ struct ServerStats {
   uint64_t head_reserved_bytes = 0;
   uint64_t queries_inline = 0;
   uint64_t queries_on_workers = 0;
+  uint64_t points_written = 0;  // acknowledged since the server started
   struct Compaction {
     bool running = false;
     uint64_t backlog = 0;

@@ -46,6 +46,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Stats(grpc::CallbackServerContext* c
     response->set_version(KPIDB_VERSION);
     response->set_head_reserved_bytes(s.head_reserved_bytes);
     response->set_queries_inline(ctx_.queries_inline);
+    response->set_points_written(s.points_written);
     response->set_queries_on_workers(ctx_.queries_on_workers);
     auto* c = response->mutable_compaction();
     c->set_running(s.compaction.running);

@@ -96,7 +96,7 @@ class KpictlTest : public ::testing::Test {
 constexpr int64_t kT0 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
 TEST_F(KpictlTest, AnUnreachableServerIsAFailureWithAHint) {
-  Outcome r = Kpictl({"status"}, "", "127.0.0.1:1");
+  Outcome r = Kpictl({"status", "--interval", "0"}, "", "127.0.0.1:1");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("hint: is kpidb-server running at 127.0.0.1:1?"), std::string::npos) << r.err;
@@ -193,20 +193,26 @@ TEST_F(KpictlTest, WriteThenListAndQuery) {
 
 TEST_F(KpictlTest, StatusAsATableAndAsJson) {
   WriteOrDie("kpi_visits", {{"channel", "email"}}, {kT0, kT0 + 1000}, {1, 2});
-  Outcome r = Kpictl({"status"});
+  Outcome r = Kpictl({"status"});  // two samples a second apart: rates
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("rates          0 points/s, 0.0 queries/s (over 0m 1s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("written        2 points since start"), std::string::npos) << r.out;
+  r = Kpictl({"status", "--interval", "0"});
+  EXPECT_EQ(r.out.find("rates"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("series         1\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("points         2\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("compaction     automatic"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\x1b"), std::string::npos);  // no escape codes off a terminal
-  r = Kpictl({"status", "-o", "json"});
+  r = Kpictl({"status", "-o", "json", "--interval", "200ms"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["points_written"], 2);
+  EXPECT_EQ(j["points_per_second"], 0);
   EXPECT_EQ(j["series"], 1);
   EXPECT_EQ(j["head_points"], 2);
   EXPECT_EQ(j["compaction"]["automatic"], true);
   ASSERT_EQ(Kpictl({"flush"}).code, 0);
-  r = Kpictl({"status", "-o", "json"});
+  r = Kpictl({"status", "-o", "json", "--interval", "0"});
   EXPECT_EQ(nlohmann::json::parse(r.out)["head_points"], 0);
   EXPECT_GE(nlohmann::json::parse(r.out)["segments"], 1);
   r = Kpictl({"compact", "--wait"});

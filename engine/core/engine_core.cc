@@ -130,6 +130,7 @@ Status EngineCore::Write(const WriteBatch& batch) {
                                      std::to_string(kMaxLogRecordBytes) + "; split it");
   }
   Status s = queue_.Submit(&w, [this](std::vector<PendingWrite*>& group) { return CommitGroup(group); });
+  if (s.ok()) points_written_.fetch_add(w.points, std::memory_order_relaxed);
   if (s.ok() && EmptiedCount() > 0) {
     // Written again: listed again (DIR/emptied keeps it until the next
     // open, which checks).
@@ -567,6 +568,7 @@ EngineStats EngineCore::GetStats() const {
   }
   st.quarantined_segments = quarantined_.load();
   st.flushes = flusher_->flushes();
+  st.points_written = points_written_.load(std::memory_order_relaxed);
   const CompactionStats c = compactor_->stats();
   st.retention.raw_retention_ms = options_.raw_retention_ms;
   st.retention.tier_steps_ms = options_.rollup_tiers_ms;

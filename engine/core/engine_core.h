@@ -211,6 +211,7 @@ class EngineCore {
   WriteQueue queue_;
   ActiveLog log_;
   std::atomic<uint64_t> quarantined_{0};
+  std::atomic<uint64_t> points_written_{0};  // acknowledged since open
   std::mutex snapshot_mu_;  // one Snapshot at a time (see the lock order above)
   // Whether any head or segment holds series `id`.
   bool HasData(SeriesId id) const;

@@ -56,6 +56,7 @@ struct EngineStats {
   uint64_t wal_bytes = 0;
   uint64_t quarantined_segments = 0;  // since open
   uint64_t flushes = 0;               // since open
+  uint64_t points_written = 0;        // acknowledged since open
   struct Compaction {
     bool running = false;        // a merge is in progress
     uint64_t backlog = 0;        // merges due at the policy's last look

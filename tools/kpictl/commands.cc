@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "kpidb/query.h"
 #include "tools/kpictl/terminal.h"
@@ -103,11 +105,25 @@ int Context::Usage(const std::string& message, const std::string& hint) const {
   return kExitUsage;
 }
 
-int Status_(Context& ctx, Output output) {
+int Status_(Context& ctx, Output output, int64_t interval_ms) {
   Client* c = ctx.client();
   if (c == nullptr) return kExitFailure;
   auto st = c->Stats();
   if (!st.ok()) return ctx.Fail("status", st.status());
+  // Rates: a second sample.
+  double points_per_s = -1, queries_per_s = -1;
+  if (interval_ms > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    auto later = c->Stats();
+    if (!later.ok()) return ctx.Fail("status", later.status());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    points_per_s = static_cast<double>(later->points_written - st->points_written) / seconds;
+    queries_per_s = static_cast<double>((later->queries_inline + later->queries_on_workers) -
+                                        (st->queries_inline + st->queries_on_workers)) /
+                    seconds;
+    st = std::move(later);
+  }
   const ServerStats& s = *st;
   if (output == Output::kJson) {
     std::fprintf(
@@ -118,7 +134,7 @@ int Status_(Context& ctx, Output output) {
         "\"compaction\":{\"automatic\":%s,\"running\":%s,\"backlog\":%llu,\"waiting\":%llu,"
         "\"merges\":%llu,\"bytes_written\":%llu,\"last_merge_unix_ms\":%lld,\"last_error\":%s},"
         "\"retention\":{\"raw_retention_ms\":%lld,\"raw_expired_before_ms\":%lld,"
-        "\"points_expired\":%llu}}\n",
+        "\"points_expired\":%llu},\"points_written\":%llu,\"queries\":%llu%s}\n",
         JsonString(s.version).c_str(), FormatValue(s.uptime_seconds).c_str(),
         static_cast<unsigned long long>(s.series), static_cast<unsigned long long>(s.points),
         static_cast<unsigned long long>(s.segments), static_cast<unsigned long long>(s.segment_bytes),
@@ -135,7 +151,13 @@ int Status_(Context& ctx, Output output) {
         JsonString(s.compaction.last_error).c_str(),
         static_cast<long long>(s.retention.raw_retention_ms),
         static_cast<long long>(s.retention.raw_expired_before_ms),
-        static_cast<unsigned long long>(s.retention.points_expired));
+        static_cast<unsigned long long>(s.retention.points_expired),
+        static_cast<unsigned long long>(s.points_written),
+        static_cast<unsigned long long>(s.queries_inline + s.queries_on_workers),
+        points_per_s < 0 ? ""
+                         : (",\"points_per_second\":" + FormatValue(points_per_s) +
+                            ",\"queries_per_second\":" + FormatValue(queries_per_s))
+                               .c_str());
     return kExitOk;
   }
   char bpp[32];
@@ -152,6 +174,7 @@ int Status_(Context& ctx, Output output) {
       {"wal", std::to_string(s.wal_files) + " files, " + FormatBytes(s.wal_bytes)},
       {"head", std::to_string(s.head_points) + " points, " + FormatBytes(s.head_bytes)},
       {"flushes", std::to_string(s.flushes)},
+      {"written", std::to_string(s.points_written) + " points since start"},
       {"compaction",
        std::string(s.compaction.automatic ? "automatic" : "manual") +
            (s.compaction.running ? ", running" : ", idle") + ", " +
@@ -159,6 +182,12 @@ int Status_(Context& ctx, Output output) {
            " waiting, " + std::to_string(s.compaction.merges) + " merges, " +
            FormatBytes(s.compaction.bytes_written) + " written"},
   };
+  if (points_per_s >= 0) {
+    char rate[96];
+    std::snprintf(rate, sizeof rate, "%.0f points/s, %.1f queries/s (over %s)", points_per_s, queries_per_s,
+                  FormatSeconds(interval_ms / 1000.0).c_str());
+    rows.insert(rows.begin() + 11, {"rates", rate});
+  }
   if (s.compaction.last_merge_unix_ms > 0) {
     rows.push_back({"last merge", FormatTime(s.compaction.last_merge_unix_ms)});
   }

@@ -36,7 +36,9 @@ struct Context {
 
 enum class Output { kTable, kCsv, kJson };
 
-int Status_(Context& ctx, Output output);
+// `interval_ms` > 0: a second sample that long after the first, for the
+// ingest and query rates.
+int Status_(Context& ctx, Output output, int64_t interval_ms = 1000);
 int Series(Context& ctx, const std::string& selector, uint64_t limit, Output output);
 int Labels_(Context& ctx, const std::string& metric, Output output);
 int LabelValues(Context& ctx, const std::string& name, const std::string& metric, Output output);

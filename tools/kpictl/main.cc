@@ -31,9 +31,23 @@ int main(int argc, char** argv) {
   };
   int code = kExitOk;
 
-  auto* status = app.add_subcommand("status", "the server's state: sizes, head, compaction, retention");
+  auto* status = app.add_subcommand("status", "the server's state: sizes, rates, head, compaction, retention");
   output_option(status, "table|json");
-  status->callback([&] { code = Status_(ctx, to_output()); });
+  std::string rate_interval = "1s";
+  status->add_option("--interval", rate_interval, "rates over this long (0: no rates, at once)")
+      ->capture_default_str();
+  status->callback([&] {
+    int64_t ms = 0;
+    if (rate_interval != "0") {
+      auto d = ParseDuration(rate_interval, "--interval");
+      if (!d.ok()) {
+        code = ctx.Usage(d.status().message());
+        return;
+      }
+      ms = *d;
+    }
+    code = Status_(ctx, to_output(), ms);
+  });
 
   std::string selector;
   uint64_t limit = 0;
