@@ -419,6 +419,25 @@ TEST_F(KpictlTest, ExportThenImportIsBitExactInBothFormats) {
   }
 }
 
+TEST_F(KpictlTest, OpenMetricsExportKeepsEachFamilyTogether) {
+  for (int i = 0; i < 3; ++i) {
+    WriteOrDie("kpi_b", {{"i", std::to_string(i)}}, {kT0 + i}, {1.0 * i});
+    WriteOrDie("kpi_a", {{"i", std::to_string(i)}}, {kT0 + i}, {2.0 * i});
+    WriteOrDie("kpi_c", {{"i", std::to_string(i)}}, {kT0 + i}, {3.0 * i});
+  }
+  Outcome r = Kpictl({"export", "{__name__=~\"kpi_(a|b)\",i!=\"2\"}", "--from", "2026-01-01", "--to",
+                      "2026-01-02", "--format", "openmetrics"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "# TYPE kpi_a unknown\n"
+            "kpi_a{i=\"0\"} 0 1767225600\n"
+            "kpi_a{i=\"1\"} 2 1767225600.001\n"
+            "# TYPE kpi_b unknown\n"
+            "kpi_b{i=\"0\"} 0 1767225600\n"
+            "kpi_b{i=\"1\"} 1 1767225600.001\n"
+            "# EOF\n");
+}
+
 TEST_F(KpictlTest, OfflineVerifyAndInspect) {
   const std::string dir = data_.path() + "/data";
   WriteOrDie("kpi_visits", {{"channel", "email"}}, {kT0, kT0 + 1000, kT0 + 2000}, {1, 2, 3});

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -393,11 +392,11 @@ int Export(Context& ctx, const ExportArgs& args) {
   // requires it): a pass per metric; the others, one pass.
   std::vector<query::Selector> passes;
   if (exposition && sel->metric.empty()) {
-    auto keys = client->ListSeries(*sel);
-    if (!keys.ok()) return ctx.Fail("export (listing the series)", keys.status());
-    std::set<std::string> metrics;
-    for (const SeriesKey& k : *keys) metrics.insert(k.metric);
-    for (const std::string& m : metrics) {
+    // The metric names (not every series: a listing that large would not fit
+    // one response); a pass per name selects what the matchers keep of it.
+    auto metrics = client->LabelValues("__name__");
+    if (!metrics.ok()) return ctx.Fail("export (listing the metrics)", metrics.status());
+    for (const std::string& m : *metrics) {
       query::Selector one = *sel;
       one.metric = m;
       passes.push_back(std::move(one));
@@ -416,9 +415,9 @@ int Export(Context& ctx, const ExportArgs& args) {
   uint64_t points = 0;
   int code = kExitOk;
   for (const query::Selector& pass : passes) {
-    if (exposition) {
-      std::fprintf(out, "# TYPE %s %s\n", pass.metric.c_str(), format == "prom" ? "untyped" : "unknown");
-    }
+    // The family's TYPE line before its first sample (none for a metric the
+    // matchers leave nothing of).
+    bool typed = !exposition;
     int64_t window = args.window_ms;
     for (int64_t start = *from; start < *to && code == kExitOk;) {
       // (*to - start fits in uint64: start < *to.)
@@ -433,6 +432,7 @@ int Export(Context& ctx, const ExportArgs& args) {
       q.limits.max_points = args.max_points;
       std::string chunk;
       uint64_t chunk_points = 0;
+      bool chunk_typed = typed;  // kept only if this window's chunk is written
       Status s = client->QueryRange(q, [&](query::ResultSeries&& r) -> Status {
         chunk_points += r.values.size();
         if (format == "csv") {
@@ -443,6 +443,10 @@ int Export(Context& ctx, const ExportArgs& args) {
                      FormatValue(r.values[i]) + "\n";
           }
         } else if (exposition) {
+          if (!chunk_typed && !r.values.empty()) {
+            chunk += "# TYPE " + pass.metric + (format == "prom" ? " untyped\n" : " unknown\n");
+            chunk_typed = true;
+          }
           const std::string name = r.labels.empty() ? r.metric : SeriesKey{r.metric, r.labels}.ToString();
           for (size_t i = 0; i < r.values.size(); ++i) {
             chunk += name + " " + FormatValue(r.values[i]) + " " +
@@ -482,6 +486,7 @@ int Export(Context& ctx, const ExportArgs& args) {
         break;
       }
       points += chunk_points;
+      typed = chunk_typed;
       start = end;
       window = window > args.window_ms / 2 ? args.window_ms : window * 2;  // grow back after a dense stretch
     }
