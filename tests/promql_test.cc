@@ -92,12 +92,10 @@ TEST(PromQL, ConstructsOutsideTheSubsetAreNamed) {
   ExpectError("abs(kpi_x)", no, "the function abs()");
   ExpectError("kpi_x > 5", no, "1:7: the comparison operator >");
   ExpectError("kpi_x == bool 5", no, "the comparison operator ==");
-  ExpectError("kpi_x + bool 1", no, "the bool modifier");
   ExpectError("kpi_x and kpi_y", no, "the set operator and");
   ExpectError("kpi_x % 2", no, "the operator %");
   ExpectError("kpi_x ^ 2", no, "the operator ^");
   ExpectError("rate(kpi_x[5m:1m])", no, "a subquery");
-  ExpectError("(kpi_x + 1)[5m]", no, "a subquery");
   ExpectError("kpi_x @ 1609746000", no, "the @ modifier");
   ExpectError("kpi_a / on (c) group_left kpi_b", no, "many-to-one matching (group_left)");
   ExpectError("\"text\"", no, "a string literal");
@@ -109,6 +107,56 @@ int64_t Ms(std::string_view text) {
   auto d = ParseDuration(text);
   EXPECT_TRUE(d.ok()) << text;
   return d.ok() ? *d : -1;
+}
+
+TEST(PromQL, WhatPrometheusRefusesIsRefused) {
+  const auto bad = StatusCode::kInvalidArgument;
+  ExpectError("kpi_x + bool 1", bad, "the bool modifier can only be used on comparison operators");
+  ExpectError("(kpi_x + 1)[5m]", bad, "a range ([...]) is only allowed on a vector selector");
+  ExpectError("(kpi_x)[5m]", bad, "only allowed on a vector selector");
+  ExpectError("(kpi_x offset 1h) offset 2h", bad, "offset must follow a selector");
+  ExpectError("kpi_x offset 1h offset 2h", bad, "offset may not be set twice");
+  ExpectError("(kpi_x) offset 5m", bad, "offset must follow a selector");
+  ExpectError("-kpi_x[5m]", bad, "unary minus applies to numbers and instant vectors");
+  ExpectError("sum(-kpi_x[5m])", bad, "unary minus");
+  ExpectError("sum(1)", bad, "sum needs an instant vector, not a number");
+  ExpectError("1 + on(a) 2", bad, "vector matching (on, ignoring) is only allowed between instant vectors");
+  ExpectError("sum by () (kpi_x) by (b)", bad, "one by or without clause");
+  ExpectError("sum(1, kpi_x)", bad, "sum takes one argument");
+  ExpectError("rte(kpi_x[5m])", bad, "unknown function rte()");
+  ExpectError("{a:b=\"c\"}", bad, "expected one of = != =~ !~ after a");
+  ExpectError("sum by (a:b) (kpi_x)", bad, "expected \",\" or \")\"");
+  ExpectError("kpi_x{__name__=\"kpi_y\"}", bad, "the metric name is set twice");
+  ExpectError("{a=~\"x*\"}", bad, "at least one matcher that does not match the empty string");
+  ExpectError("{a=~\"(\"}", bad, "invalid regular expression");
+  ExpectError("kpi_x[300y]", bad, "duration out of range");
+  ExpectError("m{a=\"\\'\"}", bad, "only the opening quote is escaped");
+  ExpectError("m{a=\"x\ny\"}", bad, "may not span lines");
+  ExpectError("on{a=\"b\"}", bad, "\"on\" is a keyword");
+  ExpectError("1 @ 5", bad, "@ must follow a selector");
+  // Deep nesting and long chains are refused, never a crash.
+  ExpectError(std::string(5000, '(') + "1" + std::string(5000, ')'), bad, "nested more than 200 levels");
+  ExpectError(std::string(50000, '-') + "kpi_x", bad, "nested more than 200 levels");
+  std::string chain = "1";
+  for (int i = 0; i < 20000; ++i) chain += "+1";
+  ExpectError(chain, bad, "operators in a chain");
+}
+
+TEST(PromQL, AsPrometheusReadsThem) {
+  EXPECT_EQ(Canonical("x + NAN"), "(x + NaN)");
+  EXPECT_EQ(Canonical("INF"), "Inf");
+  EXPECT_EQ(Canonical("010"), "8");  // octal, as Go's ParseInt(s, 0, 64)
+  EXPECT_EQ(Canonical("09"), "9");   // not octal: a float
+  EXPECT_EQ(Canonical("{a!~\"\"}"), "{a!~\"\"}");
+  EXPECT_EQ(Canonical("SUM(x) BY (a)"), "sum by (a) (x)");
+  EXPECT_EQ(Canonical("x OFFSET 5m"), "x offset 5m");
+  EXPECT_EQ(Canonical("x / ON(a) y"), "(x / on (a) y)");
+  EXPECT_EQ(Canonical("by + without + offset"), "((by + without) + offset)");  // keywords as metric names
+  EXPECT_EQ(Canonical("{__name__=\"kpi-visits\"}"), "{__name__=\"kpi-visits\"}");  // not a metric name
+  EXPECT_EQ(Canonical("rate((x[5m]))"), "rate(x[5m])");
+  EXPECT_EQ(Canonical("m{a=\"\\x41\\u00e9\"}"), "m{a=\"A\xc3\xa9\"}");
+  EXPECT_EQ(Canonical("m{a='it\\'s'}"), "m{a=\"it's\"}");
+  EXPECT_EQ(Canonical(std::string(150, '(') + "1" + std::string(150, ')')), "1");
 }
 
 TEST(PromQL, Durations) {

@@ -3,22 +3,67 @@
 // bind tighter than + -; all are left-associative.
 #include "engine/query/promql.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <set>
+
+#include "engine/query/selector.h"
 
 namespace kpidb::promql {
 namespace {
 
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
+// Label names: as metric names without ':'.
+bool IsLabelStart(char c) { return IsNameStart(c) && c != ':'; }
+bool IsLabelChar(char c) { return IsNameChar(c) && c != ':'; }
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+// Deeper expressions are refused: the parser, the tree's destructor and
+// Format recurse over the depth.
+constexpr int kMaxDepth = 200;
+// Prometheus's durations are int64 nanoseconds: about 292 years.
+constexpr int64_t kMaxDurationMs = INT64_MAX / 1'000'000;
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsDurationChar(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 const std::set<std::string, std::less<>> kRangeFunctions = {
     "rate",          "increase",      "avg_over_time",   "sum_over_time",  "min_over_time",
     "max_over_time", "count_over_time", "last_over_time", "first_over_time", "stddev_over_time"};
+// Prometheus 2.42's other functions: outside the subset (UNIMPLEMENTED),
+// where an unknown name is an error (INVALID_ARGUMENT).
+const std::set<std::string, std::less<>> kOtherFunctions = {
+    "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time",
+    "ceil", "changes", "clamp", "clamp_max", "clamp_min", "cos", "cosh", "count_over_time", "day_of_month",
+    "day_of_week", "day_of_year", "days_in_month", "deg", "delta", "deriv", "exp", "floor",
+    "histogram_count", "histogram_fraction", "histogram_quantile", "histogram_sum", "holt_winters", "hour",
+    "idelta", "irate", "label_join", "label_replace", "last_over_time", "ln", "log10", "log2",
+    "max_over_time", "min_over_time", "minute", "month", "pi", "predict_linear", "present_over_time",
+    "quantile_over_time", "rad", "resets", "round", "scalar", "sgn", "sin", "sinh", "sort", "sort_desc",
+    "sqrt", "stddev_over_time", "stdvar_over_time", "sum_over_time", "tan", "tanh", "time", "timestamp",
+    "vector", "year"};
+// Words the grammar reserves: not metric names.
+const std::set<std::string, std::less<>> kReserved = {"on", "ignoring", "bool", "group_left", "group_right",
+                                                      "atan2"};
+
+enum class Type { kScalar, kVector, kMatrix };
+Type TypeOf(const Expr& e) {
+  switch (e.kind) {
+    case ExprKind::kNumber: return Type::kScalar;
+    case ExprKind::kMatrixSelector: return Type::kMatrix;
+    case ExprKind::kNegate: return TypeOf(*e.args[0]);
+    case ExprKind::kBinary:
+      return TypeOf(*e.args[0]) == Type::kScalar && TypeOf(*e.args[1]) == Type::kScalar ? Type::kScalar
+                                                                                        : Type::kVector;
+    default: return Type::kVector;
+  }
+}
 const std::set<std::string, std::less<>> kAggregations = {"sum", "avg", "min", "max", "count"};
 const std::set<std::string, std::less<>> kOtherAggregations = {
     "topk", "bottomk", "quantile", "stddev", "stdvar", "count_values", "group", "limitk", "limit_ratio"};
@@ -61,9 +106,10 @@ class Parser {
     return true;
   }
   // A keyword: the word, not a longer name starting with it.
+  // Keywords are case-insensitive, as in Prometheus.
   bool PeekWord(std::string_view word) {
     SkipSpace();
-    return text_.substr(pos_, word.size()) == word &&
+    return Lower(text_.substr(pos_, word.size())) == word &&
            (pos_ + word.size() == text_.size() || !IsNameChar(text_[pos_ + word.size()]));
   }
   bool TakeWord(std::string_view word) {
@@ -76,6 +122,27 @@ class Parser {
     const size_t start = pos_;
     while (pos_ < text_.size() && IsNameChar(text_[pos_])) ++pos_;
     return std::string(text_.substr(start, pos_ - start));
+  }
+  std::string LabelName() {
+    SkipSpace();
+    const size_t start = pos_;
+    while (pos_ < text_.size() && IsLabelChar(text_[pos_])) ++pos_;
+    return std::string(text_.substr(start, pos_ - start));
+  }
+  Status Invalid(size_t at, const std::string& what) const {
+    return Status::InvalidArgument("parse error at " + Where(at) + ": " + what);
+  }
+  // Counts one level of nesting for the scope of a call.
+  struct Depth {
+    explicit Depth(int* d) : d_(d) { ++*d_; }
+    ~Depth() { --*d_; }
+    int* d_;
+  };
+  Status CheckDepth() {
+    if (depth_ > kMaxDepth) {
+      return Invalid(pos_, "the expression is nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    }
+    return Status::Ok();
   }
 
   std::string Where(size_t at) const {
@@ -164,8 +231,9 @@ class Parser {
     auto e = std::make_unique<Expr>();
     e->kind = ExprKind::kBinary;
     e->op = op;
-    e->position = at;
-    if (PeekWord("bool")) return Unsupported("the bool modifier", pos_);
+    e->position = left->position;
+    (void)at;
+    if (PeekWord("bool")) return Invalid(pos_, "the bool modifier can only be used on comparison operators");
     const bool on = PeekWord("on");
     if (on || PeekWord("ignoring")) {
       const size_t mod_at = pos_;
@@ -178,11 +246,20 @@ class Parser {
     }
     KPIDB_ASSIGN_OR_RETURN(auto right, additive ? ParseMultiplicative() : ParseUnary());
     for (const Expr* side : {left.get(), right.get()}) {
-      if (side->kind == ExprKind::kMatrixSelector) {
-        return Status::InvalidArgument("parse error at " + Where(side->position) +
-                                       ": a range vector cannot be an operand of an arithmetic "
-                                       "operator (apply rate, increase or an *_over_time function)");
+      if (TypeOf(*side) == Type::kMatrix) {
+        return Invalid(side->position,
+                       "a range vector cannot be an operand of an arithmetic operator (apply rate, "
+                       "increase or an *_over_time function)");
       }
+    }
+    if (!e->matching.empty() &&
+        (TypeOf(*left) == Type::kScalar || TypeOf(*right) == Type::kScalar)) {
+      return Invalid(e->position, "vector matching (on, ignoring) is only allowed between instant vectors");
+    }
+    // The tree's height (a left-deep chain of a + b + c ...).
+    e->height = std::max(left->height, right->height) + 1;
+    if (e->height > kMaxDepth * 50) {
+      return Invalid(e->position, "the expression has more than " + std::to_string(kMaxDepth * 50) + " operators in a chain");
     }
     e->args.push_back(std::move(left));
     e->args.push_back(std::move(right));
@@ -192,8 +269,21 @@ class Parser {
   Result<std::unique_ptr<Expr>> ParseUnary() {
     SkipSpace();
     const size_t at = pos_;
+    if (Peek("-") || Peek("+")) {
+      Depth depth(&depth_);
+      KPIDB_RETURN_IF_ERROR(CheckDepth());
+      return ParseSigned(at);
+    }
+    return ParsePostfix();
+  }
+
+  // A unary minus or plus and its operand, at `at`.
+  Result<std::unique_ptr<Expr>> ParseSigned(size_t at) {
     if (Take("-")) {
       KPIDB_ASSIGN_OR_RETURN(auto operand, ParseUnary());
+      if (TypeOf(*operand) == Type::kMatrix) {
+        return Invalid(at, "unary minus applies to numbers and instant vectors, not to a range");
+      }
       if (operand->kind == ExprKind::kNumber) {  // a literal: fold
         operand->number = -operand->number;
         operand->position = at;
@@ -202,15 +292,24 @@ class Parser {
       auto e = std::make_unique<Expr>();
       e->kind = ExprKind::kNegate;
       e->position = at;
+      e->height = operand->height + 1;
       e->args.push_back(std::move(operand));
       return e;
     }
-    if (Take("+")) return ParseUnary();
-    return ParsePostfix();
+    if (Take("+")) {
+      KPIDB_ASSIGN_OR_RETURN(auto operand, ParseUnary());
+      if (TypeOf(*operand) == Type::kMatrix) {
+        return Invalid(at, "unary plus applies to numbers and instant vectors, not to a range");
+      }
+      return operand;
+    }
+    return Error("an expression");
   }
 
   Result<std::unique_ptr<Expr>> ParsePostfix() {
+    parenthesised_ = false;
     KPIDB_ASSIGN_OR_RETURN(auto e, ParsePrimary());
+    const bool selector = !parenthesised_ && e->kind == ExprKind::kVectorSelector;
     if (Peek("[")) {
       const size_t at = pos_;
       ++pos_;
@@ -220,22 +319,17 @@ class Parser {
       const std::string_view d = text_.substr(d_at, pos_ - d_at);
       if (Peek(":")) return Unsupported("a subquery ([range:step])", at);
       if (!Take("]")) return Error("\"]\" after the range");
-      if (e->kind != ExprKind::kVectorSelector || e->offset_ms != 0) {
-        return Unsupported("a subquery (a range on an expression that is not a selector)", at);
-      }
+      if (!selector) return Invalid(at, "a range ([...]) is only allowed on a vector selector");
       auto range = ParseDuration(d);
-      if (!range.ok()) {
-        return Status::InvalidArgument("parse error at " + Where(d_at) + ": " + range.status().message());
-      }
+      if (!range.ok()) return Invalid(d_at, range.status().message());
       e->kind = ExprKind::kMatrixSelector;
       e->range_ms = *range;
     }
     if (PeekWord("offset")) {
       const size_t at = pos_;
       TakeWord("offset");
-      if (e->kind != ExprKind::kVectorSelector && e->kind != ExprKind::kMatrixSelector) {
-        return Status::InvalidArgument("parse error at " + Where(at) +
-                                       ": offset must follow a selector (x offset 1d, x[5m] offset 1d)");
+      if (!selector) {
+        return Invalid(at, "offset must follow a selector (x offset 1d, x[5m] offset 1d)");
       }
       SkipSpace();
       const bool negative = Take("-");
@@ -243,10 +337,17 @@ class Parser {
       const size_t d_at = pos_;
       while (pos_ < text_.size() && IsDurationChar(text_[pos_])) ++pos_;
       auto d = ParseDuration(text_.substr(d_at, pos_ - d_at));
-      if (!d.ok()) return Status::InvalidArgument("parse error at " + Where(d_at) + ": " + d.status().message());
+      if (!d.ok()) return Invalid(d_at, d.status().message());
       e->offset_ms = negative ? -*d : *d;
+      if (PeekWord("offset")) return Invalid(pos_, "offset may not be set twice");
     }
-    if (Peek("@")) return Unsupported("the @ modifier", pos_);
+    if (Peek("@")) {
+      if (!selector && e->kind != ExprKind::kCall && e->kind != ExprKind::kAggregate) {
+        return Invalid(pos_, "@ must follow a selector, a function call or an aggregation");
+      }
+      return Unsupported("the @ modifier", pos_);
+    }
+    parenthesised_ = false;
     return e;
   }
 
@@ -257,11 +358,14 @@ class Parser {
     const char c = text_[pos_];
     if (c == '(') {
       ++pos_;
+      Depth depth(&depth_);
+      KPIDB_RETURN_IF_ERROR(CheckDepth());
       KPIDB_ASSIGN_OR_RETURN(auto e, ParseAdditive());
       if (!Take(")")) {
         KPIDB_RETURN_IF_ERROR(RejectOperator());
         return Error("\")\"");
       }
+      parenthesised_ = true;  // no [range] or offset on it
       return e;
     }
     if (c == '"' || c == '\'' || c == '`') return Unsupported("a string literal", at);
@@ -269,20 +373,22 @@ class Parser {
     if (c == '{') return Selector("", at);
     if (!IsNameStart(c)) return Error("an expression");
     const std::string name = Name();
-    if (name == "Inf" || name == "inf" || name == "NaN" || name == "nan") {
+    const std::string lower = Lower(name);
+    if (lower == "inf" || lower == "nan") {
       auto e = std::make_unique<Expr>();
       e->position = at;
-      e->number = name[0] == 'N' || name[0] == 'n' ? std::nan("") : HUGE_VAL;
+      e->number = lower == "nan" ? std::nan("") : HUGE_VAL;
       return e;
     }
-    const bool aggregation = kAggregations.count(name) > 0;
-    if (aggregation || kOtherAggregations.count(name) > 0) {
+    const bool aggregation = kAggregations.count(lower) > 0;
+    if (aggregation || kOtherAggregations.count(lower) > 0) {
       if (Peek("(") || PeekWord("by") || PeekWord("without")) {
-        if (!aggregation) return Unsupported("the aggregation " + name, at);
-        return Aggregate(name, at);
+        if (!aggregation) return Unsupported("the aggregation " + lower, at);
+        return Aggregate(lower, at);
       }
     }
     if (Peek("(")) return Call(name, at);
+    if (kReserved.count(lower) > 0) return Invalid(at, "\"" + name + "\" is a keyword, not a metric name");
     return Selector(name, at);
   }
 
@@ -317,6 +423,20 @@ class Parser {
       return Error("an operator or the end of the expression (a duration stands only in [...] or after offset)");
     }
     double v = 0;
+    const std::string_view literal = text_.substr(at, end - at);
+    if (literal.size() > 1 && literal[0] == '0' && IsDigit(literal[1]) &&
+        literal.find_first_of(".eE") == std::string_view::npos) {
+      // Go's ParseInt(s, 0, 64), as Prometheus reads it: a leading 0 is octal.
+      uint64_t octal = 0;
+      const auto [q, oec] = std::from_chars(literal.data() + 1, literal.data() + literal.size(), octal, 8);
+      if (oec == std::errc() && q == literal.data() + literal.size()) {
+        pos_ = end;
+        auto e = std::make_unique<Expr>();
+        e->position = at;
+        e->number = static_cast<double>(octal);
+        return e;
+      }
+    }
     const auto [p, ec] = std::from_chars(text_.data() + at, text_.data() + end, v);
     if (ec != std::errc() || p != text_.data() + end) return Error("a number");
     pos_ = end;
@@ -332,8 +452,8 @@ class Parser {
     while (true) {
       if (Take(")")) return labels;
       SkipSpace();
-      if (pos_ >= text_.size() || !IsNameStart(text_[pos_])) return Error("a label name or \")\"");
-      labels.push_back(Name());
+      if (pos_ >= text_.size() || !IsLabelStart(text_[pos_])) return Error("a label name or \")\"");
+      labels.push_back(LabelName());
       if (Take(",")) continue;
       if (Peek(")")) continue;
       return Error("\",\" or \")\"");
@@ -345,9 +465,14 @@ class Parser {
     e->kind = ExprKind::kAggregate;
     e->name = name;
     e->position = at;
+    Depth depth(&depth_);
+    KPIDB_RETURN_IF_ERROR(CheckDepth());
+    bool had_modifier = false;
     auto grouping = [&]() -> Status {
       const bool by = PeekWord("by");
       if (!by && !PeekWord("without")) return Status::Ok();
+      if (had_modifier) return Invalid(pos_, "an aggregation takes one by or without clause");
+      had_modifier = true;
       TakeWord(by ? "by" : "without");
       e->without = !by;
       KPIDB_ASSIGN_OR_RETURN(e->grouping, LabelList(by ? "by" : "without"));
@@ -356,24 +481,30 @@ class Parser {
     KPIDB_RETURN_IF_ERROR(grouping());
     if (!Take("(")) return Error("\"(\" after " + name);
     KPIDB_ASSIGN_OR_RETURN(auto arg, ParseAdditive());
-    if (Peek(",")) return Unsupported(name + " with a parameter", at);
+    if (Peek(",")) return Invalid(pos_, name + " takes one argument");
     if (!Take(")")) {
       KPIDB_RETURN_IF_ERROR(RejectOperator());
       return Error("\")\"");
     }
-    if (arg->kind == ExprKind::kMatrixSelector) {
-      return Status::InvalidArgument("parse error at " + Where(arg->position) + ": " + name +
-                                     " needs an instant vector, not a range (apply rate, increase or "
-                                     "an *_over_time function)");
+    if (TypeOf(*arg) == Type::kMatrix) {
+      return Invalid(arg->position, name + " needs an instant vector, not a range (apply rate, increase or "
+                                           "an *_over_time function)");
     }
+    if (TypeOf(*arg) == Type::kScalar) return Invalid(arg->position, name + " needs an instant vector, not a number");
+    e->height = arg->height + 1;
     e->args.push_back(std::move(arg));
-    if (e->grouping.empty() && !e->without) KPIDB_RETURN_IF_ERROR(grouping());  // sum(x) by (a)
+    KPIDB_RETURN_IF_ERROR(grouping());  // sum(x) by (a)
     return e;
   }
 
   Result<std::unique_ptr<Expr>> Call(const std::string& name, size_t at) {
-    if (kRangeFunctions.count(name) == 0) return Unsupported("the function " + name + "()", at);
+    if (kRangeFunctions.count(name) == 0) {
+      if (kOtherFunctions.count(name) > 0) return Unsupported("the function " + name + "()", at);
+      return Invalid(at, "unknown function " + name + "()");
+    }
     Take("(");
+    Depth depth(&depth_);
+    KPIDB_RETURN_IF_ERROR(CheckDepth());
     KPIDB_ASSIGN_OR_RETURN(auto arg, ParseAdditive());
     if (Peek(",")) return Error("\")\" (" + name + " takes one argument)");
     if (!Take(")")) {
@@ -381,8 +512,7 @@ class Parser {
       return Error("\")\"");
     }
     if (arg->kind != ExprKind::kMatrixSelector) {
-      return Status::InvalidArgument("parse error at " + Where(arg->position) + ": " + name +
-                                     " needs a range vector such as kpi_visits[5m]");
+      return Invalid(arg->position, name + " needs a range vector such as kpi_visits[5m]");
     }
     auto e = std::make_unique<Expr>();
     e->kind = ExprKind::kCall;
@@ -401,6 +531,7 @@ class Parser {
     std::string value;
     while (pos_ < text_.size() && text_[pos_] != quote) {
       char c = text_[pos_++];
+      if (c == '\n' && quote != '`') return Invalid(pos_ - 1, "a quoted string may not span lines (use `...`)");
       if (c == '\\' && quote != '`') {
         if (pos_ >= text_.size()) break;
         const char x = text_[pos_++];
@@ -412,7 +543,41 @@ class Parser {
           case 'b': c = '\b'; break;
           case 'f': c = '\f'; break;
           case 'v': c = '\v'; break;
-          case '\\': case '"': case '\'': c = x; break;
+          case '\\': c = x; break;
+          case '"': case '\'':
+            if (x != quote) {
+              --pos_;
+              return Error("an escape sequence (only the opening quote is escaped)");
+            }
+            c = x;
+            break;
+          case 'x': case 'u': case 'U': {  // \xHH, \uHHHH, \UHHHHHHHH
+            const size_t n = x == 'x' ? 2 : x == 'u' ? 4 : 8;
+            uint32_t cp = 0;
+            const auto [q, hec] = std::from_chars(text_.data() + pos_, text_.data() + std::min(text_.size(), pos_ + n), cp, 16);
+            if (hec != std::errc() || q != text_.data() + pos_ + n || (x != 'x' && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))) {
+              return Error("a valid \\" + std::string(1, x) + " escape");
+            }
+            pos_ += n;
+            if (x == 'x') {
+              value.push_back(static_cast<char>(cp));
+            } else if (cp < 0x80) {
+              value.push_back(static_cast<char>(cp));
+            } else if (cp < 0x800) {
+              value.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+              value.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            } else if (cp < 0x10000) {
+              value.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+              value.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+              value.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            } else {
+              value.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+              value.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+              value.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+              value.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+            }
+            continue;
+          }
           default:
             --pos_;
             return Error("an escape sequence (\\n \\t \\\\ \\\" ...)");
@@ -434,9 +599,9 @@ class Parser {
       while (true) {
         if (Take("}")) break;
         SkipSpace();
-        if (pos_ >= text_.size() || !IsNameStart(text_[pos_])) return Error("a label name or \"}\"");
+        if (pos_ >= text_.size() || !IsLabelStart(text_[pos_])) return Error("a label name or \"}\"");
         query::LabelMatcher m;
-        m.name = Name();
+        m.name = LabelName();
         if (Take("=~")) {
           m.op = query::MatchOp::kRegex;
         } else if (Take("!~")) {
@@ -449,7 +614,9 @@ class Parser {
           return Error("one of = != =~ !~ after " + m.name);
         }
         KPIDB_ASSIGN_OR_RETURN(m.value, Quoted());
-        if (m.name == "__name__" && m.op == query::MatchOp::kEqual && e->selector.metric.empty()) {
+        if (m.name == "__name__" && !metric.empty()) return Invalid(at, "the metric name is set twice");
+        if (m.name == "__name__" && m.op == query::MatchOp::kEqual && e->selector.metric.empty() &&
+            IsValidMetricName(m.value)) {
           e->selector.metric = m.value;
         } else {
           e->selector.matchers.push_back(std::move(m));
@@ -459,26 +626,24 @@ class Parser {
         return Error("\",\" or \"}\"");
       }
     }
-    if (e->selector.metric.empty()) {
-      bool any = false;
-      for (const auto& m : e->selector.matchers) {
-        const bool matches_empty = (m.op == query::MatchOp::kEqual && m.value.empty()) ||
-                                   (m.op == query::MatchOp::kNotEqual && !m.value.empty()) ||
-                                   (m.op == query::MatchOp::kRegex && (m.value == ".*" || m.value.empty())) ||
-                                   m.op == query::MatchOp::kNotRegex;
-        any |= !matches_empty;
+    // Regexes valid, and something narrowing the selection (the checks the
+    // query layer makes, so that they fail here with the position).
+    auto compiled = query::CompileSelector(e->selector, "selector");
+    if (!compiled.ok()) {
+      const std::string& m = compiled.status().message();
+      if (m.find("selects every series") != std::string::npos) {
+        return Invalid(at, "a vector selector must contain at least one matcher that does not match "
+                           "the empty string");
       }
-      if (!any) {
-        return Status::InvalidArgument("parse error at " + Where(at) +
-                                       ": a vector selector must contain at least one matcher that does "
-                                       "not match the empty string");
-      }
+      return Invalid(at, m);
     }
     return e;
   }
 
   std::string_view text_;
   size_t pos_ = 0;
+  int depth_ = 0;
+  bool parenthesised_ = false;  // the last primary was ( ... )
 };
 
 std::string Duration(int64_t ms) {
@@ -520,8 +685,9 @@ Result<int64_t> ParseDuration(std::string_view text) {
   size_t p = 0;
   while (p < text.size()) {
     int64_t n = 0;
+    if (!IsDigit(text[p])) return bad;
     const auto [end, ec] = std::from_chars(text.data() + p, text.data() + text.size(), n);
-    if (ec != std::errc() || n < 0) return bad;
+    if (ec != std::errc()) return bad;
     p = static_cast<size_t>(end - text.data());
     int64_t size = 0;
     std::string_view unit;
@@ -539,6 +705,9 @@ Result<int64_t> ParseDuration(std::string_view text) {
     total += n * size;
   }
   if (total == 0) return bad;
+  if (total > kMaxDurationMs) {
+    return Status::InvalidArgument("\"" + std::string(text) + "\": duration out of range (at most 292 years)");
+  }
   return total;
 }
 

@@ -4,14 +4,17 @@
 //
 //   auto e = promql::Parse("sum by (channel) (increase(kpi_visits[1d]))");
 //
-// The subset: number literals (and Inf, NaN); vector selectors with
+// The subset: number literals (and Inf, NaN, any case; a leading 0 is
+// octal, as Go reads it); vector selectors with
 // = != =~ !~, a range (`[5m]`) and `offset`; the functions rate, increase
 // and avg/sum/min/max/count/last/first/stddev _over_time on a range;
 // the aggregations sum avg min max count with `by`/`without`; + - * /
 // between vectors (one-to-one, `on`/`ignoring`) and with numbers; unary
-// minus; parentheses.
+// minus; parentheses. first_over_time is a kpidb extension (Prometheus 2.42
+// has no such function). Expressions nest at most 200 levels deep.
 //
-// Errors: INVALID_ARGUMENT for what is not PromQL ("1:12: expected ...");
+// Errors: INVALID_ARGUMENT for what is not PromQL or not well typed
+// ("parse error at 1:12: expected ...");
 // UNIMPLEMENTED, naming the construct, for PromQL outside the subset
 // (topk, histogram_quantile, comparisons, subqueries, @, group_left...),
 // so that a caller answers 422 instead of a wrong result.
@@ -43,6 +46,7 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 struct Expr {
   ExprKind kind = ExprKind::kNumber;
   size_t position = 0;  // of the expression's first character, from 0
+  size_t height = 1;    // of the tree below, this node included
   double number = 0;
   query::Selector selector;
   int64_t range_ms = 0;
