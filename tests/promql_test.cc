@@ -135,10 +135,10 @@ TEST(PromQL, WhatPrometheusRefusesIsRefused) {
   ExpectError("on{a=\"b\"}", bad, "\"on\" is a keyword");
   ExpectError("1 @ 5", bad, "@ must follow a selector");
   // Deep nesting and long chains are refused, never a crash.
-  ExpectError(std::string(5000, '(') + "1" + std::string(5000, ')'), bad, "nested more than 200 levels");
-  ExpectError(std::string(50000, '-') + "kpi_x", bad, "nested more than 200 levels");
+  ExpectError(std::string(5000, '(') + "1" + std::string(5000, ')'), bad, "nested more than 100 levels");
+  ExpectError(std::string(50000, '-') + "kpi_x", bad, "nested more than 100 levels");
   std::string chain = "1";
-  for (int i = 0; i < 20000; ++i) chain += "+1";
+  for (int i = 0; i < 2000; ++i) chain += "+1";
   ExpectError(chain, bad, "operators in a chain");
 }
 
@@ -156,7 +156,7 @@ TEST(PromQL, AsPrometheusReadsThem) {
   EXPECT_EQ(Canonical("rate((x[5m]))"), "rate(x[5m])");
   EXPECT_EQ(Canonical("m{a=\"\\x41\\u00e9\"}"), "m{a=\"A\xc3\xa9\"}");
   EXPECT_EQ(Canonical("m{a='it\\'s'}"), "m{a=\"it's\"}");
-  EXPECT_EQ(Canonical(std::string(150, '(') + "1" + std::string(150, ')')), "1");
+  EXPECT_EQ(Canonical(std::string(90, '(') + "1" + std::string(90, ')')), "1");
 }
 
 TEST(PromQL, Durations) {

@@ -27,7 +27,7 @@ std::string Lower(std::string_view s) {
 }
 // Deeper expressions are refused: the parser, the tree's destructor and
 // Format recurse over the depth.
-constexpr int kMaxDepth = 200;
+constexpr int kMaxDepth = 100;
 // Prometheus's durations are int64 nanoseconds: about 292 years.
 constexpr int64_t kMaxDurationMs = INT64_MAX / 1'000'000;
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -258,8 +258,8 @@ class Parser {
     }
     // The tree's height (a left-deep chain of a + b + c ...).
     e->height = std::max(left->height, right->height) + 1;
-    if (e->height > kMaxDepth * 50) {
-      return Invalid(e->position, "the expression has more than " + std::to_string(kMaxDepth * 50) + " operators in a chain");
+    if (e->height > kMaxDepth * 10) {
+      return Invalid(e->position, "the expression has more than " + std::to_string(kMaxDepth * 10) + " operators in a chain");
     }
     e->args.push_back(std::move(left));
     e->args.push_back(std::move(right));

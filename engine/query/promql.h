@@ -11,7 +11,9 @@
 // the aggregations sum avg min max count with `by`/`without`; + - * /
 // between vectors (one-to-one, `on`/`ignoring`) and with numbers; unary
 // minus; parentheses. first_over_time is a kpidb extension (Prometheus 2.42
-// has no such function). Expressions nest at most 200 levels deep.
+// has no such function). Expressions nest at most 100 levels deep, and a
+// chain of operators is at most 1,000 long (the tree is freed and printed
+// recursively).
 //
 // Errors: INVALID_ARGUMENT for what is not PromQL or not well typed
 // ("parse error at 1:12: expected ...");
