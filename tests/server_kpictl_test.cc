@@ -573,6 +573,25 @@ TEST_F(KpictlTest, BackupDuringWritesThenRestoreHoldsEveryAcknowledgedPoint) {
   }
 }
 
+TEST_F(KpictlTest, VerifyFindsARecordOfAnUndefinedSeries) {
+  // The first record defines the series, the second refers to it by id:
+  // once repair sets the first aside, the second cannot be placed.
+  const std::string dir = data_.path() + "/data";
+  WriteOrDie("kpi_u", {{"s", "a"}}, {kT0}, {1});
+  WriteOrDie("kpi_u", {{"s", "a"}}, {kT0 + 1}, {2});
+  ASSERT_EQ(server_->Stop(), 0);
+  std::string wal;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/wal")) wal = e.path();
+  testing::FlipBit(wal, 30);
+  ASSERT_EQ(Kpictl({"--data-dir", dir, "repair", "--yes"}).code, 0);
+  Outcome r = Kpictl({"--data-dir", dir, "verify"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.out.find("BAD  " + wal + ": a record refers to series id "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the server refuses to open"), std::string::npos) << r.out;
+  ServerProcess refused(dir);
+  EXPECT_TRUE(refused.address().empty());
+}
+
 TEST_F(KpictlTest, VerifyFindsADamagedWalRecordBeforeAcknowledgedOnes) {
   const std::string dir = data_.path() + "/data";
   for (int i = 0; i < 3; ++i) WriteOrDie("kpi_visits", {{"n", std::to_string(i)}}, {kT0 + i}, {1.0 * i});

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "engine/codec/chunk.h"
+#include "engine/common/coding.h"
 #include "engine/common/file_util.h"
 #include "engine/segment/manifest.h"
 #include "engine/segment/segment.h"
@@ -65,13 +67,6 @@ Status CopySynced(const std::string& from, const std::string& to, uint64_t* byte
   return s;
 }
 
-// CheckWalFile on a file read whole (nothing applied).
-Status CheckWal(const std::string& path, bool last, std::string* contents, WalFileCheck* check) {
-  KPIDB_RETURN_IF_ERROR(ReadFileToString(path, contents));
-  return CheckWalFile(path, *contents, last, [](std::vector<WalSeriesEntry>&) { return Status::Ok(); },
-                      check);
-}
-
 // Locks the data dir for the command, or says why not. `read_only`
 // commands go on without the lock where it cannot be taken for want of
 // write access (a backup on read-only media, another user's dir): null.
@@ -99,6 +94,7 @@ int Verify(Context& ctx, const std::string& dir) {
   auto lock = LockOrExplain(ctx, dir, /*read_only=*/true);
   if (!lock.ok()) return ctx.Fail("verify", lock.status());
   size_t files = 0, problems = 0;
+  std::unordered_set<SeriesId> defined;  // series ids series.log, the segments and the WAL define
   // A progress line over the files on a terminal (segments are most of the time).
   size_t total = 2;
   for (const char* sub : {"wal", "segments"}) {
@@ -152,38 +148,25 @@ int Verify(Context& ctx, const std::string& dir) {
                 ": corrupt record followed by " + std::to_string(parsed.records_after_bad) +
                 " valid records");
       } else {
+        for (const LogRecord& rec : parsed.records) {
+          ByteReader r(rec.payload);
+          uint64_t n = 0;
+          bool good = rec.type == kSeriesDefinitionRecord && r.GetVarint64(&n) && n <= r.remaining();
+          for (uint64_t i = 0; good && i < n; ++i) {
+            uint64_t id;
+            std::string_view canonical;
+            good = r.GetFixed64(&id) && r.GetLengthPrefixed(&canonical);
+            if (good) defined.insert(id);
+          }
+          if (!good || !r.empty()) {
+            problem(series_log + " at offset " + std::to_string(rec.offset) + ": malformed definition record");
+          }
+        }
         ok(series_log, std::to_string(parsed.records.size()) + " records" +
                            (parsed.bad_tail ? ", torn tail at offset " + std::to_string(parsed.valid_bytes) +
                                                   " (dropped at the next open)"
                                             : ""));
       }
-    }
-  }
-
-  // The WAL, as a replay reads it.
-  auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
-  if (!wal.ok()) {
-    problem(wal.status().message());
-  } else {
-    const uint64_t checkpoint = manifest.ok() ? manifest->wal_checkpoint : 0;
-    for (size_t f = 0; f < wal->size(); ++f) {
-      const std::string& path = (*wal)[f].second;
-      if ((*wal)[f].first < checkpoint) {
-        std::fprintf(ctx.out, "--   %s (flushed: not replayed, removed at the next open)\n", path.c_str());
-        continue;
-      }
-      ++files;
-      std::string contents;
-      WalFileCheck check;
-      Status s = CheckWal(path, f + 1 == wal->size(), &contents, &check);
-      if (!s.ok()) {
-        problem(s.message());
-        continue;
-      }
-      ok(path, std::to_string(check.records) + " records, " + std::to_string(check.points) + " points" +
-                   (check.torn ? ", torn tail at offset " + std::to_string(check.torn_at) +
-                                     " (an unacknowledged write, dropped at the next open)"
-                               : ""));
     }
   }
 
@@ -205,6 +188,10 @@ int Verify(Context& ctx, const std::string& dir) {
         continue;
       }
       points += (*reader)->point_count();
+      (void)(*reader)->ForEachKey([&](SeriesId id, std::string_view) {
+        defined.insert(id);
+        return Status::Ok();
+      });
       ok(path, std::to_string((*reader)->series_count()) + " series, " +
                    std::to_string((*reader)->point_count()) + " points");
     }
@@ -217,6 +204,57 @@ int Verify(Context& ctx, const std::string& dir) {
       }
     }
   }
+  // The WAL, as a replay reads it.
+  auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
+  if (!wal.ok()) {
+    problem(wal.status().message());
+  } else {
+    const uint64_t checkpoint = manifest.ok() ? manifest->wal_checkpoint : 0;
+    for (size_t f = 0; f < wal->size(); ++f) {
+      const std::string& path = (*wal)[f].second;
+      if ((*wal)[f].first < checkpoint) {
+        std::fprintf(ctx.out, "--   %s (flushed: not replayed, removed at the next open)\n", path.c_str());
+        continue;
+      }
+      ++files;
+      std::string contents;
+      WalFileCheck check;
+      Status read = ReadFileToString(path, &contents);
+      if (!read.ok()) {
+        problem(read.message());
+        continue;
+      }
+      // Replay refuses a record that refers by id to a series nothing defined.
+      std::string undefined;
+      Status s = CheckWalFile(path, contents, f + 1 == wal->size(),
+                              [&](std::vector<WalSeriesEntry>& entries) {
+                                for (const WalSeriesEntry& e : entries) {
+                                  if (!e.canonical.empty()) {
+                                    defined.insert(e.id);
+                                  } else if (!defined.count(e.id) && undefined.empty()) {
+                                    undefined = std::to_string(e.id);
+                                  }
+                                }
+                                return Status::Ok();
+                              },
+                              &check);
+      if (s.ok() && !undefined.empty()) {
+        problem(path + ": a record refers to series id " + undefined +
+                ", which no series.log record, segment or earlier WAL record defines (the server "
+                "refuses to open)");
+        continue;
+      }
+      if (!s.ok()) {
+        problem(s.message());
+        continue;
+      }
+      ok(path, std::to_string(check.records) + " records, " + std::to_string(check.points) + " points" +
+                   (check.torn ? ", torn tail at offset " + std::to_string(check.torn_at) +
+                                     " (an unacknowledged write, dropped at the next open)"
+                               : ""));
+    }
+  }
+
   progress.Clear();
   std::fprintf(ctx.out, "%zu files checked, %zu problem(s)\n", files, problems);
   if (problems > 0) {
