@@ -175,6 +175,31 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
+Status CopyPrefixToFile(int fd, const std::string& from, uint64_t length, const std::string& to) {
+  KPIDB_ASSIGN_OR_RETURN(auto out, AppendFile::Open(to, /*truncate=*/true));
+  std::string buf(std::min<uint64_t>(length, 1 << 20), '\0');
+  for (uint64_t at = 0; at < length;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - at));
+    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus("read", from, n < 0 ? errno : EIO);
+    KPIDB_RETURN_IF_ERROR(out->Append(std::string_view(buf.data(), static_cast<size_t>(n))));
+    at += static_cast<uint64_t>(n);
+  }
+  KPIDB_RETURN_IF_ERROR(out->Sync());
+  return out->Close();
+}
+
+Status CopyFileSynced(const std::string& from, const std::string& to, uint64_t* bytes) {
+  int fd;
+  uint64_t size;
+  KPIDB_RETURN_IF_ERROR(OpenWithSize(from, O_RDONLY | O_CLOEXEC, &fd, &size));
+  Status s = CopyPrefixToFile(fd, from, size, to);
+  ::close(fd);
+  if (s.ok()) *bytes += size;
+  return s;
+}
+
 Status AtomicWriteFile(const std::string& path, std::string_view contents) {
   const std::string tmp = path + ".tmp";
   {

@@ -82,6 +82,12 @@ Status ReadFileRange(const std::string& path, uint64_t offset, uint64_t max_byte
 // Durably replaces `path` with `contents`: write path.tmp, fsync it, rename
 // over path, fsync the directory. A crash leaves the old or the new file.
 Status AtomicWriteFile(const std::string& path, std::string_view contents);
+// Copies the first `length` bytes of the open file `fd` (named `from` in
+// errors) to `to`, replacing a file there; synced and closed. A snapshot
+// copies files that grow meanwhile up to a length it took before.
+Status CopyPrefixToFile(int fd, const std::string& from, uint64_t length, const std::string& to);
+// The whole of `from` to `to` the same way; adds its size to *bytes.
+Status CopyFileSynced(const std::string& from, const std::string& to, uint64_t* bytes);
 Status SyncDir(const std::string& dir);
 // The directory part of `path` ("." when it has none).
 std::string DirName(const std::string& path);

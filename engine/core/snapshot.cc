@@ -52,26 +52,14 @@ Result<Source> OpenSource(const std::string& dir, const std::string& name) {
   return s;
 }
 
-// Copies the first `size` bytes of `fd` (or `data`) to a new file at `path`, synced.
-Status CopyOut(const std::string& path, int fd, uint64_t size, std::string_view data,
-               uint64_t* copied) {
+// `data` (a pinned segment's mapping) to a new file at `path`, synced.
+Status WriteOut(const std::string& path, std::string_view data, uint64_t* copied) {
   KPIDB_ASSIGN_OR_RETURN(auto out, AppendFile::Open(path, /*truncate=*/true));
-  if (fd < 0) {
-    KPIDB_RETURN_IF_ERROR(out->Append(data));
-  } else {
-    std::string buf(1 << 20, '\0');
-    for (uint64_t at = 0; at < size;) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - at));
-      const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return Errno("read", path, n < 0 ? errno : EIO);
-      KPIDB_RETURN_IF_ERROR(out->Append(std::string_view(buf.data(), static_cast<size_t>(n))));
-      at += static_cast<uint64_t>(n);
-    }
-  }
-  *copied += fd < 0 ? data.size() : size;
+  KPIDB_RETURN_IF_ERROR(out->Append(data));
   KPIDB_RETURN_IF_ERROR(out->Sync());
-  return out->Close();
+  KPIDB_RETURN_IF_ERROR(out->Close());
+  *copied += data.size();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -142,16 +130,18 @@ Result<SnapshotInfo> EngineCore::Snapshot(const std::string& dest) {
       const int err = errno;
       auto it = readers.find(src);
       if (it == readers.end()) return Errno("link", src, err);
-      KPIDB_RETURN_IF_ERROR(CopyOut(dst, -1, 0, it->second->contents(), &info.bytes_copied));
+      KPIDB_RETURN_IF_ERROR(WriteOut(dst, it->second->contents(), &info.bytes_copied));
     }
     for (const auto& [number, source] : wal) {
       if (number < manifest.wal_checkpoint) continue;  // in the segments
-      KPIDB_RETURN_IF_ERROR(CopyOut(JoinPath(dest_wal, source.name), source.fd, source.size, {},
-                                    &info.bytes_copied));
+      KPIDB_RETURN_IF_ERROR(CopyPrefixToFile(source.fd, JoinPath(wal_dir_, source.name), source.size,
+                                             JoinPath(dest_wal, source.name)));
+      info.bytes_copied += source.size;
       ++info.wal_files;
     }
-    KPIDB_RETURN_IF_ERROR(CopyOut(JoinPath(dest, "series.log"), series_log.fd, series_log.size, {},
-                                  &info.bytes_copied));
+    KPIDB_RETURN_IF_ERROR(CopyPrefixToFile(series_log.fd, JoinPath(dir_, "series.log"), series_log.size,
+                                           JoinPath(dest, "series.log")));
+    info.bytes_copied += series_log.size;
     {
       std::string emptied;
       Status read = ReadFileToString(JoinPath(dir_, "emptied"), &emptied);

@@ -7,6 +7,19 @@
 
 namespace kpidb {
 
+bool SeriesLog::DecodeRecord(const LogRecord& rec, std::vector<DefinitionView>* out) {
+  ByteReader r(rec.payload);
+  uint64_t n;
+  bool ok = rec.type == kSeriesDefinitionRecord && r.GetVarint64(&n) && n <= r.remaining();
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    uint64_t id;
+    std::string_view canonical;
+    ok = r.GetFixed64(&id) && r.GetLengthPrefixed(&canonical);
+    if (ok) out->emplace_back(id, canonical);
+  }
+  return ok && r.empty();
+}
+
 namespace {
 
 // The hash a resume point keeps of the bytes before it: [start, bytes).
@@ -78,16 +91,7 @@ Result<std::unique_ptr<SeriesLog>> SeriesLog::Open(const std::string& path, cons
   for (LogRecord& rec : parsed.records) rec.offset += skipped;
   if (parsed.header_ok) parsed.valid_bytes += skipped;
   for (const LogRecord& rec : parsed.records) {
-    ByteReader r(rec.payload);
-    uint64_t n;
-    bool ok = rec.type == kSeriesDefinitionRecord && r.GetVarint64(&n) && n <= r.remaining();
-    for (uint64_t i = 0; ok && i < n; ++i) {
-      uint64_t id;
-      std::string_view canonical;
-      ok = r.GetFixed64(&id) && r.GetLengthPrefixed(&canonical);
-      if (ok) stored->definitions.emplace_back(id, canonical);
-    }
-    if (!ok || !r.empty()) {
+    if (!DecodeRecord(rec, &stored->definitions)) {
       return Status::Corruption("series log " + path + " at offset " + std::to_string(rec.offset) +
                                 ": malformed definition record");
     }

@@ -24,10 +24,17 @@ inline constexpr uint8_t kSeriesDefinitionRecord = 2;
 // How many bytes before a resume point its hash covers (SeriesLog::Resume).
 inline constexpr uint64_t kSeriesLogTailCheckBytes = 4096;
 
+struct LogRecord;
+
 class SeriesLog {
  public:
   using Definition = std::pair<SeriesId, std::string>;  // id, canonical key
   using DefinitionView = std::pair<SeriesId, std::string_view>;
+  // Appends the definitions of one record of the log to *out (views into
+  // its payload); false if it is not a well-formed definition record (what
+  // was read before the malformation is appended). kpictl verify reads the
+  // log with it too.
+  static bool DecodeRecord(const LogRecord& rec, std::vector<DefinitionView>* out);
   // What Open read: the file's bytes and the definitions, as views into them
   // (a million series are then two allocations, not a million).
   struct Stored {

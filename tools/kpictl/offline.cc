@@ -13,7 +13,6 @@
 #include <unordered_set>
 
 #include "engine/codec/chunk.h"
-#include "engine/common/coding.h"
 #include "engine/common/file_util.h"
 #include "engine/segment/manifest.h"
 #include "engine/segment/segment.h"
@@ -39,32 +38,6 @@ Result<std::vector<std::pair<uint64_t, std::string>>> Numbered(
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// Copies `from` to a new file `to` a MiB at a time, synced.
-Status CopySynced(const std::string& from, const std::string& to, uint64_t* bytes) {
-  std::FILE* in = std::fopen(from.c_str(), "rb");
-  if (in == nullptr) return Status::IOError("open " + from + ": " + std::strerror(errno));
-  auto out = AppendFile::Open(to, /*truncate=*/true);
-  if (!out.ok()) {
-    std::fclose(in);
-    return out.status();
-  }
-  std::string buf(1 << 20, '\0');
-  Status s;
-  while (s.ok()) {
-    const size_t n = std::fread(buf.data(), 1, buf.size(), in);
-    if (n > 0) s = (*out)->Append(std::string_view(buf.data(), n));
-    *bytes += n;
-    if (n < buf.size()) {
-      if (std::ferror(in)) s = Status::IOError("read " + from + ": " + std::strerror(errno));
-      break;
-    }
-  }
-  std::fclose(in);
-  if (s.ok()) s = (*out)->Sync();
-  if (s.ok()) s = (*out)->Close();
-  return s;
 }
 
 // Locks the data dir for the command, or says why not. `read_only`
@@ -148,20 +121,13 @@ int Verify(Context& ctx, const std::string& dir) {
                 ": corrupt record followed by " + std::to_string(parsed.records_after_bad) +
                 " valid records");
       } else {
+        std::vector<SeriesLog::DefinitionView> definitions;
         for (const LogRecord& rec : parsed.records) {
-          ByteReader r(rec.payload);
-          uint64_t n = 0;
-          bool good = rec.type == kSeriesDefinitionRecord && r.GetVarint64(&n) && n <= r.remaining();
-          for (uint64_t i = 0; good && i < n; ++i) {
-            uint64_t id;
-            std::string_view canonical;
-            good = r.GetFixed64(&id) && r.GetLengthPrefixed(&canonical);
-            if (good) defined.insert(id);
-          }
-          if (!good || !r.empty()) {
+          if (!SeriesLog::DecodeRecord(rec, &definitions)) {
             problem(series_log + " at offset " + std::to_string(rec.offset) + ": malformed definition record");
           }
         }
+        for (const auto& [id, canonical] : definitions) defined.insert(id);
         ok(series_log, std::to_string(parsed.records.size()) + " records" +
                            (parsed.bad_tail ? ", torn tail at offset " + std::to_string(parsed.valid_bytes) +
                                                   " (dropped at the next open)"
@@ -574,7 +540,7 @@ int Restore(Context& ctx, const std::string& src, const std::string& dir, bool f
     const std::string source = (fs::path(src) / rel).string();
     const std::string target = (fs::path(dir) / rel).string();
     fs::create_directories(fs::path(target).parent_path(), ec);
-    Status s = CopySynced(source, target, &bytes);
+    Status s = CopyFileSynced(source, target, &bytes);
     if (!s.ok()) return ctx.Fail("restore", s);
   }
   Status synced = SyncDir(dir);
