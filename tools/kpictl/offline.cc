@@ -69,12 +69,10 @@ int Verify(Context& ctx, const std::string& dir) {
   size_t files = 0, problems = 0;
   std::unordered_set<SeriesId> defined;  // series ids series.log, the segments and the WAL define
   // A progress line over the files on a terminal (segments are most of the time).
-  size_t total = 2;
-  for (const char* sub : {"wal", "segments"}) {
-    auto listed = Numbered(JoinPath(dir, sub), std::string_view(sub) == "wal" ? ParseWalFileName : ParseSegmentFileName);
-    if (listed.ok()) total += listed->size();
-  }
-  Progress progress(ctx.err, "verify " + dir, total);
+  auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
+  auto segments = Numbered(JoinPath(dir, "segments"), ParseSegmentFileName);
+  Progress progress(ctx.err, "verify " + dir,
+                    2 + (wal.ok() ? wal->size() : 0) + (segments.ok() ? segments->size() : 0));
   uint64_t points = 0;
   auto problem = [&](const std::string& message) {
     ++problems;
@@ -137,7 +135,6 @@ int Verify(Context& ctx, const std::string& dir) {
   }
 
   // Every segment, every chunk and rollup block decoded and checked.
-  auto segments = Numbered(JoinPath(dir, "segments"), ParseSegmentFileName);
   if (!segments.ok()) {
     problem(segments.status().message());
   } else {
@@ -171,7 +168,6 @@ int Verify(Context& ctx, const std::string& dir) {
     }
   }
   // The WAL, as a replay reads it.
-  auto wal = Numbered(JoinPath(dir, "wal"), ParseWalFileName);
   if (!wal.ok()) {
     problem(wal.status().message());
   } else {
