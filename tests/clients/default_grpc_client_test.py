@@ -257,6 +257,48 @@ class ManySeriesAcrossRestarts(unittest.TestCase):
         finally:
             server.stop()
 
+    def test_a_snapshot_of_many_sparse_series_opens_with_every_point(self):
+        """AdminService.Snapshot through grpcio at its defaults, on 20,000 sparse
+        series over three years (half flushed to segments, half in the WAL):
+        a server on the copy reads every point back; Stats counts what was
+        written; a relative or used destination is refused with its reason."""
+        rng = random.Random(12)
+        expected = {}
+        server = Server()
+        copy = None
+        dest = tempfile.mkdtemp(prefix="kpidb-grpcio-snap-")
+        try:
+            channel, write, _, flush = self.stubs(server)
+            ser = lambda m: m.SerializeToString()  # noqa: E731
+            snapshot = channel.unary_unary("/kpidb.v1.AdminService/Snapshot", request_serializer=ser,
+                                           response_deserializer=pb.SnapshotResponse.FromString)
+            stats = channel.unary_unary("/kpidb.v1.AdminService/Stats", request_serializer=ser,
+                                        response_deserializer=pb.StatsResponse.FromString)
+            self.write(write, 0, 10_000, rng, expected)
+            flush(pb.FlushRequest(), timeout=120)
+            self.write(write, 10_000, 10_000, rng, expected)
+            self.assertEqual(stats(pb.StatsRequest(), timeout=60).points_written, 60_000)
+            made = snapshot(pb.SnapshotRequest(dest_dir=dest + "/data"), timeout=120)
+            self.assertGreater(made.segments, 0)
+            self.assertEqual(made.segments_linked, made.segments)
+            self.assertGreater(made.wal_files, 0)
+            for bad, code, text in ((dest + "/data", grpc.StatusCode.FAILED_PRECONDITION, "is not empty"),
+                                    ("relative/dir", grpc.StatusCode.INVALID_ARGUMENT, "dest_dir")):
+                with self.assertRaises(grpc.RpcError) as err:
+                    snapshot(pb.SnapshotRequest(dest_dir=bad), timeout=60)
+                self.assertEqual(err.exception.code(), code)
+                self.assertIn(text, err.exception.details())
+            channel.close()
+            copy = Server(dest)
+            channel, _, query, _ = self.stubs(copy)
+            self.check(query, expected)
+            channel.close()
+        finally:
+            server.stop()
+            if copy is not None:
+                copy.stop()
+            shutil.rmtree(dest, ignore_errors=True)
+
     def test_a_background_compaction_moves_old_days_into_30_day_files(self):
         """Sparse series over three years, flushed into a file a day: Compact with
         background=true answers at once, Stats shows the compactor at work until
